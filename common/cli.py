@@ -1,0 +1,26 @@
+"""Helpers the absl entry points share: config building from flag values, and a clean error exit."""
+
+import dataclasses
+import sys
+
+from common.errors import SketchStyleError
+
+
+def build_config(get_config, replace_from_strings, name, overrides=(), **fields):
+    """config `name` -> per-field string overrides -> explicit field values (None = keep)."""
+    config = get_config(name)
+    if overrides:
+        config = replace_from_strings(config, list(overrides))
+    explicit = {k: v for k, v in fields.items() if v is not None}
+    if explicit:
+        config = dataclasses.replace(config, **explicit)
+    return config
+
+
+def exit_on_error(fn, *args, **kwargs):
+    """Runs fn; the package's own errors and bad values end the process with a clear message."""
+    try:
+        return fn(*args, **kwargs)
+    except (SketchStyleError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)

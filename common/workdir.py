@@ -1,0 +1,208 @@
+"""Workdirs: a lock per run, config.json compatibility checks, and atomic file and directory writes."""
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import shutil
+import socket
+import tempfile
+
+from absl import logging
+
+from common.errors import WorkdirError
+
+LOCK_NAME = ".lock"
+CONFIG_NAME = "config.json"
+# Things a run writes; with overwrite=True they are moved aside, never deleted.
+ARTEFACTS = ("checkpoints", "best", "export", "events", "gallery", CONFIG_NAME)
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to `path` through a temp file in the same folder and a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data):
+    """Writes bytes to `path` through a temp file in the same folder and a rename."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def recover_directory(target):
+    """Puts back `target` from a `.old` copy if a crash fell between the two renames."""
+    target = pathlib.Path(target)
+    if target.exists():
+        return
+    olds = sorted(target.parent.glob(f".{target.name}.old-*"))
+    if olds:
+        logging.warning("Recovering %s from %s after an interrupted replace.", target, olds[-1])
+        os.replace(olds[-1], target)
+
+
+@contextlib.contextmanager
+def atomic_directory(target):
+    """Yields a temp folder next to `target`; on success it replaces `target` whole.
+
+    A failure inside the block removes the temp folder and leaves `target` as it was.
+    """
+    target = pathlib.Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recover_directory(target)
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class WorkdirLock:
+    """An exclusive lock file in a workdir, released on exit, with stale-lock detection.
+
+    A lock left by a process that no longer runs on this host is taken over with a
+    warning. A live one makes `acquire()` raise WorkdirError.
+    """
+
+    def __init__(self, workdir):
+        self.path = pathlib.Path(workdir) / LOCK_NAME
+        self.held = False
+
+    def _try_create(self):
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.datetime.now().isoformat(timespec="seconds")}
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        return True
+
+    def acquire(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(3):
+            if self._try_create():
+                self.held = True
+                return self
+            try:
+                info = json.loads(self.path.read_text() or "{}")
+            except (OSError, ValueError):
+                info = {}
+            pid, host = info.get("pid"), info.get("host")
+            same_host = host == socket.gethostname()
+            if isinstance(pid, int) and same_host and _pid_alive(pid) and pid != os.getpid():
+                raise WorkdirError(
+                    f"workdir {self.path.parent} is in use by process {pid} "
+                    f"(lock file {self.path}, since {info.get('started')}). Stop that run "
+                    "or choose another --workdir.")
+            if not same_host and host is not None:
+                raise WorkdirError(
+                    f"workdir {self.path.parent} is locked by host {host!r} pid {pid} "
+                    f"(lock file {self.path}). If no run is active there, delete the lock file.")
+            logging.warning("Removing stale lock %s left by pid %s.", self.path, pid)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        raise WorkdirError(f"could not take the lock {self.path}")
+
+    def release(self):
+        if not self.held:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            info = json.loads(self.path.read_text())
+            if info.get("pid") == os.getpid():
+                self.path.unlink()
+        self.held = False
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def config_to_dict(config):
+    """A JSON-friendly dict of a config dataclass (tuples become lists)."""
+    if hasattr(config, "to_dict"):
+        return config.to_dict()
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=False):
+    """Writes config.json, or checks that an existing one matches.
+
+    Fields in `resumable_fields` (e.g. num_steps) may change between runs. Any other
+    difference raises WorkdirError, unless `overwrite` is set: then the old run's
+    artefacts are moved to `workdir/replaced-<time>/`, never deleted.
+
+    Returns:
+      True when an earlier compatible run exists (so training resumes).
+    """
+    workdir = pathlib.Path(workdir)
+    path = workdir / CONFIG_NAME
+    resumed = False
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError as e:
+            raise WorkdirError(f"{path} is not valid JSON ({e}); fix or move it away") from e
+        diff = sorted(k for k in set(old) | set(config_dict)
+                      if k not in resumable_fields and old.get(k) != config_dict.get(k))
+        if diff and not overwrite:
+            details = "; ".join(f"{k}: {old.get(k)!r} -> {config_dict.get(k)!r}" for k in diff)
+            raise WorkdirError(
+                f"workdir {workdir} holds a run with a different config ({details}). "
+                "Use another --workdir, or pass --overwrite to move the old run aside.")
+        if diff:
+            backup = workdir / f"replaced-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+            backup.mkdir()
+            for name in ARTEFACTS:
+                if (workdir / name).exists():
+                    os.replace(workdir / name, backup / name)
+            logging.warning("Moved the previous run in %s to %s.", workdir, backup)
+        else:
+            resumed = True
+    atomic_write_text(path, json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+    return resumed

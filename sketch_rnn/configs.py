@@ -1,0 +1,275 @@
+"""Hyperparameters of Sketch RNN: one frozen dataclass, named presets and string overrides."""
+
+import dataclasses
+import typing
+
+from common.training import STRATEGIES
+
+CELL_KINDS = ("lstm", "layer_norm", "hyper")
+
+
+@dataclasses.dataclass(frozen=True)
+class SketchRNNConfig:
+    """All settings of a Sketch RNN run. Defaults are magenta's `get_default_hparams()`.
+
+    Data:
+      data: stroke files (.npz / .ndjson) or "builtin".
+      max_seq_len: N_max; longer sketches are dropped (batches have N_max + 1 rows with S0).
+      batch_size: examples per step (global batch).
+      random_scale_factor, augment_stroke_prob: augmentation (x/y scale, point merging).
+
+    Model:
+      enc_model, dec_model: "lstm", "layer_norm" or "hyper" (magenta rnn.py cells).
+      enc_rnn_size, dec_rnn_size: cell sizes (the encoder is bidirectional).
+      z_size: N_z.
+      num_mixture: M, the number of bivariate normals.
+      conditional: VAE (True) or decoder only (False: no encoder, zero state, no KL).
+      use_recurrent_dropout, recurrent_dropout_prob: dropout on the candidate g; the prob is
+        the KEEP probability, as in magenta.
+      hyper_num_units, hyper_embedding_size: HyperLSTM hyper cell size and embedding size.
+      forget_bias: added to the forget gate pre-activation (magenta 1.0).
+      hyper_use_layer_norm: HyperLSTM layer norm on the gates and a LayerNorm hyper cell.
+      hyper_use_recurrent_dropout: recurrent dropout inside the hyper cell (magenta False).
+      init_stddev: normal init stddev of the mu / sigma_hat and z -> state Dense layers
+        (magenta 0.001).
+
+    Loss:
+      kl_weight, kl_weight_start, kl_decay_rate: KL annealing w_KL(step).
+      kl_tolerance: the KL floor.
+      log_epsilon: epsilon inside log(sum_j Pi_j N_j) of L_s.
+      mask_pen_loss_in_eval: L_p only over real strokes when not training (magenta eval).
+
+    Training:
+      learning_rate, decay_rate, min_learning_rate: lr(step) schedule.
+      grad_clip: element-wise gradient clip.
+      num_steps, save_every, eval_every, log_every, seed, jit_compile,
+      strategy (see common.training.STRATEGIES).
+      sample_temperatures: temperatures of the samples logged during training.
+    """
+
+    data: tuple[str, ...] = ("builtin",)
+    max_seq_len: int = 250
+    batch_size: int = 100
+    enc_model: str = "lstm"
+    dec_model: str = "lstm"
+    enc_rnn_size: int = 256
+    dec_rnn_size: int = 512
+    z_size: int = 128
+    num_mixture: int = 20
+    conditional: bool = True
+    use_recurrent_dropout: bool = True
+    recurrent_dropout_prob: float = 0.90
+    hyper_num_units: int = 256
+    hyper_embedding_size: int = 32
+    forget_bias: float = 1.0
+    hyper_use_layer_norm: bool = True
+    hyper_use_recurrent_dropout: bool = False
+    init_stddev: float = 0.001
+    kl_weight: float = 0.5
+    kl_weight_start: float = 0.01
+    kl_decay_rate: float = 0.99995
+    kl_tolerance: float = 0.2
+    log_epsilon: float = 1e-6
+    mask_pen_loss_in_eval: bool = True
+    learning_rate: float = 1e-3
+    decay_rate: float = 0.9999
+    min_learning_rate: float = 1e-5
+    grad_clip: float = 1.0
+    random_scale_factor: float = 0.15
+    augment_stroke_prob: float = 0.10
+    num_steps: int = 100_000
+    save_every: int = 500
+    eval_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    jit_compile: bool = True
+    strategy: str = "default"
+    sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+
+        def fail(name, why):
+            raise ValueError(f"SketchRNNConfig.{name}={getattr(self, name)!r}: {why}")
+
+        # Coerce JSON-ish values (lists, ints for floats) and check the types.
+        for f in dataclasses.fields(self):
+            value, kind = getattr(self, f.name), hints[f.name]
+            if typing.get_origin(kind) is tuple:
+                if isinstance(value, str) or not isinstance(value, (tuple, list)):
+                    fail(f.name, "must be a tuple")
+                elem = typing.get_args(kind)[0]
+                value = tuple(_coerce(elem, v, f.name, fail) for v in value)
+            else:
+                value = _coerce(kind, value, f.name, fail)
+            object.__setattr__(self, f.name, value)
+
+        if not self.data or any(not s for s in self.data):
+            fail("data", "need at least one non-empty source")
+        for name in ("max_seq_len", "batch_size", "enc_rnn_size", "dec_rnn_size", "z_size",
+                     "num_mixture", "hyper_num_units", "hyper_embedding_size", "save_every",
+                     "eval_every", "log_every"):
+            if getattr(self, name) < 1:
+                fail(name, "must be a positive integer")
+        if self.num_steps < 0:
+            fail("num_steps", "must be >= 0")
+        if self.seed < 0:
+            fail("seed", "must be >= 0")
+        for name in ("enc_model", "dec_model"):
+            if getattr(self, name) not in CELL_KINDS:
+                fail(name, f"must be one of {CELL_KINDS}")
+        for name in ("recurrent_dropout_prob", "kl_decay_rate", "decay_rate"):
+            if not 0 < getattr(self, name) <= 1:
+                fail(name, "must be in (0, 1]")
+        for name in ("kl_weight", "kl_weight_start", "kl_tolerance", "min_learning_rate",
+                     "random_scale_factor", "augment_stroke_prob"):
+            if getattr(self, name) < 0:
+                fail(name, "must be >= 0")
+        for name in ("learning_rate", "grad_clip", "log_epsilon", "init_stddev"):
+            if getattr(self, name) <= 0:
+                fail(name, "must be > 0")
+        if self.random_scale_factor >= 1:
+            fail("random_scale_factor", "must be < 1")
+        if self.augment_stroke_prob > 1:
+            fail("augment_stroke_prob", "must be <= 1")
+        if self.min_learning_rate > self.learning_rate:
+            fail("min_learning_rate", f"must be <= learning_rate ({self.learning_rate})")
+        if not self.sample_temperatures or any(t <= 0 for t in self.sample_temperatures):
+            fail("sample_temperatures", "need at least one temperature, all > 0")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"must be one of {STRATEGIES}")
+
+    @property
+    def recurrent_dropout_keep(self):
+        """Keep probability the cells use (1.0 when recurrent dropout is off)."""
+        return self.recurrent_dropout_prob if self.use_recurrent_dropout else 1.0
+
+    @classmethod
+    def default(cls):
+        """magenta's default hyperparameters (LSTM encoder 256, LSTM decoder 512)."""
+        return cls()
+
+    @classmethod
+    def paper(cls):
+        """The seed paper (Table 1): HyperLSTM encoder 512, decoder 2048, 45k steps."""
+        return cls(enc_model="hyper", dec_model="hyper", enc_rnn_size=512,
+                   dec_rnn_size=2048, num_steps=45_000, save_every=500)
+
+    @classmethod
+    def layer_norm(cls):
+        """LayerNorm LSTM cells (256 / 512) with recurrent dropout, for small datasets."""
+        return cls(enc_model="layer_norm", dec_model="layer_norm", enc_rnn_size=256,
+                   dec_rnn_size=512, use_recurrent_dropout=True)
+
+    @classmethod
+    def testing(cls):
+        """Tiny sizes for unit tests."""
+        return cls(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=3,
+                   hyper_num_units=8, hyper_embedding_size=4, max_seq_len=32, batch_size=4,
+                   num_steps=2, save_every=1, eval_every=1, log_every=1, jit_compile=False)
+
+    def to_dict(self):
+        """A JSON-friendly dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of to_dict; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown SketchRNNConfig fields {unknown}")
+        return cls(**d)
+
+
+def _coerce(kind, value, name, fail):
+    """Checks `value` against a scalar field type; ints are accepted for floats."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            fail(name, "must be a bool")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail(name, "must be an int")
+        return int(value)
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            fail(name, "must be a number")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            fail(name, "must be a string")
+        return value
+    raise TypeError(f"unsupported field type {kind} for {name}")
+
+
+_PRESETS = {
+    "testing": SketchRNNConfig.testing,
+    "default": SketchRNNConfig.default,
+    "paper": SketchRNNConfig.paper,
+    "layer_norm": SketchRNNConfig.layer_norm,
+}
+
+
+def get_config(name):
+    """Named preset: "testing", "default", "paper" or "layer_norm"."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown Sketch RNN config {name!r}; choose from {sorted(_PRESETS)}")
+    return _PRESETS[name]()
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _parse_scalar(kind, text, field):
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{field}: {text!r} is not a boolean (use true/false)")
+    if kind is str:
+        return text
+    try:
+        if kind is int:
+            try:
+                return int(text.replace("_", ""))
+            except ValueError:
+                value = float(text)  # Allows "1e5".
+                if not value.is_integer():
+                    raise
+                return int(value)
+        return float(text.replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a valid {kind.__name__}") from None
+
+
+def replace_from_strings(config, overrides):
+    """Returns `config` with "field=value" overrides applied (tuples are comma lists).
+
+    Example: replace_from_strings(cfg, ["dec_rnn_size=64", "data=a.npz,b.npz",
+    "conditional=false"]).
+
+    Raises:
+      ValueError: unknown field, missing "=", unparsable value, or a value that fails
+        validation; the message names the field and the value.
+    """
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like field=value")
+        field, text = item.split("=", 1)
+        field, text = field.strip(), text.strip()
+        if field not in hints:
+            raise ValueError(f"unknown SketchRNNConfig field {field!r} in {item!r}")
+        kind = hints[field]
+        if typing.get_origin(kind) is tuple:
+            elem = typing.get_args(kind)[0]
+            parts = [p.strip() for p in text.split(",")] if text else []
+            changes[field] = tuple(_parse_scalar(elem, p, field) for p in parts)
+        else:
+            changes[field] = _parse_scalar(kind, text, field)
+    return dataclasses.replace(config, **changes)

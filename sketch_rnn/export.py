@@ -1,0 +1,123 @@
+"""Sketch RNN SavedModel export: encode, decode, sample and complete signatures in stroke-3 units."""
+
+import json
+import pathlib
+
+import tensorflow as tf
+
+from sketch_rnn import sample as sample_lib
+
+METADATA = "metadata.json"
+
+
+def stroke3_to_input(strokes, lengths, scale):
+    """Padded raw stroke-3 (B, N, 3) -> normalised stroke-5 (B, N + 1, 5) with S0, in TF ops."""
+    strokes = tf.convert_to_tensor(strokes, tf.float32)
+    lengths = tf.cast(lengths, tf.int32)
+    b, n = tf.shape(strokes)[0], tf.shape(strokes)[1]
+    real = tf.sequence_mask(lengths, n, dtype=tf.float32)[..., None]  # (B, N, 1)
+    xy = strokes[..., :2] / scale * real
+    lift = strokes[..., 2:3] * real
+    body = tf.concat([xy, (1.0 - lift) * real, lift, 1.0 - real], axis=-1)  # (B, N, 5)
+    start = tf.tile(tf.constant([[[0.0, 0.0, 1.0, 0.0, 0.0]]]), [b, 1, 1])  # (B, 1, 5)
+    return tf.concat([start, body], axis=1), lengths
+
+
+def stroke5_to_stroke3(strokes5, lengths, scale):
+    """Normalised stroke-5 (B, L, 5) -> raw stroke-3 (B, L, 3), zeroed after each length."""
+    real = tf.sequence_mask(lengths, tf.shape(strokes5)[1], dtype=tf.float32)[..., None]
+    out = tf.concat([strokes5[..., :2] * scale, strokes5[..., 3:4]], axis=-1)  # (B, L, 3)
+    return out * real
+
+
+class SketchRNNExport(tf.Module):
+    """The exported inference surface. All strokes in and out are raw stroke-3 units.
+
+    Args:
+      model: a trained SketchRNN.
+      config: its SketchRNNConfig.
+      info: data info (scale_factor, class_names, ...).
+    """
+
+    def __init__(self, model, config, info):
+        super().__init__(name="sketch_rnn")
+        self.model = model
+        self.sampler = sample_lib.Sampler(model, keep_model=False)
+        self.conditional = bool(config.conditional)
+        self.z_size = int(config.z_size)
+        self.scale = tf.Variable(float(info["scale_factor"]), trainable=False, name="scale_factor")
+        meta = {"model": "sketch_rnn", "config": config.to_dict(), "data": info,
+                "signatures": self.signature_names(),
+                "units": "stroke-3 rows (dx, dy, lift) in the training data's raw units"}
+        self.meta_text = json.dumps(meta, indent=2)  # A str: tf.Module would wrap a dict.
+        self.metadata_json = tf.Variable(self.meta_text, trainable=False, name="metadata")
+
+        f32, i32 = tf.float32, tf.int32
+        scalar = lambda d, name: tf.TensorSpec([], d, name=name)  # noqa: E731
+        strokes_spec = [tf.TensorSpec([None, None, 3], f32, name="strokes"),
+                        tf.TensorSpec([None], i32, name="lengths")]
+        self.sample = tf.function(self._sample, input_signature=[
+            scalar(i32, "n"), scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len")])
+        self.complete = tf.function(self._complete, input_signature=strokes_spec + [
+            scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len")])
+        self.metadata = tf.function(self._metadata, input_signature=[])
+        if self.conditional:
+            self.encode = tf.function(self._encode, input_signature=strokes_spec)
+            self.decode = tf.function(self._decode, input_signature=[
+                tf.TensorSpec([None, self.z_size], f32, name="z"), scalar(f32, "temperature"),
+                scalar(i32, "seed"), scalar(i32, "max_len")])
+
+    def signature_names(self):
+        names = ["sample", "complete", "metadata"]
+        return (["encode", "decode"] if self.conditional else []) + names
+
+    def _metadata(self):
+        return {"json": tf.identity(self.metadata_json)}
+
+    def _encode(self, strokes, lengths):
+        x, lengths = stroke3_to_input(strokes, lengths, self.scale)
+        mu, presig = self.model.encode(x, lengths, training=False)
+        return {"z": mu, "mu": mu, "presig": presig}
+
+    def _output(self, strokes5, lengths):
+        return {"strokes": stroke5_to_stroke3(strokes5, lengths, self.scale), "lengths": lengths}
+
+    def _decode(self, z, temperature, seed, max_len):
+        temps = tf.fill(tf.shape(z)[:1], temperature)
+        return self._output(*self.sampler.decode(z, temps, tf.cast(seed, tf.int64), max_len,
+                                                 tf.constant(False)))
+
+    def _sample(self, n, temperature, seed, max_len):
+        temps = tf.fill(tf.reshape(n, [1]), temperature)
+        return self._output(*self.sampler.sample(n, temps, tf.cast(seed, tf.int64), max_len,
+                                                 tf.constant(False)))
+
+    def _complete(self, strokes, lengths, temperature, seed, max_len):
+        x, lengths = stroke3_to_input(strokes, lengths, self.scale)
+        temps = tf.fill(tf.shape(lengths), temperature)
+        strokes5, out_lengths = self.sampler.complete(x, lengths, temps, tf.cast(seed, tf.int64),
+                                                      max_len, tf.constant(False), True)
+        return {"strokes": stroke5_to_stroke3(strokes5, out_lengths, self.scale),
+                "lengths": out_lengths}
+
+
+def export(model, config, info, path):
+    """Writes the SavedModel and a metadata.json beside it into `path`."""
+    path = pathlib.Path(path)
+    module = SketchRNNExport(model, config, info)
+    signatures = {name: getattr(module, name).get_concrete_function()
+                  for name in module.signature_names()}
+    tf.saved_model.save(module, str(path), signatures=signatures)
+    (path / METADATA).write_text(module.meta_text + "\n")
+    return path
+
+
+def load(path):
+    """Loads an exported SavedModel (only from a path you trust: a SavedModel is code)."""
+    path = pathlib.Path(path)
+    if (path / "export" / "saved_model.pb").exists():
+        path = path / "export"
+    if not (path / "saved_model.pb").exists():
+        from common.errors import DataError
+        raise DataError(f"{path} is not a SavedModel folder (no saved_model.pb)")
+    return tf.saved_model.load(str(path))

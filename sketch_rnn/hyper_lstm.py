@@ -1,0 +1,129 @@
+"""magenta's HyperLSTM cell as a Keras RNN cell: a small hyper LSTM scales the main LSTM's gates."""
+
+import keras
+from keras import ops
+
+from sketch_rnn.layers import (
+    BlockOrthogonal, LSTMCell, LayerNormLSTMCell, _DropoutCellMixin, _check_cell_args,
+    layer_norm_blocks)
+
+HYPER_INIT_GAMMA = 0.10  # magenta hyper_norm: alpha starts at 0.1 (recurrent batch norm trick).
+
+
+@keras.saving.register_keras_serializable(package="sketchstyle")
+class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
+    """HyperLSTM with layer norm and recurrent dropout, exactly as magenta's rnn.py.
+
+    The hyper cell (LayerNorm LSTM, or plain LSTM without layer norm) reads [x; h] and
+    outputs h_hat. For each gate block k in (i, j, f, o):
+        x_k = alpha_x,k(h_hat) * (W_xh x)_k,  alpha = (h_hat @ Zw + bw) @ A  (no bias),
+        h_k = alpha_h,k(h_hat) * (W_hh h)_k + beta_k(h_hat),  beta = (h_hat @ Zb) @ Bt,
+        gate_k = x_k + h_k + b_k,
+    then layer norm on each gate block (use_layer_norm), g = dropout(tanh(j)),
+    c' = c * sigmoid(f + forget_bias) + sigmoid(i) * g, h' = tanh(LN(c')) * sigmoid(o).
+    As in magenta, LN(c') is applied even when use_layer_norm is False.
+
+    State order: [h, h_hyper, c, c_hyper]
+    (`state_size` = [units, hyper_num_units, units, hyper_num_units]).
+
+    Args:
+        units: hidden size H of the main LSTM.
+        hyper_num_units: hidden size of the hyper LSTM.
+        hyper_embedding_size: size E of the embeddings the hyper LSTM emits.
+        forget_bias: added to the forget gate pre-activation.
+        recurrent_dropout_keep: keep probability of g when training (1.0 = off).
+        use_layer_norm: layer norm on the main gates, and a LayerNorm hyper cell.
+        hyper_use_recurrent_dropout: recurrent dropout inside the hyper cell too.
+        seed: int seed of the dropout SeedGenerators.
+        **kwargs: keras.layers.Layer arguments.
+
+    Reference:
+        Ha, Dai & Le 2016, "HyperNetworks" (arXiv 1609.09106);
+        magenta/models/sketch_rnn/rnn.py, HyperLSTMCell.
+    """
+
+    def __init__(self, units, hyper_num_units=256, hyper_embedding_size=32, forget_bias=1.0,
+                 recurrent_dropout_keep=1.0, use_layer_norm=True,
+                 hyper_use_recurrent_dropout=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_cell_args(units, recurrent_dropout_keep)
+        if hyper_num_units < 1 or hyper_embedding_size < 1:
+            raise ValueError(f"hyper_num_units={hyper_num_units} and hyper_embedding_size="
+                             f"{hyper_embedding_size} must be positive")
+        self.units = units
+        self.hyper_num_units = hyper_num_units
+        self.hyper_embedding_size = hyper_embedding_size
+        self.forget_bias = forget_bias
+        self.recurrent_dropout_keep = recurrent_dropout_keep
+        self.use_layer_norm = use_layer_norm
+        self.hyper_use_recurrent_dropout = hyper_use_recurrent_dropout
+        self.seed = seed
+        self.state_size = [units, hyper_num_units, units, hyper_num_units]
+        self.output_size = units
+        self._make_seed_generator()
+        hyper_cls = LayerNormLSTMCell if use_layer_norm else LSTMCell
+        self.hyper_cell = hyper_cls(
+            hyper_num_units,
+            recurrent_dropout_keep=recurrent_dropout_keep if hyper_use_recurrent_dropout else 1.0,
+            seed=None if seed is None else seed + 1, name="hyper_cell")
+
+    def build(self, input_shape):
+        x_size = input_shape[-1]
+        n, nh, e = self.units, self.hyper_num_units, self.hyper_embedding_size
+        self.kernel = self.add_weight(
+            shape=(x_size, 4 * n), initializer="glorot_uniform", name="kernel")
+        self.recurrent_kernel = self.add_weight(
+            shape=(n, 4 * n), initializer=BlockOrthogonal(4), name="recurrent_kernel")
+        self.bias = self.add_weight(shape=(4 * n,), initializer="zeros", name="bias")
+        self.hyper_cell.build((input_shape[0], x_size + n))
+        # Blocks 0-3 scale W_xh x (i, j, f, o), blocks 4-7 scale W_hh h.
+        self.zw_kernel = self.add_weight(shape=(nh, 8, e), initializer="zeros", name="zw_kernel")
+        self.zw_bias = self.add_weight(shape=(8, e), initializer="ones", name="zw_bias")
+        self.alpha_kernel = self.add_weight(
+            shape=(8, e, n), initializer=keras.initializers.Constant(HYPER_INIT_GAMMA / e),
+            name="alpha_kernel")
+        # Dynamic bias for the 4 W_hh h blocks.
+        self.zb_kernel = self.add_weight(
+            shape=(nh, 4, e), initializer=keras.initializers.RandomNormal(stddev=0.01),
+            name="zb_kernel")
+        self.beta_kernel = self.add_weight(
+            shape=(4, e, n), initializer="zeros", name="beta_kernel")
+        if self.use_layer_norm:
+            self.ln_gamma = self.add_weight(shape=(4 * n,), initializer="ones", name="ln_gamma")
+            self.ln_beta = self.add_weight(shape=(4 * n,), initializer="zeros", name="ln_beta")
+        self.ln_c_gamma = self.add_weight(shape=(n,), initializer="ones", name="ln_c_gamma")
+        self.ln_c_beta = self.add_weight(shape=(n,), initializer="zeros", name="ln_c_beta")
+
+    def call(self, inputs, states, training=None):
+        h, h_hyper, c, c_hyper = states
+        n = self.units
+        hyper_out, (new_h_hyper, new_c_hyper) = self.hyper_cell(
+            ops.concatenate([inputs, h], axis=-1), [h_hyper, c_hyper], training=training)
+
+        xh = ops.reshape(ops.matmul(inputs, self.kernel), (-1, 4, n))  # (B, 4, H)
+        hh = ops.reshape(ops.matmul(h, self.recurrent_kernel), (-1, 4, n))  # (B, 4, H)
+        zw = ops.einsum("bu,uke->bke", hyper_out, self.zw_kernel) + self.zw_bias  # (B, 8, E)
+        alpha = ops.einsum("bke,ken->bkn", zw, self.alpha_kernel)  # (B, 8, H)
+        zb = ops.einsum("bu,uke->bke", hyper_out, self.zb_kernel)  # (B, 4, E)
+        beta = ops.einsum("bke,ken->bkn", zb, self.beta_kernel)  # (B, 4, H)
+        bias = ops.reshape(self.bias, (4, n))  # (4, H)
+        gates = alpha[:, :4] * xh + alpha[:, 4:] * hh + beta + bias  # (B, 4, H)
+        gates = ops.reshape(gates, (-1, 4 * n))  # (B, 4H)
+        if self.use_layer_norm:
+            gates = layer_norm_blocks(gates, 4, self.ln_gamma, self.ln_beta)
+        i, j, f, o = ops.split(gates, 4, axis=-1)
+        g = self._dropout_g(ops.tanh(j), training)
+        new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
+        ln_c = layer_norm_blocks(new_c, 1, self.ln_c_gamma, self.ln_c_beta)
+        new_h = ops.tanh(ln_c) * ops.sigmoid(o)
+        return new_h, [new_h, new_h_hyper, new_c, new_c_hyper]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            units=self.units, hyper_num_units=self.hyper_num_units,
+            hyper_embedding_size=self.hyper_embedding_size, forget_bias=self.forget_bias,
+            recurrent_dropout_keep=self.recurrent_dropout_keep,
+            use_layer_norm=self.use_layer_norm,
+            hyper_use_recurrent_dropout=self.hyper_use_recurrent_dropout, seed=self.seed)
+        return config

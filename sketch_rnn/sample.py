@@ -1,0 +1,303 @@
+"""Batched, seeded sampling from Sketch RNN with temperature, completion and latent interpolation."""
+
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+GREEDY_TEMPERATURE = 1e-3  # At or below this temperature sampling is greedy.
+PAD_ROW = (0.0, 0.0, 0.0, 0.0, 1.0)  # stroke-5 row after the end of a sketch.
+
+
+def _key(seed, counter):
+    """Stateless seed pair (seed, counter), int64 (2,)."""
+    return tf.stack([tf.cast(seed, tf.int64), tf.cast(counter, tf.int64)])
+
+
+def prior_z(n, z_size, seed):
+    """z ~ N(0, I) of shape (n, z_size) from the stateless stream (seed, 0)."""
+    return tf.random.stateless_normal(tf.stack([n, z_size]), seed=_key(seed, 0))
+
+
+def scale_params(params, temperature):
+    """Temperature per eqs. 11-14: Pi and q from softmax(logits / tau), sigma -> sigma sqrt(tau).
+
+    Args:
+        params: one step's params (pi_logits (n, M), log_sigma_x/y (n, M), pen_logits (n, 3)).
+        temperature: (n,) temperatures tau > 0.
+
+    Returns:
+        (pi_logits / tau, pen_logits / tau, sigma_x sqrt(tau), sigma_y sqrt(tau)).
+    """
+    tau = tf.cast(temperature, tf.float32)[:, None]  # (n, 1)
+    pi = tf.cast(params["pi_logits"], tf.float32) / tau
+    pen = tf.cast(params["pen_logits"], tf.float32) / tau
+    sigma_x = tf.exp(tf.cast(params["log_sigma_x"], tf.float32)) * tf.sqrt(tau)
+    sigma_y = tf.exp(tf.cast(params["log_sigma_y"], tf.float32)) * tf.sqrt(tau)
+    return pi, pen, sigma_x, sigma_y
+
+
+def draw_point(params, temperature, greedy, seed, step):
+    """Samples one stroke-5 point per sketch from one step's params.
+
+    Args:
+        params: one decoder step's params dict ((n, M) / (n, 3)).
+        temperature: (n,) float32.
+        greedy: (n,) bool; greedy rows take argmax of Pi and q and the mixture mean.
+        seed: int64 scalar; step: int32 scalar (the streams are (seed, 3 step + 1..3)).
+
+    Returns:
+        (point (n, 5) float32, pen index (n,) int32).
+    """
+    safe_tau = tf.maximum(temperature, GREEDY_TEMPERATURE)
+    pi, pen, sigma_x, sigma_y = scale_params(params, safe_tau)
+    counter = 3 * tf.cast(step, tf.int64)
+    idx = tf.where(greedy, tf.argmax(pi, axis=-1, output_type=tf.int32),
+                   tf.random.stateless_categorical(
+                       pi, 1, seed=_key(seed, counter + 1), dtype=tf.int32)[:, 0])  # (n,)
+    pen_idx = tf.where(greedy, tf.argmax(pen, axis=-1, output_type=tf.int32),
+                       tf.random.stateless_categorical(
+                           pen, 1, seed=_key(seed, counter + 2), dtype=tf.int32)[:, 0])
+
+    def pick(v):
+        return tf.gather(tf.cast(v, tf.float32), idx[:, None], batch_dims=1)[:, 0]  # (n,)
+
+    mu_x, mu_y, rho = pick(params["mu_x"]), pick(params["mu_y"]), pick(params["rho"])
+    sx, sy = pick(sigma_x), pick(sigma_y)
+    eps = tf.random.stateless_normal(tf.stack([tf.shape(idx)[0], 2]),
+                                     seed=_key(seed, counter + 3))  # (n, 2)
+    e1, e2 = eps[:, 0], eps[:, 1]
+    dx = mu_x + sx * e1
+    dy = mu_y + sy * (rho * e1 + tf.sqrt(tf.maximum(1.0 - tf.square(rho), 0.0)) * e2)
+    dx = tf.where(greedy, mu_x, dx)
+    dy = tf.where(greedy, mu_y, dy)
+    pen_one_hot = tf.one_hot(pen_idx, 3, dtype=tf.float32)  # (n, 3)
+    return tf.concat([tf.stack([dx, dy], axis=-1), pen_one_hot], axis=-1), pen_idx
+
+
+def _sample_loop(model, z, states, prev_x, temperature, greedy, seed, max_len):
+    """The batched autoregressive loop (one tf.while_loop).
+
+    Returns:
+        (strokes5 (n, max_len, 5) padded with (0, 0, 0, 0, 1) after each end, lengths (n,)).
+    """
+    n = tf.shape(prev_x)[0]
+    pad = tf.constant(PAD_ROW, tf.float32)
+
+    def cond(i, prev_x, states, finished, lengths, ta):
+        return tf.logical_and(i < max_len, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(i, prev_x, states, finished, lengths, ta):
+        params, new_states = model.decoder_step(prev_x, z, states, training=False)
+        point, pen_idx = draw_point(params, temperature, greedy, seed, i)
+        ended = tf.equal(pen_idx, 2)
+        lengths = tf.where(tf.logical_and(ended, tf.logical_not(finished)), i, lengths)
+        finished = tf.logical_or(finished, ended)
+        row = tf.where(finished[:, None], pad[None, :], point)  # (n, 5)
+        new_states = [tf.cast(s, old.dtype) for s, old in zip(new_states, states)]
+        return i + 1, point, new_states, finished, lengths, ta.write(i, row)
+
+    loop_vars = (tf.constant(0, tf.int32), tf.cast(prev_x, tf.float32), list(states),
+                 tf.zeros([n], tf.bool), tf.fill([n], max_len),
+                 tf.TensorArray(tf.float32, size=max_len, element_shape=[None, 5]))
+    steps, _, _, _, lengths, ta = tf.while_loop(cond, body, loop_vars)
+    done = tf.transpose(ta.gather(tf.range(steps)), [1, 0, 2])  # (n, steps, 5)
+    rest = tf.tile(pad[None, None, :], tf.stack([n, max_len - steps, 1]))  # (n, rest, 5)
+    return tf.concat([done, rest], axis=1), lengths
+
+
+class Sampler(tf.Module):
+    """tf.function sampling entry points for one SketchRNN (exportable in a SavedModel).
+
+    All randomness comes from stateless ops keyed by (seed, counter), so a seed gives the
+    same samples in any process. Arguments are tensors: n / max_len int32 scalars, seed
+    int64 scalar, temperature float32 (n,), greedy bool scalar; use_encoder is a Python bool.
+
+    Args:
+        model: a SketchRNN.
+        keep_model: hold (and track, for export) a strong reference to the model; the
+            internal cache of get_sampler() holds only a weak one.
+    """
+
+    def __init__(self, model, keep_model=True):
+        super().__init__(name="sketch_rnn_sampler")
+        self._model_ref = weakref.ref(model)
+        if keep_model:
+            self.model = model
+        self.sample = tf.function(self._sample, reduce_retracing=True)
+        self.decode = tf.function(self._decode, reduce_retracing=True)
+        self.complete = tf.function(self._complete, reduce_retracing=True)
+
+    def _start(self, n):
+        s0 = tf.constant([0.0, 0.0, 1.0, 0.0, 0.0], tf.float32)
+        return tf.tile(s0[None, :], tf.stack([n, 1]))  # (n, 5)
+
+    def _greedy(self, temperature, greedy):
+        return tf.logical_or(tf.cast(greedy, tf.bool), temperature <= GREEDY_TEMPERATURE)
+
+    def _sample(self, n, temperature, seed, max_len, greedy):
+        model = self._model_ref()
+        z = prior_z(n, model.config.z_size, seed) if model.config.conditional else None
+        states = model.initial_state(z if z is not None else n)
+        return _sample_loop(model, z, states, self._start(n), temperature,
+                            self._greedy(temperature, greedy), seed, max_len)
+
+    def _decode(self, z, temperature, seed, max_len, greedy):
+        model = self._model_ref()
+        n = tf.shape(z)[0]
+        z = tf.cast(z, tf.float32) if model.config.conditional else None
+        states = model.initial_state(z if z is not None else n)
+        return _sample_loop(model, z, states, self._start(n), temperature,
+                            self._greedy(temperature, greedy), seed, max_len)
+
+    def _complete(self, prefix5, prefix_lengths, temperature, seed, max_len, greedy,
+                  use_encoder=True):
+        model = self._model_ref()
+        prefix5 = tf.cast(prefix5, tf.float32)
+        prefix_lengths = tf.cast(prefix_lengths, tf.int32)
+        n = tf.shape(prefix5)[0]
+        z = None
+        if model.config.conditional:
+            if use_encoder:
+                # One extra padding row so an empty prefix still gives a non-empty sequence.
+                pad = tf.tile(tf.constant(PAD_ROW)[None, None, :], tf.stack([n, 1, 1]))
+                body = tf.concat([prefix5[:, 1:], pad], axis=1)  # (n, P, 5)
+                z, _ = model.encode(body, prefix_lengths)
+            else:
+                z = prior_z(n, model.config.z_size, seed)
+        states = model.initial_state(z if z is not None else n)
+        # Feed S_0..S_{L-1}; S_L becomes the first input of the sampling loop.
+        _, states = model.decode_sequence(prefix5, z, states, lengths=prefix_lengths)
+        prev_x = tf.gather(prefix5, prefix_lengths[:, None], batch_dims=1)[:, 0]  # (n, 5)
+        return _sample_loop(model, z, states, prev_x, temperature,
+                            self._greedy(temperature, greedy), seed, max_len)
+
+
+_SAMPLERS = weakref.WeakKeyDictionary()
+
+
+def get_sampler(model):
+    """The cached Sampler of `model` (built once, so tf.function traces are reused)."""
+    sampler = _SAMPLERS.get(model)
+    if sampler is None:
+        sampler = _SAMPLERS[model] = Sampler(model, keep_model=False)
+    return sampler
+
+
+def _args(n, temperature, seed, max_len, greedy):
+    if int(max_len) < 1:
+        raise ValueError(f"max_len={max_len} must be >= 1")
+    temps = np.broadcast_to(np.asarray(temperature, np.float32), (int(n),))
+    if np.any(temps < 0) or not np.all(np.isfinite(temps)):
+        raise ValueError(f"temperature={temperature} must be finite and >= 0")
+    return (tf.constant(temps), tf.constant(seed, tf.int64), tf.constant(max_len, tf.int32),
+            tf.constant(bool(greedy)))
+
+
+def sample(model, n, temperature, seed, max_len, z=None, greedy=False):
+    """Samples n sketches.
+
+    Args:
+        model: a SketchRNN.
+        n: number of sketches.
+        temperature: scalar or (n,) tau; tau <= 1e-3 (or greedy=True) is greedy.
+        seed: int; the same seed gives the same output in any process.
+        max_len: maximum number of points.
+        z: optional (n, N_z) latents (conditional); None -> z ~ N(0, I) from `seed`.
+        greedy: argmax of Pi and q and the mixture means, for every sketch.
+
+    Returns:
+        (strokes5 (n, max_len, 5) float32 without S0, padded with (0, 0, 0, 0, 1) from the
+        sampled end on; lengths (n,) int32 points before the end).
+    """
+    if z is not None:
+        return decode(model, z, temperature, seed, max_len, greedy=greedy)
+    temps, seed, max_len, greedy = _args(n, temperature, seed, max_len, greedy)
+    return get_sampler(model).sample(tf.constant(n, tf.int32), temps, seed, max_len, greedy)
+
+
+def decode(model, z, temperature, seed, max_len, greedy=False):
+    """Decodes latents z (n, N_z) into sketches; returns like sample()."""
+    z = tf.convert_to_tensor(z, tf.float32)
+    temps, seed, max_len, greedy = _args(z.shape[0], temperature, seed, max_len, greedy)
+    return get_sampler(model).decode(z, temps, seed, max_len, greedy)
+
+
+def complete(model, prefix5, prefix_lengths, temperature, seed, max_len, use_encoder=True,
+             greedy=False):
+    """Continues partial drawings.
+
+    The prefix runs through the decoder from its initial state; z is encode(prefix)'s mean
+    when the model is conditional and use_encoder, else z ~ N(0, I) from `seed` (a
+    conditional model with use_encoder=False); unconditional models use no z.
+
+    Args:
+        prefix5: (B, P, 5) stroke-5 prefixes starting with S0; rows past the length are
+            ignored.
+        prefix_lengths: (B,) real points in each prefix (excluding S0), at most P - 1.
+        temperature, seed, max_len, greedy: as sample().
+        use_encoder: condition on z = encode(prefix) (conditional models).
+
+    Returns:
+        (strokes5 (B, max_len, 5), lengths (B,)) of the continuation only; its first point
+        is the offset from the prefix's last point.
+    """
+    prefix5 = tf.convert_to_tensor(prefix5, tf.float32)
+    lengths = np.asarray(prefix_lengths, np.int32)
+    if lengths.shape != (prefix5.shape[0],) or np.any(lengths < 0) or np.any(
+            lengths > prefix5.shape[1] - 1):
+        raise ValueError(f"prefix_lengths={lengths.tolist()} must be (B,) in "
+                         f"[0, {prefix5.shape[1] - 1}] for prefixes of shape {prefix5.shape}")
+    temps, seed, max_len, greedy = _args(prefix5.shape[0], temperature, seed, max_len, greedy)
+    return get_sampler(model).complete(prefix5, tf.constant(lengths), temps, seed, max_len,
+                                       greedy, bool(use_encoder))
+
+
+def interpolate_latents(z_a, z_b, steps, method="linear"):
+    """Latents along the path from z_a to z_b (eq. 15), t = 0..1 in `steps` points.
+
+    Args:
+        z_a, z_b: (N_z,) latents.
+        steps: number of points (>= 2), both ends included.
+        method: "linear" (eq. 15) or "slerp" (spherical; linear for nearly parallel z).
+
+    Returns:
+        (steps, N_z) float32 numpy array; row 0 is z_a and the last row is z_b.
+    """
+    z_a = np.asarray(z_a, np.float64).reshape(-1)
+    z_b = np.asarray(z_b, np.float64).reshape(-1)
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a {z_a.shape} and z_b {z_b.shape} differ in shape")
+    if steps < 2:
+        raise ValueError(f"steps={steps} must be >= 2")
+    t = np.linspace(0.0, 1.0, steps)[:, None]  # (S, 1)
+    out = (1.0 - t) * z_a + t * z_b  # (S, Nz)
+    if method == "slerp":
+        na, nb = np.linalg.norm(z_a), np.linalg.norm(z_b)
+        if na > 0 and nb > 0:
+            omega = np.arccos(np.clip(np.dot(z_a / na, z_b / nb), -1.0, 1.0))
+            if np.sin(omega) > 1e-6:
+                out = (np.sin((1.0 - t) * omega) * z_a + np.sin(t * omega) * z_b) / np.sin(omega)
+    elif method != "linear":
+        raise ValueError(f"unknown interpolation method {method!r}; use linear or slerp")
+    out[0], out[-1] = z_a, z_b
+    return out.astype(np.float32)
+
+
+def to_stroke3_list(strokes5, lengths, scale=1.0):
+    """Sampled stroke-5 (n, T, 5) and lengths (n,) -> list of stroke-3 (N_i, 3) float32.
+
+    Args:
+        strokes5: (n, T, 5) as returned by sample(); S0 not included.
+        lengths: (n,) number of points of each sketch.
+        scale: multiplies dx, dy (pass the data scale factor to undo normalisation).
+    """
+    strokes5 = np.asarray(strokes5, np.float32)
+    lengths = np.asarray(lengths)
+    result = []
+    for s5, n in zip(strokes5, lengths):
+        s3 = np.zeros((int(n), 3), np.float32)
+        s3[:, :2] = s5[:n, :2] * scale
+        s3[:, 2] = s5[:n, 3] > 0.5
+        result.append(s3)
+    return result

@@ -1,0 +1,155 @@
+"""Sketch RNN training: one tf.function step, TensorBoard summaries, checkpoints, resume and export."""
+
+import pathlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common import render
+from common import strokes as strokes_lib
+from common import training
+from sketch_rnn import data
+from sketch_rnn import export as export_lib
+from sketch_rnn import losses
+from sketch_rnn import sample as sample_lib
+from sketch_rnn.model import SketchRNN
+
+# Fields that may change when a run is resumed; any other change needs --overwrite.
+RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
+                    "jit_compile", "sample_temperatures")
+METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
+
+
+def build(config, strategy):
+    """Creates the model, the step counter and the optimiser under `strategy`."""
+    keras.utils.set_random_seed(config.seed)  # Same seed, same initial weights.
+    with strategy.scope():
+        model = SketchRNN(config)
+        dummy = {"strokes": tf.zeros((1, config.max_seq_len + 1, 5)),
+                 "lengths": tf.ones((1,), tf.int32)}
+        model(dummy, training=False)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        optimizer = keras.optimizers.Adam(learning_rate=lambda: losses.learning_rate(
+            tf.cast(step, tf.float32), config.learning_rate, config.decay_rate,
+            config.min_learning_rate))
+        optimizer.build(model.trainable_variables)
+    return model, step, optimizer
+
+
+def make_replica_step(model, optimizer, step, config):
+    """The per-replica step: losses, all-reduced clipped gradients, a guarded update."""
+
+    def replica_step(batch):
+        def loss_fn():
+            outputs = model(batch, training=True)
+            values = losses.compute_losses(outputs, batch, step, config)
+            return values["loss"], values
+
+        grads, loss, values, grad_norm, finite = training.global_gradients(
+            loss_fn, model.trainable_variables, config.grad_clip, jit_compile=config.jit_compile)
+        training.apply_if_finite(optimizer, grads, model.trainable_variables, finite)
+        lr = losses.learning_rate(tf.cast(step, tf.float32), config.learning_rate,
+                                  config.decay_rate, config.min_learning_rate)
+        metrics = {k: tf.cast(values[k], tf.float32) for k in METRICS if k in values}
+        metrics.update(loss=loss, grad_norm=grad_norm, lr=lr, finite=finite)
+        return metrics
+
+    return replica_step
+
+
+def make_evaluate(model, step, config, pipeline):
+    """Mean validation losses over the whole split (no augmentation, z = mu)."""
+
+    @tf.function
+    def eval_batch(batch):
+        outputs = model(batch, training=False)
+        values = losses.compute_losses(outputs, batch, step, config)
+        return {k: tf.cast(values[k], tf.float32) for k in ("loss", "L_R", "L_s", "L_p", "L_KL")}
+
+    def evaluate(_):
+        totals, n = {}, 0
+        for batch in pipeline.eval_batches():
+            real = np.asarray(batch["weights"]) > 0  # The last batch is padded with copies.
+            size = int(real.sum())
+            out = eval_batch({"strokes": tf.constant(batch["strokes"][real]),
+                              "lengths": tf.constant(batch["lengths"][real])})
+            for k, v in out.items():
+                totals[k] = totals.get(k, 0.0) + float(v) * size
+            n += size
+        return {k: v / max(n, 1) for k, v in totals.items()}
+
+    return evaluate
+
+
+def reconstruct(model, sketches, temperature, seed, max_len):
+    """Normalised stroke-3 sketches -> z = mu -> decoded stroke-3 sketches."""
+    x, lengths = strokes_lib.pad_batch(sketches, max(len(s) for s in sketches))
+    mu, _ = model.encode(tf.constant(x[:, 1:]), tf.constant(lengths), training=False)
+    strokes5, out_lengths = sample_lib.decode(model, mu, temperature, seed, max_len)
+    return sample_lib.to_stroke3_list(strokes5, out_lengths)
+
+
+def make_images(model, config, splits, scale):
+    """Rendered reconstructions next to their inputs, and samples at a few temperatures."""
+    valid = splits.valid or splits.train
+    inputs = [s for s in valid[:4]]
+
+    def images(step):
+        out = {}
+        seed = int(step)
+        if config.conditional and inputs:
+            recon = reconstruct(model, inputs, temperature=0.1, seed=seed,
+                                max_len=config.max_seq_len)
+            pairs = [x for pair in zip(inputs, recon) for x in pair]
+            out["reconstructions"] = render.to_summary_image(render.sketch_grid(pairs, ncols=2, cell=96))
+        for t in config.sample_temperatures:
+            strokes5, lengths = sample_lib.sample(model, n=4, temperature=t, seed=seed,
+                                                  max_len=config.max_seq_len)
+            sketches = sample_lib.to_stroke3_list(strokes5, lengths)
+            out[f"samples_tau_{t:g}"] = render.to_summary_image(render.sketch_grid(sketches, ncols=4, cell=96))
+        return out
+
+    return images
+
+
+def train_and_evaluate(config, workdir, overwrite=False):
+    """Trains (or resumes) Sketch RNN in `workdir`; returns the last training metrics."""
+    workdir = pathlib.Path(workdir)
+    strategy = training.make_strategy(config.strategy)
+    return training.run_in_workdir(
+        workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, strategy,
+        lambda: _prepare(config, strategy), lambda prepared: _train(config, workdir, *prepared))
+
+
+def _prepare(config, strategy):
+    splits = data.load(config)
+    print(f"Data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test "
+          f"sketches in {len(splits.class_names)} classes; scale factor {splits.scale_factor:.4g}.",
+          flush=True)
+    return splits, strategy, build(config, strategy)
+
+
+def _train(config, workdir, splits, strategy, built):
+    data.write_info(workdir, splits)
+    pipeline = data.train_pipeline(splits, config)
+    valid = data.eval_pipeline(splits, config)
+    model, step, optimizer = built
+    info = data.info(splits)
+
+    def export(path):
+        export_lib.export(model, config, info, path)
+
+    spec = training.LoopSpec(
+        workdir=workdir, strategy=strategy, num_steps=config.num_steps,
+        log_every=config.log_every, eval_every=config.eval_every, save_every=config.save_every,
+        step=step, trackables={"model": model, "optimizer": optimizer, "step": step,
+                    "rng": training.seed_generator_states(model)},
+        make_dataset=pipeline.dataset, replica_step=make_replica_step(model, optimizer, step, config),
+        items_per_step=config.batch_size, item_name="sketches",
+        evaluate=make_evaluate(model, step, config, valid),
+        images=make_images(model, config, splits, splits.scale_factor),
+        export=export, best_metric="L_R" if config.conditional else "loss")
+    last = training.run(spec)
+    print(training.describe_outputs(workdir), flush=True)
+    return last

@@ -1,0 +1,106 @@
+"""SketchRNNConfig: magenta defaults, presets, validation, dict and string round trips."""
+
+import dataclasses
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from sketch_rnn.configs import SketchRNNConfig, get_config, replace_from_strings
+
+
+def test_defaults_are_magenta():
+    c = SketchRNNConfig()
+    assert (c.max_seq_len, c.batch_size, c.enc_model, c.dec_model) == (250, 100, "lstm", "lstm")
+    assert (c.enc_rnn_size, c.dec_rnn_size, c.z_size, c.num_mixture) == (256, 512, 128, 20)
+    assert c.conditional and c.use_recurrent_dropout and c.recurrent_dropout_prob == 0.9
+    assert (c.kl_weight, c.kl_weight_start, c.kl_decay_rate, c.kl_tolerance) == (
+        0.5, 0.01, 0.99995, 0.2)
+    assert (c.learning_rate, c.decay_rate, c.min_learning_rate, c.grad_clip) == (
+        1e-3, 0.9999, 1e-5, 1.0)
+    assert (c.random_scale_factor, c.augment_stroke_prob) == (0.15, 0.10)
+    assert (c.hyper_num_units, c.hyper_embedding_size, c.forget_bias) == (256, 32, 1.0)
+    assert c.recurrent_dropout_keep == 0.9
+    assert dataclasses.replace(c, use_recurrent_dropout=False).recurrent_dropout_keep == 1.0
+
+
+def test_presets():
+    assert get_config("default") == SketchRNNConfig.default() == SketchRNNConfig()
+    p = get_config("paper")
+    assert (p.enc_model, p.dec_model, p.enc_rnn_size, p.dec_rnn_size) == (
+        "hyper", "hyper", 512, 2048)
+    assert (p.num_steps, p.save_every) == (45_000, 500)
+    ln = get_config("layer_norm")
+    assert (ln.enc_model, ln.dec_model, ln.enc_rnn_size, ln.dec_rnn_size) == (
+        "layer_norm", "layer_norm", 256, 512)
+    assert ln.use_recurrent_dropout
+    t = get_config("testing")
+    assert t.dec_rnn_size <= 16 and t.num_steps == 2 and not t.jit_compile
+    with pytest.raises(ValueError, match="layer_norm"):
+        get_config("huge")
+
+
+def test_dict_round_trip_through_json():
+    c = dataclasses.replace(get_config("paper"), data=("a.npz", "b.ndjson"),
+                            sample_temperatures=(0.2, 1.0))
+    d = json.loads(json.dumps(c.to_dict()))
+    assert d["data"] == ["a.npz", "b.ndjson"]
+    back = SketchRNNConfig.from_dict(d)
+    assert back == c and isinstance(back.sample_temperatures, tuple)
+    with pytest.raises(ValueError, match="bogus"):
+        SketchRNNConfig.from_dict(dict(d, bogus=1))
+    # JSON ints for float fields are accepted.
+    assert SketchRNNConfig.from_dict(dict(d, kl_weight=1)).kl_weight == 1.0
+
+
+def test_replace_from_strings():
+    c = replace_from_strings(SketchRNNConfig(), [
+        "dec_rnn_size=64", "data=a.npz,b.npz", "conditional=false", "num_steps=1e3",
+        "sample_temperatures=0.1, 0.3", "enc_model=hyper", "kl_weight=1", "seed=1_000"])
+    assert c.dec_rnn_size == 64 and c.data == ("a.npz", "b.npz") and not c.conditional
+    assert c.num_steps == 1000 and c.sample_temperatures == (0.1, 0.3)
+    assert c.enc_model == "hyper" and c.kl_weight == 1.0 and c.seed == 1000
+
+
+@pytest.mark.parametrize("override,match", [
+    ("dec_size=3", "dec_size"),
+    ("dec_rnn_size", "field=value"),
+    ("dec_rnn_size=big", "dec_rnn_size"),
+    ("num_steps=1.5", "num_steps"),
+    ("conditional=maybe", "conditional"),
+    ("enc_model=gru", "enc_model"),
+    ("dec_rnn_size=0", "dec_rnn_size"),
+    ("recurrent_dropout_prob=0", "recurrent_dropout_prob"),
+    ("recurrent_dropout_prob=1.5", "recurrent_dropout_prob"),
+    ("kl_tolerance=-1", "kl_tolerance"),
+    ("min_learning_rate=0.1", "min_learning_rate"),
+    ("strategy=tpu_pod", "strategy"),
+    ("data=", "data"),
+    ("sample_temperatures=0.5,0", "sample_temperatures"),
+])
+def test_bad_overrides_name_the_field(override, match):
+    with pytest.raises(ValueError, match=match):
+        replace_from_strings(SketchRNNConfig(), [override])
+
+
+def test_type_checks():
+    with pytest.raises(ValueError, match="conditional"):
+        SketchRNNConfig(conditional=1)
+    with pytest.raises(ValueError, match="z_size"):
+        SketchRNNConfig(z_size=2.0)
+    with pytest.raises(ValueError, match="data"):
+        SketchRNNConfig(data="a.npz")
+
+
+@settings(max_examples=50, deadline=None)
+@given(enc=st.sampled_from(["lstm", "layer_norm", "hyper"]), size=st.integers(1, 4096),
+       keep=st.floats(0.01, 1.0), cond=st.booleans(),
+       temps=st.lists(st.floats(0.01, 2.0), min_size=1, max_size=4))
+def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
+    overrides = [f"enc_model={enc}", f"dec_rnn_size={size}", f"recurrent_dropout_prob={keep!r}",
+                 f"conditional={cond}", "sample_temperatures=" + ",".join(map(repr, temps))]
+    c = replace_from_strings(SketchRNNConfig.testing(), overrides)
+    assert (c.enc_model, c.dec_rnn_size, c.recurrent_dropout_prob, c.conditional) == (
+        enc, size, keep, cond)
+    assert c.sample_temperatures == tuple(temps)
+    assert SketchRNNConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c

@@ -1,0 +1,76 @@
+"""HyperLSTM cell against a numpy re-implementation of magenta's equations."""
+
+import numpy as np
+import pytest
+
+from sketch_rnn.hyper_lstm import HyperLSTMCell
+from tests.layer_testing import run_layer_test
+from tests.sketch_rnn.test_layers import np_layer_norm, np_ln_lstm_step, np_lstm_step, sigmoid
+
+
+def np_hyper_norm(hyper_out, layer, zw_w, zw_b, alpha_w, zb_w=None, beta_w=None):
+    """magenta HyperLSTMCell.hyper_norm for one gate block."""
+    result = ((hyper_out @ zw_w + zw_b) @ alpha_w) * layer
+    if zb_w is not None:
+        result = result + (hyper_out @ zb_w) @ beta_w
+    return result
+
+
+def np_hyper_step(cell, x, states):
+    h, h_hyper, c, c_hyper = states
+    ref = np_ln_lstm_step if cell.use_layer_norm else np_lstm_step
+    hyper_out, new_c_hyper = ref(cell.hyper_cell, np.concatenate([x, h], 1), h_hyper, c_hyper)
+    w = {v.name: v.numpy() for v in cell.weights if v.path.startswith(cell.name + "/")
+         and "hyper_cell" not in v.path}
+    xh = np.split(x @ w["kernel"], 4, 1)
+    hh = np.split(h @ w["recurrent_kernel"], 4, 1)
+    b = np.split(w["bias"], 4)
+    gates = []
+    for k in range(4):
+        gx = np_hyper_norm(hyper_out, xh[k], w["zw_kernel"][:, k], w["zw_bias"][k],
+                           w["alpha_kernel"][k])
+        gh = np_hyper_norm(hyper_out, hh[k], w["zw_kernel"][:, 4 + k], w["zw_bias"][4 + k],
+                           w["alpha_kernel"][4 + k], w["zb_kernel"][:, k], w["beta_kernel"][k])
+        gates.append(gx + gh + b[k])
+    gates = np.concatenate(gates, 1)
+    if cell.use_layer_norm:
+        gates = np_layer_norm(gates, w["ln_gamma"], w["ln_beta"], 4)
+    i, j, f, o = np.split(gates, 4, 1)
+    new_c = c * sigmoid(f + cell.forget_bias) + sigmoid(i) * np.tanh(j)
+    new_h = np.tanh(np_layer_norm(new_c, w["ln_c_gamma"], w["ln_c_beta"], 1)) * sigmoid(o)
+    return new_h, [new_h, hyper_out, new_c, new_c_hyper]
+
+
+@pytest.mark.parametrize("use_layer_norm", [True, False])
+def test_hyper_step_matches_numpy(use_layer_norm):
+    rng = np.random.default_rng(0)
+    cell = HyperLSTMCell(6, hyper_num_units=5, hyper_embedding_size=3, forget_bias=0.8,
+                         use_layer_norm=use_layer_norm)
+    cell.build((None, 4))
+    for v in cell.weights:
+        v.assign(rng.normal(scale=0.5, size=v.shape).astype("float32"))
+    x = rng.normal(size=(3, 4)).astype("float32")
+    states = [rng.normal(size=(3, n)).astype("float32") for n in cell.state_size]
+    out, new_states = cell(x, states, training=False)
+    want_out, want_states = np_hyper_step(cell, x, states)
+    np.testing.assert_allclose(out, want_out, rtol=1e-4, atol=1e-5)
+    for got, want in zip(new_states, want_states):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_hyper_initialisation_as_magenta():
+    cell = HyperLSTMCell(6, hyper_num_units=5, hyper_embedding_size=4)
+    cell.build((None, 3))
+    assert cell.state_size == [6, 5, 6, 5] and cell.output_size == 6
+    np.testing.assert_array_equal(cell.zw_kernel.numpy(), 0.0)
+    np.testing.assert_array_equal(cell.zw_bias.numpy(), 1.0)
+    np.testing.assert_allclose(cell.alpha_kernel.numpy(), 0.1 / 4)
+    np.testing.assert_array_equal(cell.beta_kernel.numpy(), 0.0)
+    np.testing.assert_array_equal(cell.bias.numpy(), 0.0)
+
+
+def test_hyper_layer_checks(tmp_path):
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    run_layer_test(lambda: HyperLSTMCell(5, hyper_num_units=4, hyper_embedding_size=2,
+                                         recurrent_dropout_keep=0.9, seed=2),
+                   x, (2, 4, 5), tmp_path)

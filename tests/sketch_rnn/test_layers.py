@@ -1,0 +1,140 @@
+"""LSTM / LayerNorm LSTM cells and the MDN head against numpy re-implementations."""
+
+import numpy as np
+import pytest
+import keras
+
+from sketch_rnn import layers
+from tests.layer_testing import run_layer_test
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def np_layer_norm(x, gamma, beta, num_blocks, eps=1e-3):
+    b = x.shape[0]
+    xr = x.reshape(b, num_blocks, -1)
+    mean = xr.mean(-1, keepdims=True)
+    var = ((xr - mean) ** 2).mean(-1, keepdims=True)
+    return ((xr - mean) / np.sqrt(var + eps)).reshape(b, -1) * gamma + beta
+
+
+def np_lstm_step(cell, x, h, c):
+    gates = np.concatenate([x, h], 1) @ cell.kernel.numpy() + cell.bias.numpy()
+    i, j, f, o = np.split(gates, 4, 1)
+    new_c = c * sigmoid(f + cell.forget_bias) + sigmoid(i) * np.tanh(j)
+    return np.tanh(new_c) * sigmoid(o), new_c
+
+
+def np_ln_lstm_step(cell, x, h, c):
+    gates = np_layer_norm(np.concatenate([x, h], 1) @ cell.kernel.numpy(), cell.ln_gamma.numpy(),
+                          cell.ln_beta.numpy(), 4)
+    i, j, f, o = np.split(gates, 4, 1)
+    new_c = c * sigmoid(f + cell.forget_bias) + sigmoid(i) * np.tanh(j)
+    ln_c = np_layer_norm(new_c, cell.ln_c_gamma.numpy(), cell.ln_c_beta.numpy(), 1)
+    return np.tanh(ln_c) * sigmoid(o), new_c
+
+
+def _randomise(layer, rng):
+    for w in layer.weights:
+        w.assign(rng.normal(scale=0.5, size=w.shape).astype("float32"))
+
+
+def _inputs(rng, b=3, x=5, h=6):
+    return (rng.normal(size=(b, x)).astype("float32"), rng.normal(size=(b, h)).astype("float32"),
+            rng.normal(size=(b, h)).astype("float32"))
+
+
+@pytest.mark.parametrize("cls,ref", [(layers.LSTMCell, np_lstm_step),
+                                     (layers.LayerNormLSTMCell, np_ln_lstm_step)])
+def test_cell_step_matches_numpy(cls, ref):
+    rng = np.random.default_rng(0)
+    cell = cls(6, forget_bias=0.7)
+    cell.build((None, 5))
+    _randomise(cell, rng)
+    x, h, c = _inputs(rng)
+    out, (new_h, new_c) = cell(x, [h, c], training=False)
+    want_h, want_c = ref(cell, x, h, c)
+    np.testing.assert_allclose(new_c, want_c, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(new_h, want_h, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out, new_h)
+    assert cell.state_size == [6, 6] and cell.output_size == 6
+
+
+@pytest.mark.parametrize("cls", [layers.LSTMCell, layers.LayerNormLSTMCell])
+def test_recurrent_dropout_only_on_g_when_training(cls):
+    rng = np.random.default_rng(1)
+    keep = 0.5
+    cell = cls(64, recurrent_dropout_keep=keep, seed=3)
+    cell.build((None, 5))
+    x, h, c = _inputs(rng, b=4, h=64)
+    _, (_, c_eval) = cell(x, [h, c], training=False)
+    _, (_, c_train) = cell(x, [h, c], training=True)
+    # Recover g from c' = c * sigmoid(f + fb) + sigmoid(i) * g.
+    gates = np.concatenate([x, h], 1) @ cell.kernel.numpy()
+    if cls is layers.LSTMCell:
+        gates = gates + cell.bias.numpy()
+    else:
+        gates = np_layer_norm(gates, cell.ln_gamma.numpy(), cell.ln_beta.numpy(), 4)
+    i, j, f, _ = np.split(gates, 4, 1)
+    keep_c = c * sigmoid(f + cell.forget_bias)
+    g_eval = (np.asarray(c_eval) - keep_c) / sigmoid(i)
+    g_train = (np.asarray(c_train) - keep_c) / sigmoid(i)
+    np.testing.assert_allclose(g_eval, np.tanh(j), atol=1e-4)
+    dropped = np.isclose(g_train, 0.0, atol=1e-4)
+    np.testing.assert_allclose(g_train[~dropped], np.tanh(j)[~dropped] / keep, atol=1e-3)
+    assert 0.3 < dropped.mean() < 0.7
+
+
+def test_block_orthogonal_blocks_are_orthogonal():
+    w = np.asarray(layers.BlockOrthogonal(4, seed=1)((6, 24)))
+    for k in range(4):
+        block = w[:, 6 * k:6 * (k + 1)]
+        np.testing.assert_allclose(block.T @ block, np.eye(6), atol=1e-5)
+    fused = np.asarray(layers.FusedLSTMKernel(5, seed=2)((11, 24)))
+    limit = np.sqrt(6.0 / (5 + 24))  # Glorot uniform W_xh rows.
+    assert np.all(np.abs(fused[:5]) <= limit) and fused[:5].std() > limit / 4
+    for k in range(4):
+        block = fused[5:, 6 * k:6 * (k + 1)]
+        np.testing.assert_allclose(block.T @ block, np.eye(6), atol=1e-5)
+
+
+def test_cell_kernel_init_is_fused_and_bias_zero():
+    cell = layers.LSTMCell(6)
+    cell.build((None, 5))
+    assert tuple(cell.kernel.shape) == (11, 24)
+    np.testing.assert_array_equal(cell.bias.numpy(), 0.0)
+    rec = cell.kernel.numpy()[5:, :6]
+    np.testing.assert_allclose(rec.T @ rec, np.eye(6), atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [layers.LSTMCell, layers.LayerNormLSTMCell])
+def test_cell_layer_checks(cls, tmp_path):
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    run_layer_test(lambda: cls(5, recurrent_dropout_keep=0.9, seed=1), x, (2, 4, 5), tmp_path)
+
+
+def test_make_cell_kinds():
+    assert isinstance(layers.make_cell("lstm", 4), layers.LSTMCell)
+    assert isinstance(layers.make_cell("layer_norm", 4), layers.LayerNormLSTMCell)
+    from sketch_rnn.hyper_lstm import HyperLSTMCell
+    cell = layers.make_cell("hyper", 4, hyper_num_units=3, hyper_embedding_size=2)
+    assert isinstance(cell, HyperLSTMCell) and cell.state_size == [4, 3, 4, 3]
+    with pytest.raises(ValueError, match="gru"):
+        layers.make_cell("gru", 4)
+    with pytest.raises(ValueError, match="recurrent_dropout_keep"):
+        layers.make_cell("lstm", 4, recurrent_dropout_keep=0.0)
+
+
+def test_mdn_head_layout_and_layer_checks(tmp_path):
+    m = 3
+    raw = np.arange(2 * (6 * m + 3), dtype="float32").reshape(2, -1) / 10.0
+    p = layers.split_mixture_params(raw, m)
+    np.testing.assert_allclose(p["pen_logits"], raw[:, :3])
+    for k, key in enumerate(["pi_logits", "mu_x", "mu_y", "log_sigma_x", "log_sigma_y"]):
+        np.testing.assert_allclose(p[key], raw[:, 3 + k * m:3 + (k + 1) * m])
+    np.testing.assert_allclose(p["rho"], np.tanh(raw[:, 3 + 5 * m:]), rtol=1e-6)
+    assert layers.mdn_output_size(m) == 21
+    x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
+    run_layer_test(lambda: layers.MixtureDensityHead(m), x, (2, 4, 21), tmp_path)

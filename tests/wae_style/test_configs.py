@@ -1,0 +1,112 @@
+"""Tests for wae_style.configs: presets, validation, dict round trip and string overrides."""
+
+import dataclasses
+import json
+
+import pytest
+
+from wae_style import configs
+
+
+@pytest.mark.parametrize("name", ["default", "paper", "testing"])
+def test_presets_valid_and_round_trip(name):
+    config = configs.get_config(name)
+    d = config.to_dict()
+    assert configs.WAEConfig.from_dict(json.loads(json.dumps(d))) == config
+
+
+def test_defaults_follow_the_seed():
+    config = configs.default()
+    assert config.content_dim == 128
+    assert config.style_dim == 192
+    assert config.encoder_channels == (8, 32, 128, 256, 512)
+    assert config.decoder_channels == (1024, 512, 256, 128, 64)
+    assert config.num_res_blocks == 3
+    assert config.mmd_scales == (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+    assert config.adam_beta1 == 0.5
+    assert configs.paper().content_dim in configs.PAPER_CONTENT_DIMS
+
+
+def test_testing_is_small():
+    config = configs.testing()
+    assert config.image_size == 64
+    assert config.vgg_weights == "random"
+    assert config.batch_size == 4 and config.num_steps == 2
+
+
+def test_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        configs.default().content_dim = 3
+
+
+def test_vgg_layers_union_in_order():
+    config = configs.WAEConfig(style_layers=("block2_conv1", "block1_conv1"),
+                               content_feature_layers=("block3_conv2",))
+    assert config.vgg_layers == ("block1_conv1", "block2_conv1", "block3_conv2")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(content_dim=0), "content_dim"),
+    (dict(image_size=60), "image_size"),
+    (dict(encoder_channels=(8, 32, 127, 256, 512)), "even"),
+    (dict(encoder_channels=(8, 32)), "encoder_channels"),
+    (dict(style_layers=("conv9",)), "style_layers"),
+    (dict(penalty="vae"), "penalty"),
+    (dict(mix=(1.0, 2.0)), "mix"),
+    (dict(data=(), tfds=()), "data"),
+    (dict(mmd_scales=()), "mmd_scales"),
+    (dict(adam_beta1=1.0), "adam_beta1"),
+    (dict(strategy="cluster"), "strategy"),
+    (dict(gram_flatten="diag"), "gram_flatten"),
+    (dict(feature_weight=-1.0), "feature_weight"),
+])
+def test_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        configs.WAEConfig(**kwargs)
+
+
+def test_odd_channels_ok_without_glu():
+    configs.WAEConfig(glu_gating=False, encoder_channels=(8, 32, 127, 255, 511))
+
+
+def test_replace_from_strings_types():
+    config = configs.replace_from_strings(configs.default(), [
+        "content_dim=256", "data=a,b", "mix=1,3", "glu_gating=false", "mmd_lambda=100",
+        "vgg_weights=random", "num_steps=1_000", "tfds=", "style_hidden=32,16"])
+    assert config.content_dim == 256
+    assert config.data == ("a", "b")
+    assert config.mix == (1.0, 3.0)
+    assert config.glu_gating is False
+    assert config.mmd_lambda == 100.0 and isinstance(config.mmd_lambda, float)
+    assert config.num_steps == 1000
+    assert config.tfds == ()
+    assert config.style_hidden == (32, 16)
+
+
+@pytest.mark.parametrize("item, match", [
+    ("nope=1", "unknown WAEConfig field 'nope'"),
+    ("content_dim", "field=value"),
+    ("content_dim=abc", "content_dim.*'abc'.*int"),
+    ("glu_gating=maybe", "glu_gating.*boolean"),
+    ("mix=1,x", "mix.*'x'"),
+    ("content_dim=-3", "content_dim"),
+])
+def test_replace_from_strings_errors(item, match):
+    with pytest.raises(ValueError, match=match):
+        configs.replace_from_strings(configs.default(), [item])
+
+
+def test_get_config_unknown():
+    with pytest.raises(ValueError, match="unknown WAE config"):
+        configs.get_config("huge")
+
+
+def test_from_dict_unknown_key():
+    with pytest.raises(ValueError, match="bogus"):
+        configs.WAEConfig.from_dict({"bogus": 1})
+
+
+def test_strategies_match_common_training():
+    from common import training
+
+    assert set(configs.STRATEGIES) == set(training.STRATEGIES)

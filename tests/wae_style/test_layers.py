@@ -1,0 +1,191 @@
+"""Tests for wae_style.layers: standard layer checks plus numpy references."""
+
+import numpy as np
+import keras
+import pytest
+import tensorflow as tf
+
+from tests.layer_testing import run_layer_test
+from wae_style import layers
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+def test_weight_norm_dense_standard(tmp_path):
+    x = _rng().normal(size=(4, 5)).astype("float32")
+    run_layer_test(lambda: layers.WeightNormalization(keras.layers.Dense(3, activation="elu")),
+                   x, (4, 3), tmp_path)
+
+
+def test_weight_norm_conv_standard(tmp_path):
+    x = _rng().normal(size=(2, 8, 8, 3)).astype("float32")
+    run_layer_test(
+        lambda: layers.WeightNormalization(keras.layers.Conv2D(4, 4, strides=2, padding="same")),
+        x, (2, 4, 4, 4), tmp_path)
+
+
+def test_weight_norm_data_init_standard(tmp_path):
+    x = _rng().normal(size=(4, 6, 6, 3)).astype("float32")
+    run_layer_test(
+        lambda: layers.WeightNormalization(keras.layers.Conv2D(4, 3, padding="same"),
+                                           data_init=True),
+        x, (4, 6, 6, 4), tmp_path)
+
+
+@pytest.mark.parametrize("inner", ["dense", "conv"])
+def test_weight_norm_effective_kernel_has_norm_g(inner):
+    rng = _rng()
+    if inner == "dense":
+        layer = layers.WeightNormalization(keras.layers.Dense(3, use_bias=False))
+        x = rng.normal(size=(4, 5)).astype("float32")
+    else:
+        layer = layers.WeightNormalization(keras.layers.Conv2D(3, 3, use_bias=False))
+        x = rng.normal(size=(2, 5, 5, 2)).astype("float32")
+    layer(x)
+    g = rng.uniform(0.5, 2.0, size=(3,)).astype("float32")
+    layer.g.assign(g)
+    v = keras.ops.convert_to_numpy(layer.layer.kernel)
+    axes = tuple(range(v.ndim - 1))
+    w = g * v / np.sqrt(np.sum(v ** 2, axis=axes, keepdims=True))
+    np.testing.assert_allclose(np.sqrt(np.sum(w ** 2, axis=axes)), g, rtol=1e-5)
+    if inner == "dense":
+        expected = x @ w
+    else:
+        expected = tf.nn.conv2d(x, w, 1, "VALID").numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_weight_norm_starts_as_plain_layer():
+    x = _rng().normal(size=(4, 5)).astype("float32")
+    layer = layers.WeightNormalization(keras.layers.Dense(3))
+    out = keras.ops.convert_to_numpy(layer(x))
+    kernel = keras.ops.convert_to_numpy(layer.layer.kernel)
+    np.testing.assert_allclose(out, x @ kernel, rtol=1e-5, atol=1e-6)
+
+
+def test_weight_norm_data_init_normalises_first_batch():
+    x = (3.0 + 2.0 * _rng().normal(size=(64, 5))).astype("float32")
+    layer = layers.WeightNormalization(keras.layers.Dense(4), data_init=True)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    np.testing.assert_allclose(out.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std(0), 1.0, atol=1e-3)
+    g = keras.ops.convert_to_numpy(layer.g).copy()
+    layer(x + 5.0, training=True)  # Only the first training call initialises.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.g), g)
+
+
+def test_weight_norm_data_init_inside_tf_function():
+    x = (1.0 + 4.0 * _rng().normal(size=(32, 4, 4, 2))).astype("float32")
+    layer = layers.WeightNormalization(keras.layers.Conv2D(3, 3, padding="same"),
+                                       data_init=True)
+    layer.build(x.shape)
+    out = tf.function(lambda t: layer(t, training=True))(x).numpy()
+    np.testing.assert_allclose(out.mean((0, 1, 2)), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.std((0, 1, 2)), 1.0, atol=1e-3)
+    assert float(keras.ops.convert_to_numpy(layer.initialized)) == 1.0
+
+
+def test_weight_norm_rejects_other_layers():
+    with pytest.raises(ValueError, match="Dense or Conv2D"):
+        layers.WeightNormalization(keras.layers.LSTM(3))
+
+
+def test_weight_norm_reload_equal_outputs(tmp_path):
+    x = _rng().normal(size=(2, 6, 6, 3)).astype("float32")
+    inp = keras.Input((6, 6, 3))
+    model = keras.Model(inp, layers.WeightNormalization(
+        keras.layers.Conv2D(2, 3, padding="same", activation="relu"))(inp))
+    model.layers[-1].g.assign([0.3, 2.0])
+    path = tmp_path / "wn.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-6)
+
+
+def test_depth_to_space_matches_tf():
+    x = _rng().normal(size=(2, 3, 5, 12)).astype("float32")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(layers.depth_to_space(x, 2)),
+        tf.nn.depth_to_space(x, 2).numpy())
+
+
+def test_subpixel_standard(tmp_path):
+    x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
+    run_layer_test(lambda: layers.SubpixelConv2D(5, activation="relu"), x, (2, 8, 8, 5), tmp_path)
+    run_layer_test(lambda: layers.SubpixelConv2D(2, kernel_size=1, weight_norm=False),
+                   x, (2, 8, 8, 2), tmp_path)
+
+
+def test_subpixel_is_conv_then_shuffle():
+    x = _rng().normal(size=(1, 3, 3, 2)).astype("float32")
+    layer = layers.SubpixelConv2D(2, weight_norm=False)
+    out = keras.ops.convert_to_numpy(layer(x))
+    conv = layer.conv
+    pre = tf.nn.conv2d(x, conv.kernel, 1, "SAME") + conv.bias
+    np.testing.assert_allclose(out, tf.nn.depth_to_space(pre, 2).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_resblock_standard(tmp_path):
+    x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
+    run_layer_test(lambda: layers.ResBlock(3), x, (2, 4, 4, 3), tmp_path)
+
+
+def test_resblock_numpy():
+    x = _rng().normal(size=(1, 4, 4, 2)).astype("float32")
+    block = layers.ResBlock(2, weight_norm=False)
+    out = keras.ops.convert_to_numpy(block(x))
+    c1, c2 = block.conv1, block.conv2
+    h = tf.nn.relu(tf.nn.conv2d(x, c1.kernel, 1, "SAME") + c1.bias)
+    expected = tf.nn.relu(x + tf.nn.conv2d(h, c2.kernel, 1, "SAME") + c2.bias).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_resblock_channel_mismatch():
+    with pytest.raises(ValueError, match="input channels"):
+        layers.ResBlock(4)(np.zeros((1, 2, 2, 3), "float32"))
+
+
+def test_glu_standard_and_numpy(tmp_path):
+    x = _rng().normal(size=(2, 3, 3, 6)).astype("float32")
+    run_layer_test(lambda: layers.GLU(), x, (2, 3, 3, 3), tmp_path, fit=False)
+    out = keras.ops.convert_to_numpy(layers.GLU()(x))
+    np.testing.assert_allclose(out, x[..., :3] / (1 + np.exp(-x[..., 3:])), rtol=1e-5)
+    out1 = keras.ops.convert_to_numpy(layers.GLU(axis=1)(x[:, :2]))
+    np.testing.assert_allclose(out1, x[:, :1] / (1 + np.exp(-x[:, 1:2])), rtol=1e-5)
+
+
+def test_glu_odd_channels():
+    with pytest.raises(ValueError, match="even"):
+        layers.GLU()(np.zeros((1, 5), "float32"))
+
+
+def test_vgg_preprocess(tmp_path):
+    x = _rng().uniform(size=(2, 4, 4, 3)).astype("float32")
+    run_layer_test(layers.VGGPreprocess, x, (2, 4, 4, 3), tmp_path, fit=False)
+    expected = keras.applications.vgg16.preprocess_input(255.0 * x)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layers.VGGPreprocess()(x)),
+                               expected, rtol=1e-5, atol=1e-3)
+
+
+def test_weight_norm_data_init_under_mirrored_strategy():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x = (2.0 + 3.0 * _rng().normal(size=(8, 5))).astype("float32")
+    with strategy.scope():
+        fresh = layers.WeightNormalization(keras.layers.Dense(3), data_init=True)
+        ready = layers.WeightNormalization(keras.layers.Dense(3), data_init=True)
+        fresh.build(x.shape)
+        ready(x, training=True)  # Cross-replica context: all copies get the same g.
+    g = [np.asarray(v) for v in strategy.experimental_local_results(ready.g.value)]
+    np.testing.assert_array_equal(g[0], g[1])
+
+    @tf.function
+    def run(layer, t):
+        return strategy.run(lambda a: layer(a, training=True), args=(t,))
+
+    run(ready, tf.constant(x))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside strategy.run"):
+        run(fresh, tf.constant(x))

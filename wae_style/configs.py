@@ -1,0 +1,277 @@
+"""Hyperparameters of the WAE style-transfer model: one frozen dataclass and named presets."""
+
+import dataclasses
+import typing
+
+# Content latent sizes the seed paper tries; 256 and 128 work best there.
+PAPER_CONTENT_DIMS = (512, 256, 128, 64, 32)
+# Conv layers of keras.applications.VGG16, in order.
+VGG16_CONV_LAYERS = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3",
+    "block4_conv1", "block4_conv2", "block4_conv3",
+    "block5_conv1", "block5_conv2", "block5_conv3",
+)
+PENALTIES = ("mmd", "gan")
+STRATEGIES = ("default", "mirrored", "multi_worker")  # = common.training.STRATEGIES
+GRAM_FLATTEN = ("triu", "full")
+GRAM_TRANSFORMS = ("log1p", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class WAEConfig:
+    """All settings of a WAE style-transfer run (see docs/wae_style.md).
+
+    Data:
+      data: image folders, or "builtin" for the small built-in image set.
+      tfds: TFDS dataset names (e.g. "celeb_a", "imagenet2012").
+      tfds_data_dir, manual_dir: passed to tfds.load.
+      mix: sampling weight per source (data then tfds); empty means equal.
+      image_size: square image side; must be a multiple of 16 (the paper uses 64).
+
+    Networks:
+      content_dim: content latent size; the paper tries 512/256/128/64/32.
+      style_dim_per_layer: style latents per style layer (64 -> 192 in all).
+      style_layers: VGG16 layers whose Gram matrices give the style.
+      content_feature_layers: VGG16 layers used by the feature (perceptual) loss.
+      glu_gating: gated channel-halving activation (GLU) after encoder convs 3-5.
+      encoder_channels: output channels of encoder convs 1-5 (before GLU halving).
+      decoder_channels: Dense channels, then the four subpixel convs' channels.
+      num_res_blocks: ResBlocks after the first subpixel conv.
+      style_hidden: hidden Dense sizes of each Gram -> latent net.
+      gram_flatten: "triu" (upper triangle, Gram is symmetric) or "full".
+      gram_transform: "log1p" (Gram entries are >= 0 and span decades) or "none".
+      weight_norm, data_dependent_init: weight normalisation on every conv/dense.
+      vgg_weights: "imagenet", a path to a VGG16 no-top .h5 file, or "random".
+      vgg_seed: seed of the "random" VGG.
+
+    Loss:
+      pixel_weight, feature_weight, gram_weight: reconstruction term weights,
+        measured so the terms are about equal at init (docs/wae_style.md).
+      penalty: "mmd" (WAE-MMD, IMQ kernel) or "gan" (WAE-GAN latent discriminator).
+      mmd_lambda, mmd_scales, prior_sigma: WAE-MMD settings (official wae code).
+      gan_lambda, disc_hidden: WAE-GAN settings.
+
+    Training:
+      learning_rate, disc_learning_rate, adam_beta1, adam_beta2: Adam settings;
+        beta1 = 0.5 as in the official wae code.
+      batch_size, num_steps, save_every, eval_every, log_every, seed,
+      jit_compile, strategy ("default", "mirrored" or "multi_worker").
+    """
+
+    data: tuple[str, ...] = ("builtin",)
+    tfds: tuple[str, ...] = ()
+    tfds_data_dir: str = ""
+    manual_dir: str = ""
+    mix: tuple[float, ...] = ()
+    image_size: int = 64
+    content_dim: int = 128
+    style_dim_per_layer: int = 64
+    style_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
+    content_feature_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
+    glu_gating: bool = True
+    encoder_channels: tuple[int, ...] = (8, 32, 128, 256, 512)
+    decoder_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)
+    num_res_blocks: int = 3
+    style_hidden: tuple[int, ...] = (256,)
+    gram_flatten: str = "triu"
+    gram_transform: str = "log1p"
+    weight_norm: bool = True
+    data_dependent_init: bool = False
+    vgg_weights: str = "imagenet"
+    vgg_seed: int = 0
+    pixel_weight: float = 1.0
+    feature_weight: float = 2e-5
+    gram_weight: float = 8e-10
+    penalty: str = "mmd"
+    mmd_lambda: float = 10.0
+    mmd_scales: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+    prior_sigma: float = 1.0
+    gan_lambda: float = 1.0
+    disc_hidden: tuple[int, ...] = (256, 256)
+    learning_rate: float = 1e-3
+    disc_learning_rate: float = 5e-4
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
+    batch_size: int = 64
+    num_steps: int = 100_000
+    save_every: int = 1000
+    eval_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+    jit_compile: bool = False
+    strategy: str = "default"
+
+    def __post_init__(self):
+        def fail(name, why):
+            raise ValueError(f"WAEConfig.{name}={getattr(self, name)!r}: {why}")
+
+        for name in ("data", "tfds"):
+            if any(not isinstance(s, str) or not s for s in getattr(self, name)):
+                fail(name, "every entry must be a non-empty string")
+        if not self.data and not self.tfds:
+            fail("data", "need at least one image source in data or tfds")
+        num_sources = len(self.data) + len(self.tfds)
+        if self.mix:
+            if len(self.mix) != num_sources:
+                fail("mix", f"need one weight per source ({num_sources}: data then tfds)")
+            if any(w < 0 for w in self.mix) or sum(self.mix) <= 0:
+                fail("mix", "weights must be >= 0 with a positive sum")
+        if self.image_size < 32 or self.image_size % 16:
+            fail("image_size", "must be a multiple of 16 and >= 32 (the paper uses 64)")
+        for name in ("content_dim", "style_dim_per_layer", "num_res_blocks", "batch_size",
+                     "num_steps", "save_every", "eval_every", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (
+                    0 if name == "num_res_blocks" else 1):
+                fail(name, "must be a positive integer")
+        for name in ("encoder_channels", "decoder_channels"):
+            chans = getattr(self, name)
+            if len(chans) != 5 or any(not isinstance(c, int) or c < 1 for c in chans):
+                fail(name, "need 5 positive integers")
+        if self.glu_gating and any(c % 2 for c in self.encoder_channels[2:]):
+            fail("encoder_channels", "convs 3-5 need even channels for GLU halving")
+        for name in ("style_hidden", "disc_hidden"):
+            if any(not isinstance(h, int) or h < 1 for h in getattr(self, name)):
+                fail(name, "hidden sizes must be positive integers")
+        for name in ("style_layers", "content_feature_layers"):
+            layers = getattr(self, name)
+            if not layers:
+                fail(name, "need at least one VGG16 layer")
+            bad = [n for n in layers if n not in VGG16_CONV_LAYERS]
+            if bad:
+                fail(name, f"unknown VGG16 conv layers {bad}; choose from {VGG16_CONV_LAYERS}")
+        if self.gram_flatten not in GRAM_FLATTEN:
+            fail("gram_flatten", f"must be one of {GRAM_FLATTEN}")
+        if self.gram_transform not in GRAM_TRANSFORMS:
+            fail("gram_transform", f"must be one of {GRAM_TRANSFORMS}")
+        if not self.vgg_weights:
+            fail("vgg_weights", 'must be "imagenet", "random" or a path to an .h5 file')
+        for name in ("pixel_weight", "feature_weight", "gram_weight", "mmd_lambda",
+                     "gan_lambda"):
+            if getattr(self, name) < 0:
+                fail(name, "must be >= 0")
+        if self.penalty not in PENALTIES:
+            fail("penalty", f"must be one of {PENALTIES}")
+        if not self.mmd_scales or any(s <= 0 for s in self.mmd_scales):
+            fail("mmd_scales", "need at least one positive scale")
+        for name in ("prior_sigma", "learning_rate", "disc_learning_rate"):
+            if getattr(self, name) <= 0:
+                fail(name, "must be > 0")
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                fail(name, "must be in [0, 1)")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"must be one of {STRATEGIES}")
+
+    @property
+    def style_dim(self):
+        """Total style latent size (64 per layer x 3 layers = 192 by default)."""
+        return self.style_dim_per_layer * len(self.style_layers)
+
+    @property
+    def vgg_layers(self):
+        """Every VGG16 layer the model reads, in VGG order."""
+        wanted = set(self.style_layers) | set(self.content_feature_layers)
+        return tuple(n for n in VGG16_CONV_LAYERS if n in wanted)
+
+    def to_dict(self):
+        """A JSON-friendly dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d):
+        """Inverse of to_dict; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown WAEConfig fields {unknown}")
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for key, value in d.items():
+            if typing.get_origin(hints[key]) is tuple:
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+
+def default():
+    """Paper architecture, built-in data: runs out of the box."""
+    return WAEConfig()
+
+
+def paper():
+    """The seed paper's setting: Table 1/2 sizes, content_dim 128, CelebA via TFDS.
+
+    The paper also mixes anime faces and ImageNet crops; add those folders / TFDS
+    names with replace_from_strings (e.g. "tfds=celeb_a,imagenet2012").
+    """
+    return WAEConfig(data=(), tfds=("celeb_a",), content_dim=128)
+
+
+def testing():
+    """Tiny sizes for unit tests; still 64x64 images, random VGG."""
+    return WAEConfig(
+        content_dim=32, style_dim_per_layer=8, encoder_channels=(2, 4, 8, 8, 8),
+        decoder_channels=(16, 8, 8, 8, 8), num_res_blocks=1, style_hidden=(8,),
+        disc_hidden=(8,), vgg_weights="random", batch_size=4, num_steps=2,
+        save_every=1, eval_every=1, log_every=1)
+
+
+_PRESETS = {"default": default, "paper": paper, "testing": testing}
+
+
+def get_config(name):
+    """Named preset: "default", "paper" or "testing"."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown WAE config {name!r}; choose from {sorted(_PRESETS)}")
+    return _PRESETS[name]()
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _parse_scalar(kind, text, field):
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{field}: {text!r} is not a boolean (use true/false)")
+    if kind is str:
+        return text
+    try:
+        if kind is int:
+            return int(text.replace("_", ""))
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{field}: {text!r} is not a valid {kind.__name__}") from None
+
+
+def replace_from_strings(config, overrides):
+    """Returns config with "field=value" overrides applied (tuples are comma lists).
+
+    Raises:
+      ValueError: unknown field, missing "=", unparsable value, or a value that
+        fails validation; the message names the field and value.
+    """
+    hints = typing.get_type_hints(type(config))
+    changes = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like field=value")
+        field, text = item.split("=", 1)
+        field, text = field.strip(), text.strip()
+        if field not in hints:
+            raise ValueError(f"unknown WAEConfig field {field!r} in {item!r}")
+        kind = hints[field]
+        if typing.get_origin(kind) is tuple:
+            elem = typing.get_args(kind)[0]
+            parts = [p.strip() for p in text.split(",")] if text else []
+            changes[field] = tuple(_parse_scalar(elem, p, field) for p in parts)
+        else:
+            changes[field] = _parse_scalar(kind, text, field)
+    return dataclasses.replace(config, **changes)
