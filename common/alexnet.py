@@ -358,53 +358,73 @@ class AlexNet(keras.Model):
         self.norm = norm
         self.seed = int(seed)
         init = lambda i: keras.initializers.HeNormal(seed=self.seed + i)  # noqa: E731
-        self.convs, self.norms = [], []
+        # Sub-layers are plain attributes (not lists) so tf.train.Checkpoint tracks them.
         for i, (ch, k) in enumerate(zip(self.conv_channels, self.conv_kernels)):
-            self.convs.append(keras.layers.Conv2D(
+            setattr(self, f"conv{i + 1}", keras.layers.Conv2D(
                 ch, k, strides=self.conv1_stride if i == 0 else 1, padding="same",
                 use_bias=norm != "batch", kernel_initializer=init(i), name=f"conv{i + 1}"))
             if norm == "batch":
-                self.norms.append(keras.layers.BatchNormalization(name=f"bn{i + 1}"))
+                setattr(self, f"norm{i + 1}", keras.layers.BatchNormalization(name=f"bn{i + 1}"))
             elif norm == "lrn" and i < 2:
-                self.norms.append(LocalResponseNorm(name=f"lrn{i + 1}"))
-            else:
-                self.norms.append(None)
-        self.pools = [keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{i + 1}")
-                      if i in POOL_AFTER else None for i in range(5)]
+                setattr(self, f"norm{i + 1}", LocalResponseNorm(name=f"lrn{i + 1}"))
+            if i in POOL_AFTER:
+                setattr(self, f"pool{i + 1}",
+                        keras.layers.MaxPooling2D(3, 2, padding="same", name=f"pool{i + 1}"))
         self.flatten = keras.layers.Flatten()
-        self.fc = [keras.layers.Dense(u, kernel_initializer=init(10 + i), name=f"fc{6 + i}")
-                   for i, u in enumerate(self.dense_units)]
-        self.drops = [keras.layers.Dropout(self.dropout_rate, seed=self.seed + 20 + i)
-                      for i in range(len(self.dense_units))]
-        self.logits = keras.layers.Dense(
-            self.num_classes, kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 30),
-            name="fc8")
+        for i, units in enumerate(self.dense_units):
+            setattr(self, f"fc{6 + i}",
+                    keras.layers.Dense(units, kernel_initializer=init(10 + i), name=f"fc{6 + i}"))
+            setattr(self, f"drop{6 + i}",
+                    keras.layers.Dropout(self.dropout_rate, seed=self.seed + 20 + i))
+        self.fc8 = keras.layers.Dense(
+            self.num_classes, name="fc8",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 30))
+
+    @property
+    def convs(self):
+        return [getattr(self, f"conv{i + 1}") for i in range(5)]
+
+    @property
+    def norms(self):
+        return [getattr(self, f"norm{i + 1}", None) for i in range(5)]
+
+    @property
+    def pools(self):
+        return [getattr(self, f"pool{i + 1}", None) for i in range(5)]
+
+    @property
+    def fc(self):
+        return [getattr(self, f"fc{6 + i}") for i in range(len(self.dense_units))]
+
+    @property
+    def drops(self):
+        return [getattr(self, f"drop{6 + i}") for i in range(len(self.dense_units))]
 
     def build(self, input_shape):
         shape = tuple(input_shape)  # (B, S, S, 1)
-        for i, conv in enumerate(self.convs):
+        for conv, norm, pool in zip(self.convs, self.norms, self.pools):
             conv.build(shape)
             shape = conv.compute_output_shape(shape)
-            if self.norms[i] is not None:
-                self.norms[i].build(shape)
-            if self.pools[i] is not None:
-                shape = self.pools[i].compute_output_shape(shape)
+            if norm is not None:
+                norm.build(shape)
+            if pool is not None:
+                shape = pool.compute_output_shape(shape)
         shape = self.flatten.compute_output_shape(shape)  # (B, H * W * C)
         for fc in self.fc:
             fc.build(shape)
             shape = fc.compute_output_shape(shape)
-        self.logits.build(shape)
+        self.fc8.build(shape)
         self.built = True
 
     def _features(self, x, training=False):
         x = ops.cast(x, "float32")  # (B, S, S, 1)
-        for i, conv in enumerate(self.convs):
+        for conv, norm, pool in zip(self.convs, self.norms, self.pools):
             x = conv(x)
-            if self.norms[i] is not None:
-                x = self.norms[i](x, training=training)
+            if norm is not None:
+                x = norm(x, training=training)
             x = ops.relu(x)
-            if self.pools[i] is not None:
-                x = self.pools[i](x)
+            if pool is not None:
+                x = pool(x)
         x = self.flatten(x)  # (B, H * W * C)
         for fc, drop in zip(self.fc, self.drops):
             x = drop(ops.relu(fc(x)), training=training)
@@ -412,7 +432,7 @@ class AlexNet(keras.Model):
 
     def call(self, images, training=False):
         """(B, S, S, 1) images -> (B, num_classes) logits."""
-        return self.logits(self._features(images, training=training))
+        return self.fc8(self._features(images, training=training))
 
     def embed(self, images, training=False):
         """(B, S, S, 1) images -> (B, dense_units[-1]) fc7 features (after ReLU)."""
@@ -421,7 +441,7 @@ class AlexNet(keras.Model):
     def classify(self, images, training=False):
         """(logits (B, num_classes), fc7 features (B, dense_units[-1])) in one pass."""
         features = self._features(images, training=training)
-        return self.logits(features), features
+        return self.fc8(features), features
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)

@@ -198,7 +198,8 @@ class StrokeBatches:
             rng = np.random.default_rng([c.seed, int(step), 2])
             angles = np.deg2rad(rng.uniform(-c.rotate_degrees, c.rotate_degrees, n))
             s3 = rotate(s3, angles).astype(np.float32)
-            shift = (rng.uniform(-c.max_shift, c.max_shift, (n, 2)) * c.image_size).astype(np.float32)
+            shift = rng.uniform(-c.max_shift, c.max_shift, (n, 2)) * c.image_size
+            shift = shift.astype(np.float32)
         return {"strokes": s3, "lengths": b["lengths"], "labels": b["labels"], "shift": shift}
 
     def element_spec(self):
@@ -246,7 +247,8 @@ class BitmapBatches:
         images = self.images[idx]
         if self.augment:
             m = int(round(c.max_shift * BITMAP_SIZE))
-            shifts = np.random.default_rng([c.seed, int(step), 2]).integers(-m, m + 1, (len(idx), 2))
+            rng = np.random.default_rng([c.seed, int(step), 2])
+            shifts = rng.integers(-m, m + 1, (len(idx), 2))
             images = shift_bitmaps(images, shifts)
         return {"images": images, "labels": self.labels[idx]}
 
@@ -568,34 +570,46 @@ def _train(config, workdir, splits, info, strategy, built):
         log_every=config.log_every, eval_every=config.eval_every, save_every=config.save_every,
         step=step, trackables={"model": model, "optimizer": optimizer, "step": step,
                                "rng": training.seed_generator_states(model)},
-        make_dataset=batches.dataset, replica_step=make_replica_step(model, optimizer, step, config),
+        make_dataset=batches.dataset,
+        replica_step=make_replica_step(model, optimizer, step, config),
         items_per_step=config.batch_size, item_name="examples",
         evaluate=make_evaluate(model, splits, config, state),
         images=make_images(batches, config, state), export=export, best_metric="error_rate")
     last = training.run(spec)
     if chief and len(splits.test):
-        last["test_accuracy"] = _test_report(model, splits, config, workdir, info)
+        last["test_accuracy"] = _test_report(model, step.numpy(), splits, config, workdir, info)
     print(training.describe_outputs(workdir), flush=True)
     return last
 
 
-def _test_report(model, splits, config, workdir, info):
-    """Evaluates the final and the best-on-valid weights on test; writes the report."""
-    runs = [("final", evaluate_split(model, splits, "test", config))]
+def _test_report(model, step, splits, config, workdir, info):
+    """Evaluates the final and the best-on-valid weights on test; writes the report.
+
+    test_metrics.json has the keys "final" and (with a best checkpoint) "best", each with
+    step, accuracy, loss, mean_true_prob, num_examples and per_class.
+    """
+    step = int(step)
+    results = {"final": (step, evaluate_split(model, splits, "test", config))}
     best = tf.train.latest_checkpoint(str(workdir / "best"))
     if best:
+        best_step = tf.Variable(0, dtype=tf.int64)
         best_model = AlexNet(**config.model_kwargs(info["num_classes"]))
         best_model.build((None, config.image_size, config.image_size, 1))
-        best_step = tf.Variable(0, dtype=tf.int64)
         tf.train.Checkpoint(model=best_model, step=best_step).restore(best).expect_partial()
-        runs.append((f"best on valid (step {int(best_step.numpy())})",
-                     evaluate_split(best_model, splits, "test", config)))
+        k = int(best_step.numpy())
+        results["best"] = (k, results["final"][1] if k == step
+                           else evaluate_split(best_model, splits, "test", config))
+    if "best" in results and results["best"][0] == step:
+        runs = [(f"final = best on valid (step {step})", results["final"][1])]
+    else:
+        runs = [(f"final (step {step})", results["final"][1])]
+        if "best" in results:
+            runs.append((f"best on valid (step {results['best'][0]})", results["best"][1]))
     report(runs, workdir / TEST_REPORT, title="AlexNet scorer: test accuracy")
-    summary = {label: {"accuracy": r["accuracy"], "loss": r["loss"],
-                       "mean_true_prob": r["mean_true_prob"], "num_examples": r["num_examples"],
-                       "per_class": r["per_class"]} for label, r in runs}
+    summary = {key: {"step": k, "accuracy": r["accuracy"], "loss": r["loss"],
+                     "mean_true_prob": r["mean_true_prob"], "num_examples": r["num_examples"],
+                     "per_class": r["per_class"]} for key, (k, r) in results.items()}
     workdir_lib.atomic_write_text(workdir / TEST_METRICS, json.dumps(summary, indent=2) + "\n")
-    print(f"Test accuracy {runs[0][1]['accuracy']:.4f} (final)"
-          + "".join(f", {r['accuracy']:.4f} ({label})" for label, r in runs[1:])
+    print("Test accuracy " + ", ".join(f"{r['accuracy']:.4f} ({label})" for label, r in runs)
           + f"; chance {1.0 / info['num_classes']:.4f}.", flush=True)
-    return runs[0][1]["accuracy"]
+    return results["final"][1]["accuracy"]

@@ -24,3 +24,11 @@ def exit_on_error(fn, *args, **kwargs):
     except (SketchStyleError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+def quiet_logging():
+    """INFO chatter from TF's Python side is hidden unless --verbosity was given."""
+    from absl import flags
+    from absl import logging
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)

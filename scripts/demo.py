@@ -166,6 +166,7 @@ def run_demo(out, sketch_sources, image_sources, sketch_steps, wae_steps, quick,
 
 def main(argv):
     del argv
+    cli.quiet_logging()
     cli.exit_on_error(run_demo, FLAGS.out, FLAGS.data_dir or ["builtin"],
                       FLAGS.image_dir or ["builtin"], FLAGS.sketch_steps, FLAGS.wae_steps,
                       FLAGS.quick, FLAGS.seed)

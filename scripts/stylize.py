@@ -94,6 +94,7 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer"):
 
 def main(argv):
     del argv
+    cli.quiet_logging()
     cli.exit_on_error(stylize, FLAGS.model, FLAGS.content, FLAGS.style, FLAGS.out,
                       FLAGS.strength, FLAGS.mode)
 

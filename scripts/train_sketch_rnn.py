@@ -23,6 +23,7 @@ flags.DEFINE_bool("overwrite", False, "Move an incompatible earlier run aside in
 
 def main(argv):
     del argv
+    cli.quiet_logging()
     sources = (FLAGS.dataset or []) + (FLAGS.data_dir or [])
     config = cli.exit_on_error(
         cli.build_config, configs.get_config, configs.replace_from_strings, FLAGS.config,

@@ -29,6 +29,7 @@ flags.DEFINE_bool("overwrite", False, "Move an incompatible earlier run aside in
 
 def main(argv):
     del argv
+    cli.quiet_logging()
     mix = None
     if FLAGS.mix:
         mix = cli.exit_on_error(lambda: tuple(float(w) for w in FLAGS.mix))

@@ -107,7 +107,9 @@ def export(model, config, info, path):
     module = SketchRNNExport(model, config, info)
     signatures = {name: getattr(module, name).get_concrete_function()
                   for name in module.signature_names()}
-    tf.saved_model.save(module, str(path), signatures=signatures)
+    # Inference needs no gradients; custom gradients of the fused recurrence are not saved.
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    tf.saved_model.save(module, str(path), signatures=signatures, options=options)
     (path / METADATA).write_text(module.meta_text + "\n")
     return path
 

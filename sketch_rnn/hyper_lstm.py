@@ -1,11 +1,12 @@
 """magenta's HyperLSTM cell as a Keras RNN cell: a small hyper LSTM scales the main LSTM's gates."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from sketch_rnn.layers import (
     BlockOrthogonal, LSTMCell, LayerNormLSTMCell, _DropoutCellMixin, _check_cell_args,
-    layer_norm_blocks)
+    layer_norm_blocks, matmul, project_inputs)
 
 HYPER_INIT_GAMMA = 0.10  # magenta hyper_norm: alpha starts at 0.1 (recurrent batch norm trick).
 
@@ -24,7 +25,8 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
     As in magenta, LN(c') is applied even when use_layer_norm is False.
 
     State order: [h, h_hyper, c, c_hyper]
-    (`state_size` = [units, hyper_num_units, units, hyper_num_units]).
+    (`state_size` = [units, hyper_num_units, units, hyper_num_units]). `run_sequence`
+    runs a whole sequence with both input projections hoisted out of the recurrence.
 
     Args:
         units: hidden size H of the main LSTM.
@@ -94,14 +96,31 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         self.ln_c_gamma = self.add_weight(shape=(n,), initializer="ones", name="ln_c_gamma")
         self.ln_c_beta = self.add_weight(shape=(n,), initializer="zeros", name="ln_c_beta")
 
-    def call(self, inputs, states, training=None):
+    def _hyper_bias(self):
+        cell = self.hyper_cell
+        return tf.convert_to_tensor(cell.bias) if isinstance(cell, LSTMCell) else None
+
+    def _keep_masks(self, shape, training):
+        """Dropout multipliers of g for the main and the hyper cell (None when off)."""
+        return (self._keep_mask(tuple(shape) + (self.units,), training),
+                self.hyper_cell._keep_mask(tuple(shape) + (self.hyper_num_units,), training))
+
+    def _step(self, xh, hyper_xp, states, keep, hyper_keep):
+        """One step from the input projections xh = x @ W_xh (B, 4H), hyper_xp (B, 4Nh)."""
         h, h_hyper, c, c_hyper = states
         n = self.units
-        hyper_out, (new_h_hyper, new_c_hyper) = self.hyper_cell(
-            ops.concatenate([inputs, h], axis=-1), [h_hyper, c_hyper], training=training)
+        hyper = self.hyper_cell
+        hyper_kernel = tf.convert_to_tensor(hyper.kernel)
+        x_rows = hyper_kernel.shape[0] - n - self.hyper_num_units
+        hyper_pre = hyper_xp + matmul(ops.concatenate([h, h_hyper], axis=-1),
+                                      hyper_kernel[x_rows:])  # (B, 4Nh)
+        hyper_out, new_c_hyper = hyper._pointwise(hyper_pre, c_hyper, hyper_keep,
+                                                  hyper._params())
+        new_h_hyper = hyper_out
 
-        xh = ops.reshape(ops.matmul(inputs, self.kernel), (-1, 4, n))  # (B, 4, H)
-        hh = ops.reshape(ops.matmul(h, self.recurrent_kernel), (-1, 4, n))  # (B, 4, H)
+        xh = ops.reshape(xh, (-1, 4, n))  # (B, 4, H)
+        hh = ops.reshape(matmul(h, tf.convert_to_tensor(self.recurrent_kernel)),
+                         (-1, 4, n))  # (B, 4, H)
         zw = ops.einsum("bu,uke->bke", hyper_out, self.zw_kernel) + self.zw_bias  # (B, 8, E)
         alpha = ops.einsum("bke,ken->bkn", zw, self.alpha_kernel)  # (B, 8, H)
         zb = ops.einsum("bu,uke->bke", hyper_out, self.zb_kernel)  # (B, 4, E)
@@ -112,11 +131,63 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         if self.use_layer_norm:
             gates = layer_norm_blocks(gates, 4, self.ln_gamma, self.ln_beta)
         i, j, f, o = ops.split(gates, 4, axis=-1)
-        g = self._dropout_g(ops.tanh(j), training)
+        g = ops.tanh(j)
+        if keep is not None:
+            g = g * keep
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
         ln_c = layer_norm_blocks(new_c, 1, self.ln_c_gamma, self.ln_c_beta)
         new_h = ops.tanh(ln_c) * ops.sigmoid(o)
         return new_h, [new_h, new_h_hyper, new_c, new_c_hyper]
+
+    def call(self, inputs, states, training=None):
+        xh = matmul(inputs, tf.convert_to_tensor(self.kernel))  # (B, 4H)
+        hyper_xp = project_inputs(inputs[None], tf.convert_to_tensor(self.hyper_cell.kernel),
+                                  self._hyper_bias())[0]  # (B, 4Nh)
+        keep, hyper_keep = self._keep_masks(ops.shape(inputs)[:1], training)
+        return self._step(xh, hyper_xp, list(states), keep, hyper_keep)
+
+    def run_sequence(self, inputs, initial_state, training=False, constants=None):
+        """Runs the cell over a whole time-major sequence (see LSTMCell.run_sequence).
+
+        The recurrence is a tf.while_loop differentiated by TF autodiff.
+
+        Args:
+            inputs: (T, B, Xi) time-major inputs.
+            initial_state: [h, h_hyper, c, c_hyper].
+            training: enables recurrent dropout.
+            constants: optional (B, Xc) inputs appended to every step's input.
+
+        Returns:
+            (outputs (T, B, H), state sequences [(T, B, n) each] in state order).
+        """
+        inputs = ops.cast(inputs, self.compute_dtype)
+        if constants is not None:
+            constants = ops.cast(constants, self.compute_dtype)
+        xh = project_inputs(inputs, tf.convert_to_tensor(self.kernel), None,
+                            constants)  # (T, B, 4H)
+        hyper_xp = project_inputs(inputs, tf.convert_to_tensor(self.hyper_cell.kernel),
+                                  self._hyper_bias(), constants)  # (T, B, 4Nh)
+        keep, hyper_keep = self._keep_masks(tuple(ops.shape(inputs)[:2]), training)
+        steps = tf.shape(inputs)[0]
+
+        def arrays(x):
+            return None if x is None else tf.TensorArray(
+                x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+
+        xs, hs_in, ks, hks = arrays(xh), arrays(hyper_xp), arrays(keep), arrays(hyper_keep)
+        states = [ops.cast(s, self.compute_dtype) for s in initial_state]
+
+        def body(t, states, outs):
+            _, new_states = self._step(
+                xs.read(t), hs_in.read(t), states, None if ks is None else ks.read(t),
+                None if hks is None else hks.read(t))
+            return t + 1, new_states, [ta.write(t, s) for ta, s in zip(outs, new_states)]
+
+        outs = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape) for s in states]
+        _, _, outs = tf.while_loop(lambda t, *_: t < steps, body,
+                                   (tf.constant(0), states, outs))
+        seqs = [ta.stack() for ta in outs]  # (T, B, n) each
+        return seqs[0], seqs
 
     def get_config(self):
         config = super().get_config()

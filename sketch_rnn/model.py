@@ -1,6 +1,7 @@
 """The Sketch RNN model: bidirectional RNN encoder, z -> state, autoregressive MDN decoder."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from sketch_rnn import layers
@@ -15,6 +16,19 @@ def lengths_to_mask(lengths, max_len):
     return steps[None, :] < ops.cast(lengths, "int32")[:, None]  # (B, T)
 
 
+def state_at_lengths(seq, lengths, initial):
+    """Each sequence's state after its last real step: seq[lengths - 1, b], or `initial` at 0.
+
+    Args:
+        seq: (T, B, n) time-major states after every step.
+        lengths: (B,) steps run per sequence.
+        initial: (B, n) state before the first step.
+    """
+    lengths = tf.cast(lengths, tf.int32)
+    idx = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(seq)[1])], axis=-1)  # (B, 2)
+    return tf.where((lengths > 0)[:, None], tf.gather_nd(seq, idx), initial)  # (B, n)
+
+
 @keras.saving.register_keras_serializable(package="sketchstyle")
 class SketchRNN(keras.Model):
     """Sketch RNN VAE over stroke-5 sequences (or a decoder only when not conditional).
@@ -23,6 +37,10 @@ class SketchRNN(keras.Model):
     The decoder reads strokes[:, :-1] (with z appended at every step when conditional) and
     predicts strokes[:, 1:]; the encoder reads strokes[:, 1:] masked by `lengths`, so the
     backward direction starts at each sketch's real end.
+
+    The encoder and decoder run through each cell's `run_sequence` (input projections for
+    all steps in one matmul, z projected once per sequence, a fused scan); the
+    keras.layers.RNN wrappers only own the cells' weights. `decoder_step` uses the cell.
 
     Outputs (dict): pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho (tanh applied), each
     (B, T, M); pen_logits (B, T, 3); and, when conditional, mu, presig (sigma_hat), z (B, N_z).
@@ -108,9 +126,16 @@ class SketchRNN(keras.Model):
         if not self.config.conditional:
             raise ValueError("encode() needs a conditional model (config.conditional=True)")
         strokes = ops.cast(strokes, self.compute_dtype)
-        mask = lengths_to_mask(lengths, ops.shape(strokes)[1])  # (B, T)
-        h_fw = self.enc_fw(strokes, mask=mask, training=training)[1]  # (B, He)
-        h_bw = self.enc_bw(strokes, mask=mask, training=training)[1]  # (B, He)
+        lengths = ops.cast(lengths, "int32")
+        batch = ops.shape(strokes)[0]
+        zeros = [ops.zeros((batch, n), self.compute_dtype) for n in self.enc_fw.cell.state_size]
+        x_fw = ops.transpose(strokes, (1, 0, 2))  # (T, B, 5)
+        # The backward direction reads each sketch reversed from its real end.
+        x_bw = tf.reverse_sequence(x_fw, lengths, seq_axis=0, batch_axis=1)  # (T, B, 5)
+        h_fw = self.enc_fw.cell.run_sequence(x_fw, zeros, training=training)[0]  # (T, B, He)
+        h_bw = self.enc_bw.cell.run_sequence(x_bw, zeros, training=training)[0]  # (T, B, He)
+        h_fw = state_at_lengths(h_fw, lengths, zeros[0])  # (B, He)
+        h_bw = state_at_lengths(h_bw, lengths, zeros[0])  # (B, He)
         h = ops.concatenate([h_fw, h_bw], axis=-1)  # (B, 2He)
         return self.enc_mu(h), self.enc_presig(h)
 
@@ -183,15 +208,16 @@ class SketchRNN(keras.Model):
         x = ops.cast(x, self.compute_dtype)
         if states is None:
             states = self.initial_state(z if c.conditional else ops.shape(x)[0])
-        if c.conditional:
-            shape = ops.shape(x)
-            z = ops.cast(z, self.compute_dtype)
-            tiled = ops.broadcast_to(z[:, None, :], (shape[0], shape[1], c.z_size))  # (B, T, Nz)
-            x = ops.concatenate([x, tiled], axis=-1)  # (B, T, 5+Nz)
-        mask = None if lengths is None else lengths_to_mask(lengths, ops.shape(x)[1])
-        out = self.dec_rnn(x, initial_state=list(states), training=training, mask=mask)
-        hidden, final_states = out[0], list(out[1:])  # (B, T, Hd)
-        return self._params(hidden), final_states
+        states = [ops.cast(st, self.compute_dtype) for st in states]
+        x_tm = ops.transpose(x, (1, 0, 2))  # (T, B, 5)
+        hidden, seqs = self.dec_cell.run_sequence(
+            x_tm, states, training=training, constants=z if c.conditional else None)
+        if lengths is None:
+            final_states = [sq[-1] for sq in seqs]
+        else:
+            final_states = [state_at_lengths(sq, lengths, s0) for sq, s0 in zip(seqs, states)]
+        raw = ops.transpose(self.head(hidden), (1, 0, 2))  # (B, T, 6M+3)
+        return layers.split_mixture_params(raw, c.num_mixture), final_states
 
     # ------------------------------------------------------------------ model
 

@@ -90,7 +90,7 @@ class WAEConfig:
     prior_sigma: float = 1.0
     gan_lambda: float = 1.0
     disc_hidden: tuple[int, ...] = (256, 256)
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-4
     disc_learning_rate: float = 5e-4
     adam_beta1: float = 0.5
     adam_beta2: float = 0.999

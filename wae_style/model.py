@@ -191,7 +191,9 @@ class StyleEncoder(keras.layers.Layer):
 
     Each layer's Gram matrix (common.gram.gram_matrix, normalised by H*W) is
     flattened (upper triangle by default; it is symmetric), optionally log1p-scaled,
-    and mapped by Dense(style_hidden, ELU) then Dense(2 * style_dim_per_layer).
+    standardised per example (its mean and standard deviation are appended as two
+    extra inputs, so the overall level is kept) and mapped by Dense(style_hidden, ELU)
+    then Dense(2 * style_dim_per_layer).
     Means and log-variances of all layers are concatenated (64 x 3 = 192).
 
     Args:
@@ -217,8 +219,8 @@ class StyleEncoder(keras.layers.Layer):
 
     def _flat_size(self, channels):
         if self.config.gram_flatten == "triu":
-            return channels * (channels + 1) // 2
-        return channels * channels
+            return channels * (channels + 1) // 2 + 2
+        return channels * channels + 2
 
     def build(self, input_shape):
         """input_shape: {layer name: (B, h, w, C)} (or a list in style_layers order)."""
@@ -237,7 +239,12 @@ class StyleEncoder(keras.layers.Layer):
             flat = ops.take(flat, rows * channels + cols, axis=1)  # (B, C(C+1)/2)
         if self.config.gram_transform == "log1p":
             flat = ops.sign(flat) * ops.log1p(ops.abs(flat))
-        return flat
+        # Standardise per example and keep the overall level and spread as two extra
+        # inputs: raw Gram entries span decades and would saturate the Dense nets.
+        level = ops.mean(flat, axis=-1, keepdims=True)  # (B, 1)
+        spread = ops.std(flat, axis=-1, keepdims=True)  # (B, 1)
+        flat = (flat - level) / (spread + 1e-6)
+        return ops.concatenate([flat, level, spread], axis=-1)  # (B, F + 2)
 
     def call(self, features, training=None):
         feats = ([features[n] for n in self.config.style_layers]

@@ -108,7 +108,7 @@ def test_config_model_kwargs_and_default_size():
     assert [c.filters for c in model.convs] == list(config.conv_channels)
     assert [c.kernel_size[0] for c in model.convs] == list(config.conv_kernels)
     assert model.convs[0].strides == (2, 2)
-    assert len(model.fc) == 2 and model.logits.units == 345  # Three dense layers in all.
+    assert len(model.fc) == 2 and model.fc8.units == 345  # Three dense layers in all.
     clone = AlexNet.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
 
@@ -145,3 +145,20 @@ def test_lrn_matches_tf_and_layer_checks(tmp_path):
 def test_frozen_config():
     with pytest.raises(dataclasses.FrozenInstanceError):
         AlexNetConfig().image_size = 3
+
+
+def test_tf_checkpoint_holds_every_variable(tmp_path):
+    x = np.random.default_rng(3).random((2, 32, 32, 1)).astype("float32")
+    a = AlexNet(4, 32, seed=1, **SMALL)
+    a.build((None, 32, 32, 1))
+    a.set_weights([w + 0.5 for w in a.get_weights()])  # Moving stats too.
+    path = tf.train.Checkpoint(model=a).save(str(tmp_path / "ckpt"))
+    b = AlexNet(4, 32, seed=2, **SMALL)
+    b.build((None, 32, 32, 1))
+    tf.train.Checkpoint(model=b).restore(path).assert_existing_objects_matched()
+    reader = tf.train.load_checkpoint(path)
+    saved = [n for n in reader.get_variable_to_shape_map() if n.startswith("model/")]
+    assert len(saved) == len(a.weights)  # Dropout seed states included.
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    np.testing.assert_array_equal(a(x), b(x))

@@ -139,7 +139,8 @@ def test_one_step_writes_artefacts(one_step_run):
     assert info["num_classes"] == 7 and info["num_train"] > 0
     assert "| class | n |" in (workdir / "test_report.md").read_text()
     metrics = json.loads((workdir / "test_metrics.json").read_text())
-    assert 0 <= metrics["final"]["accuracy"] <= 1 and "test_accuracy" in last
+    assert 0 <= metrics["final"]["accuracy"] <= 1 and metrics["final"]["step"] == 1
+    assert metrics["best"]["step"] == 1 and last["test_accuracy"] == metrics["final"]["accuracy"]
     assert np.isfinite(last["loss"]) and "grad_norm" in last and "lr" in last
     tags = set()
     for split in ("train", "valid"):
@@ -230,6 +231,12 @@ def test_resume_equals_uninterrupted(tmp_path):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
+def test_mirrored_strategy_two_cpus(tmp_path):
+    assert len(tf.config.list_logical_devices("CPU")) == 2
+    last = T.train_and_evaluate(_config(num_steps=2, strategy="mirrored", eval_every=2), tmp_path)
+    assert np.isfinite(last["loss"]) and (tmp_path / "export" / "saved_model.pb").exists()
+
+
 # ----------------------------------------------------------------------------- TFDS
 
 
@@ -258,7 +265,8 @@ def test_quickdraw_bitmap_with_mock_data(tfds_offline, tmp_path):
     batch = T.make_batches(splits, config).batch(0)
     assert batch["images"].shape == (4, 28, 28, 1)
     x = T.to_images({k: tf.constant(v) for k, v in batch.items()}, config)
-    assert x.shape == (4, 32, 32, 1) and 0 <= float(tf.reduce_min(x)) <= float(tf.reduce_max(x)) <= 1
+    assert x.shape == (4, 32, 32, 1)
+    assert 0 <= float(tf.reduce_min(x)) <= float(tf.reduce_max(x)) <= 1
     loaded = alexnet_export.load(tmp_path / "run")
     r = T.evaluate_split(loaded, splits, "train")
     assert r["confusion"].shape == (345, 345) and r["num_examples"] == len(splits.train)

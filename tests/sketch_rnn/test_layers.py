@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import keras
+import tensorflow as tf
 
 from sketch_rnn import layers
 from tests.layer_testing import run_layer_test
@@ -138,3 +139,129 @@ def test_mdn_head_layout_and_layer_checks(tmp_path):
     assert layers.mdn_output_size(m) == 21
     x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
     run_layer_test(lambda: layers.MixtureDensityHead(m), x, (2, 4, 21), tmp_path)
+
+
+# ------------------------------------------------------------------ fused sequence scan
+
+def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult):
+    """Plain autodiff loop of recurrent_scan's recurrence."""
+    hs, cs, h, c = [], [], h0, c0
+    for t in range(x.shape[0]):
+        pre = x[t] @ w_x + xp_seq + h @ w_h
+        h, c = pointwise(pre, c, None if mult is None else mult[t], params)
+        hs.append(h)
+        cs.append(c)
+    return tf.stack(hs), tf.stack(cs)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm"])
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_recurrent_scan_gradients_match_autodiff(kind, mode):
+    rng = np.random.default_rng(7)
+    t, b, x_size, h = 6, 3, 4, 5
+    const = lambda *shape: tf.constant(rng.normal(scale=0.5, size=shape).astype("float32"))  # noqa: E731
+    x, w_x, xp_seq, w_h = const(t, b, x_size), const(x_size, 4 * h), const(b, 4 * h), const(h, 4 * h)
+    h0, c0 = const(b, h), const(b, h)
+    if kind == "lstm":
+        params = ()
+        pointwise = lambda p, c, k, q: layers.lstm_pointwise(p, c, k, q, 0.7)  # noqa: E731
+    else:
+        params = (1.0 + const(4 * h), const(4 * h), 1.0 + const(h), const(h))
+        pointwise = lambda p, c, k, q: layers.ln_lstm_pointwise(p, c, k, q, 0.7)  # noqa: E731
+    mask = tf.constant(rng.random((t, b, h)) < 0.8)
+    w_out_h, w_out_c = const(t, b, h), const(b, h)
+    inputs = [x, w_x, xp_seq, w_h, h0, c0, *params]
+
+    def loss(fn, *args):
+        hs, cs = fn(*args)
+        return tf.reduce_sum(hs * w_out_h) + tf.reduce_sum(cs[-1] * w_out_c), hs, cs
+
+    def fused(x, w_x, xp_seq, w_h, h0, c0, *params):
+        return layers.recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mask, 0.8)
+
+    def reference(x, w_x, xp_seq, w_h, h0, c0, *params):
+        mult = tf.cast(mask, tf.float32) / 0.8
+        return _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult)
+
+    def grads(fn):
+        def run(*args):
+            with tf.GradientTape() as tape:
+                tape.watch(list(args))
+                value, hs, cs = loss(fn, *args)
+            return [value, hs, cs] + tape.gradient(value, list(args))
+        if mode != "eager":
+            run = tf.function(run, jit_compile=mode == "xla")
+        return run(*inputs)
+
+    got, want = grads(fused), grads(reference)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [layers.LSTMCell, layers.LayerNormLSTMCell])
+def test_run_sequence_matches_cell_steps(cls):
+    rng = np.random.default_rng(8)
+    cell = cls(6, forget_bias=0.7)
+    cell.build((None, 4 + 3))  # Step inputs (4) then constants (3).
+    _randomise(cell, rng)
+    x = rng.normal(size=(5, 2, 4)).astype("float32")
+    z = rng.normal(size=(2, 3)).astype("float32")
+    h, c = rng.normal(size=(2, 2, 6)).astype("float32")
+    out, (hs, cs) = cell.run_sequence(x, [h, c], constants=z)
+    states = [h, c]
+    for t in range(5):
+        step, states = cell(np.concatenate([x[t], z], 1), states)
+        np.testing.assert_allclose(out[t], step, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(cs[t], states[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(hs, out)
+
+
+def test_run_sequence_dropout_mask_only_when_training():
+    cell = layers.LSTMCell(8, recurrent_dropout_keep=0.5, seed=4)
+    cell.build((None, 3))
+    x = np.random.default_rng(9).normal(size=(4, 2, 3)).astype("float32")
+    zeros = [np.zeros((2, 8), np.float32)] * 2
+    a = cell.run_sequence(x, zeros, training=True)[0]
+    b = cell.run_sequence(x, zeros, training=True)[0]
+    c = cell.run_sequence(x, zeros, training=False)[0]
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(c, cell.run_sequence(x, zeros)[0])
+
+
+@pytest.fixture
+def bf16_matmuls():
+    layers.set_matmul_dtype("bfloat16")
+    yield
+    layers.set_matmul_dtype("float32")
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_bf16_matmul_is_fp32_accumulated(bf16_matmuls, jit):
+    rng = np.random.default_rng(10)
+    a = rng.normal(size=(8, 300)).astype("float32")
+    b = rng.normal(size=(300, 6)).astype("float32")
+    got = tf.function(lambda a, b: layers.matmul(a, b), jit_compile=jit)(a, b)
+    got_t = tf.function(lambda a_t, b: layers.matmul(a_t, b, transpose_a=True),
+                        jit_compile=jit)(np.ascontiguousarray(a.T), b)
+    assert got.dtype == tf.float32
+    want = (a.astype(tf.bfloat16.as_numpy_dtype).astype(np.float64)
+            @ b.astype(tf.bfloat16.as_numpy_dtype).astype(np.float64))
+    # Under XLA only the inputs round; oneDNN (no XLA) also rounds the result to bf16.
+    rtol = 1e-4 if jit else 8e-3
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-3)
+    np.testing.assert_allclose(got_t, want, rtol=rtol, atol=1e-3)
+    with pytest.raises(ValueError, match="float16"):
+        layers.set_matmul_dtype("float16")
+
+
+def test_bf16_sequence_close_to_fp32(bf16_matmuls):
+    rng = np.random.default_rng(11)
+    cell = layers.LayerNormLSTMCell(16)
+    cell.build((None, 5))
+    x = rng.normal(size=(10, 4, 5)).astype("float32")
+    zeros = [np.zeros((4, 16), np.float32)] * 2
+    got = cell.run_sequence(x, zeros)[0]
+    layers.set_matmul_dtype("float32")
+    want = cell.run_sequence(x, zeros)[0]
+    np.testing.assert_allclose(got, want, atol=3e-2)
+    assert not np.array_equal(got, want)

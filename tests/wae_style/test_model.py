@@ -144,7 +144,7 @@ def test_style_encoder(flatten, wae, images, tmp_path):
     _check_two_output_layer(enc, inputs, (2, cfg.style_dim), tmp_path)
     c = inputs[0].shape[-1]
     size = c * (c + 1) // 2 if flatten == "triu" else c * c
-    assert enc.nets[0][0].layer.kernel.shape[0] == size
+    assert enc.nets[0][0].layer.kernel.shape[0] == size + 2  # + level and spread.
 
 
 def test_style_encoder_triu_keeps_gram():
@@ -153,7 +153,17 @@ def test_style_encoder_triu_keeps_gram():
     g = g + g.transpose(0, 2, 1)
     flat = _np(enc._flatten_gram(g, 3))
     rows, cols = np.triu_indices(3)
-    np.testing.assert_array_equal(flat, g[:, rows, cols])
+    tri = g[:, rows, cols]
+    level, spread = tri.mean(-1, keepdims=True), tri.std(-1, keepdims=True)
+    np.testing.assert_allclose(flat[:, :-2], (tri - level) / (spread + 1e-6), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(flat[:, -2:], np.concatenate([level, spread], -1), rtol=1e-5)
+
+
+def test_style_encoder_starts_near_the_prior(wae, images):
+    """Standardised Gram inputs keep the initial style latents O(1) (raw ones saturated)."""
+    mean, logvar = wae.encode_style(images[:4])
+    assert float(np.abs(_np(mean)).max()) < 20.0
+    assert float(np.abs(_np(logvar)).max()) < 20.0
 
 
 def test_decoder(tmp_path):

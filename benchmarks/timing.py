@@ -1,0 +1,90 @@
+"""Shared benchmark helpers: warm-up, timed repetitions, median/min/max, peak RSS and JSON lines."""
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+
+def peak_rss_mb():
+    """Peak resident set size of this process so far, in MiB (Linux ru_maxrss is in KiB)."""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / (1024.0 * 1024.0) if sys.platform == "darwin" else kib / 1024.0
+
+
+def machine():
+    """A short description of the host: CPU model, core count, load average, TF version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+    try:
+        import tensorflow as tf
+        info["tf"] = tf.__version__
+    except ImportError:
+        pass
+    return info
+
+
+def cpu_seconds():
+    """User + system CPU seconds used by this process (all threads) so far."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Timer:
+    """Wall and process-CPU seconds of each timed call (CPU time is less sensitive to load)."""
+
+    def __init__(self):
+        self.wall, self.cpu = [], []
+
+    def __call__(self, fn):
+        c0, t0 = cpu_seconds(), time.perf_counter()
+        fn()
+        self.wall.append(time.perf_counter() - t0)
+        self.cpu.append(cpu_seconds() - c0)
+
+
+def time_reps(fn, reps=5, warmup=1, timer=None):
+    """Calls fn() `warmup` times untimed, then `reps` times; returns the seconds of each timed call.
+
+    fn must block until its work is done (e.g. call .numpy() on a result). Pass a Timer to
+    also collect the process CPU seconds of each call.
+    """
+    if reps < 1:
+        raise ValueError(f"reps={reps} must be >= 1")
+    for _ in range(warmup):
+        fn()
+    timer = timer if timer is not None else Timer()
+    for _ in range(reps):
+        timer(fn)
+    return timer.wall[-reps:]
+
+
+def summary(values):
+    """{median, min, max} of a list of numbers."""
+    return {"median": float(statistics.median(values)), "min": float(min(values)),
+            "max": float(max(values))}
+
+
+def emit(name, unit, values, stream=None, **extra):
+    """Prints one JSON line: name, unit, median/min/max of `values`, reps, peak RSS and extras."""
+    record = {"name": name, "unit": unit, **summary(values), "reps": len(values),
+              "peak_rss_mb": round(peak_rss_mb(), 1)}
+    record.update(extra)
+    print(json.dumps(record), file=stream or sys.stdout, flush=True)
+    return record
+
+
+def rates(times, items):
+    """items / t for each time t (e.g. sketches/s from seconds per step)."""
+    return [items / t for t in times]

@@ -1,0 +1,1 @@
+"""Sketch & style studio: a local web page and JSON API over the exported SavedModels."""

@@ -1,0 +1,690 @@
+"""The studio's Flask app: JSON API, input validation, stroke unit conversion and SavedModel wrappers."""
+
+import dataclasses
+import io
+import json
+import logging
+import math
+import pathlib
+import secrets
+import threading
+import warnings
+
+import numpy as np
+from flask import Flask, Response, jsonify, request, send_from_directory
+from PIL import Image, UnidentifiedImageError
+from werkzeug.exceptions import HTTPException
+
+from common import images as images_lib
+from common import procedural
+from common.errors import DataError
+from common.quickdraw import CANVAS, simplify_drawing
+from common.strokes import lines_to_stroke3, stroke3_to_lines
+
+STATIC_DIR = pathlib.Path(__file__).resolve().with_name("static")
+RDP_EPSILON = 2.0  # The training data's simplification (QuickDraw recipe, SPEC Part A).
+MIN_EXTENT = 1.0  # Canvas drawings must span at least this many pixels.
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
+N_PRESETS = 4
+PRESET_SEED = 0
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+METHODS = ("linear", "slerp")
+UNITS = ("canvas", "model")
+# Form encodings for /api/stylize (url-encoded forms can only name presets).
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+DIGITS = 3  # Decimals kept in stroke-3 output.
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Input limits; anything beyond them is refused with a 4xx JSON error.
+
+    Attributes:
+        max_body_bytes: request body cap (413 above it).
+        max_points: points in one submitted drawing.
+        max_coord: largest absolute stroke-3 value accepted.
+        max_n: most drawings per request (n).
+        min_steps, max_steps: interpolation frames.
+        max_image_bytes: one uploaded image.
+        max_image_pixels: declared width * height of an upload (decompression bombs).
+        max_image_side: declared width or height of an upload.
+        max_seed: largest seed.
+        max_form_parts: multipart parts.
+    """
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    max_points: int = 1000
+    max_coord: float = 1e5
+    max_n: int = 16
+    min_steps: int = 2
+    max_steps: int = 50
+    max_image_bytes: int = 2 * 1024 * 1024
+    max_image_pixels: int = 16_000_000
+    max_image_side: int = 8192
+    max_seed: int = 2**31 - 1
+    max_form_parts: int = 8
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+class ApiError(Exception):
+    """A request the API refuses: `status` (4xx) and a message for the JSON body."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = int(status)
+        self.message = str(message)
+
+
+# ----------------------------------------------------------------------------- units
+
+
+@dataclasses.dataclass(frozen=True)
+class CanvasTransform:
+    """Maps model stroke-3 units back to canvas pixels: canvas = origin + model / scale.
+
+    Attributes:
+        origin: (x, y) canvas position of the model's (0, 0).
+        scale: model units per canvas pixel.
+    """
+
+    origin: tuple
+    scale: float
+
+    def offsets_to_canvas(self, s3):
+        """Stroke-3 offsets in model units -> the same offsets in canvas pixels."""
+        out = np.array(s3, dtype=np.float64).reshape(-1, 3)
+        out[:, :2] /= self.scale
+        return out
+
+    def stroke3_to_canvas(self, s3):
+        """Model-unit stroke-3 whose first row is absolute -> canvas stroke-3, same convention."""
+        out = self.offsets_to_canvas(s3)
+        if len(out):
+            out[0, :2] = self.point_to_canvas(np.asarray(s3, np.float64)[0, :2])
+        return out
+
+    def point_to_canvas(self, xy):
+        """An absolute model-unit point -> canvas pixels."""
+        return np.asarray(self.origin, np.float64) + np.asarray(xy, np.float64) / self.scale
+
+
+def canvas_to_model(s3, epsilon=RDP_EPSILON):
+    """Canvas-pixel stroke-3 -> model units with the training data's recipe.
+
+    The drawing is aligned to its top-left, scaled so its larger side is 255 (as
+    QuickDraw), resampled, simplified with RDP (epsilon 2.0) and rounded: exactly
+    `common.quickdraw.simplify_drawing`, Google's recipe for raw QuickDraw drawings.
+
+    Args:
+        s3: (N, 3) stroke-3 in canvas pixels; the first row is the first point's position.
+        epsilon: RDP tolerance in model units.
+
+    Returns:
+        (stroke-3 (M, 3) int64 in model units, CanvasTransform back to canvas pixels).
+
+    Raises:
+        DataError: empty or malformed drawing, or one less than MIN_EXTENT pixels across.
+    """
+    lines = [np.asarray(line, np.float64) for line in stroke3_to_lines(np.asarray(s3, np.float64))]
+    lines = [line for line in lines if len(line)]
+    if not lines:
+        raise DataError("drawing has no points")
+    allp = np.concatenate(lines)  # (P, 2)
+    lo = allp.min(axis=0)
+    extent = float((allp.max(axis=0) - lo).max())
+    if extent < MIN_EXTENT:  # 255 / extent would blow sub-pixel jitter up to a full drawing.
+        raise DataError(f"drawing spans {extent:.3g} pixels; draw something at least "
+                        f"{MIN_EXTENT:g} pixel across")
+    scale = CANVAS / extent  # As simplify_drawing scales.
+    drawing = [[line[:, 0].tolist(), line[:, 1].tolist()] for line in lines]
+    simplified = simplify_drawing(drawing, epsilon)
+    model_lines = [np.array(s, dtype=np.int64).T for s in simplified]  # (k, 2) each
+    return lines_to_stroke3(model_lines), CanvasTransform((float(lo[0]), float(lo[1])), scale)
+
+
+def rows(s3):
+    """A stroke-3 array -> JSON rows [dx, dy, lift] (lift as an int)."""
+    a = np.asarray(s3, np.float64).reshape(-1, 3)
+    if not np.all(np.isfinite(a)):
+        raise RuntimeError("the model produced non-finite strokes")
+    return [[round(float(dx), DIGITS), round(float(dy), DIGITS), int(lift)] for dx, dy, lift in a]
+
+
+def interpolate(z_a, z_b, steps, method):
+    """Latents from z_a to z_b, t = 0..1 in `steps` points: linear (eq. 15) or slerp.
+
+    Returns:
+        (t (S,), z (S, N_z)) float32; the first row is z_a and the last z_b.
+    """
+    z_a = np.asarray(z_a, np.float64).reshape(-1)
+    z_b = np.asarray(z_b, np.float64).reshape(-1)
+    t = np.linspace(0.0, 1.0, steps)
+    out = (1.0 - t[:, None]) * z_a + t[:, None] * z_b  # (S, Nz)
+    if method == "slerp":
+        na, nb = np.linalg.norm(z_a), np.linalg.norm(z_b)
+        if na > 0 and nb > 0:
+            omega = math.acos(float(np.clip(np.dot(z_a / na, z_b / nb), -1.0, 1.0)))
+            if math.sin(omega) > 1e-6:
+                out = (np.sin((1.0 - t[:, None]) * omega) * z_a
+                       + np.sin(t[:, None] * omega) * z_b) / math.sin(omega)  # (S, Nz)
+    out[0], out[-1] = z_a, z_b
+    return t.astype(np.float32), out.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def decode_image(data, size, limits, name):
+    """Upload bytes -> float32 (size, size, 3) RGB in [0, 1], centre-cropped and resized.
+
+    Only JPEG, PNG and WebP are decoded. The declared size is checked before any pixel is
+    decoded; modes are converted as `common.images.load_image` does (alpha on white).
+
+    Raises:
+        ApiError: 400 for empty or undecodable bytes, 413 for too many bytes or pixels.
+    """
+    if not data:
+        raise ApiError(400, f"{name}: empty upload")
+    if len(data) > limits.max_image_bytes:
+        raise ApiError(413, f"{name}: {len(data)} bytes exceeds the cap of "
+                            f"{limits.max_image_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+                w, h = img.size
+                if w * h > limits.max_image_pixels or max(w, h) > limits.max_image_side:
+                    raise ApiError(413, f"{name}: declared size {w}x{h} exceeds the caps of "
+                                        f"{limits.max_image_pixels} pixels and "
+                                        f"{limits.max_image_side} per side")
+                if img.format == "JPEG":
+                    img.draft("RGB", (2 * size, 2 * size))
+                img.load()
+                arr = images_lib._to_rgb_array(img)  # (H, W, 3)
+    except ApiError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ApiError(413, f"{name}: refused as a decompression bomb ({e})") from None
+    except UnidentifiedImageError:
+        raise ApiError(400, f"{name}: not a JPEG, PNG or WebP image") from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
+        raise ApiError(400, f"{name}: cannot decode image ({e})") from None
+    try:
+        return images_lib._crop_resize(arr, size, name)
+    except DataError as e:
+        raise ApiError(400, str(e)) from None
+
+
+def png_bytes(image):
+    """float (H, W, 3) in [0, 1] -> PNG bytes."""
+    u8 = np.clip(np.round(np.asarray(image, np.float32) * 255.0), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(u8, mode="RGB").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def resolve_export(path):
+    """A SavedModel folder from an export folder or a workdir holding export/."""
+    path = pathlib.Path(path)
+    if (path / "export" / "saved_model.pb").is_file():
+        path = path / "export"
+    if not (path / "saved_model.pb").is_file():
+        raise DataError(f"{path} is not a SavedModel folder or a workdir with export/")
+    return path
+
+
+def _load(path, kind):
+    import tensorflow as tf
+
+    path = resolve_export(path)
+    side = path / "metadata.json"  # Written beside the export: refuse the wrong kind unloaded.
+    if side.is_file():
+        try:
+            found = json.loads(side.read_text()).get("model")
+        except (ValueError, AttributeError, OSError):
+            found = kind
+        if found != kind:
+            raise DataError(f"{path}: a {found!r} export, expected {kind!r}")
+    model = tf.saved_model.load(str(path))  # Only load exports you trust: a SavedModel is code.
+    try:
+        meta = json.loads(model.metadata()["json"].numpy())
+    except (AttributeError, ValueError) as e:
+        raise DataError(f"{path}: no readable metadata signature ({e})") from None
+    if meta.get("model") != kind:
+        raise DataError(f"{path}: a {meta.get('model')!r} export, expected {kind!r}")
+    return path, model, meta
+
+
+def _unpad(out):
+    strokes, lengths = out["strokes"].numpy(), out["lengths"].numpy()
+    return [s[:int(n)] for s, n in zip(strokes, lengths)]
+
+
+class SketchModel:
+    """An exported Sketch RNN; calls are serialised by a lock (safe from many threads).
+
+    Args:
+        path: export folder or workdir (a SavedModel is code: load only what you trust).
+
+    Reference: sketch_rnn/export.py for the signatures (stroke-3 in training units).
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.path, self._m, self.meta = _load(path, "sketch_rnn")
+        cfg = self.meta["config"]
+        self.max_seq_len = int(cfg["max_seq_len"])
+        self.z_size = int(cfg["z_size"])
+        self.conditional = hasattr(self._m, "encode") and hasattr(self._m, "decode")
+        self.class_names = list(self.meta.get("data", {}).get("class_names", []))
+        self.lock = threading.Lock()
+
+    def info(self):
+        return {"path": str(self.path), "conditional": self.conditional,
+                "max_seq_len": self.max_seq_len, "z_size": self.z_size,
+                "class_names": self.class_names}
+
+    def _scalars(self, temperature, seed, max_len):
+        tf = self._tf
+        return (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
+                tf.constant(max_len, tf.int32))
+
+    def sample(self, n, temperature, seed, max_len):
+        """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
+                                 max_len=m)
+        return _unpad(out)
+
+    def complete(self, prefix, n, temperature, seed, max_len):
+        """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
+        x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
+        lengths = np.full([n], len(prefix), np.int32)
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+    def encode(self, sketches):
+        """List of (P_i, 3) stroke-3 -> (B, N_z) float32 means."""
+        n = max(len(s) for s in sketches)
+        x = np.zeros((len(sketches), n, 3), np.float32)  # (B, N, 3)
+        for i, s in enumerate(sketches):
+            x[i, :len(s)] = s
+        lengths = np.array([len(s) for s in sketches], np.int32)
+        with self.lock:
+            return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
+
+    def decode(self, z, temperature, seed, max_len):
+        """(B, N_z) latents -> list of (L_i, 3) stroke-3."""
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.decode(z=np.asarray(z, np.float32), temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+
+class StyleModel:
+    """An exported WAE; calls are serialised by a lock.
+
+    Args:
+        path: export folder or workdir (a SavedModel is code: load only what you trust).
+
+    Reference: wae_style/export.py for the signatures (float32 images in [0, 1]).
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.path, self._m, self.meta = _load(path, "wae_style")
+        self.image_size = int(self.meta["image_size"])
+        self.lock = threading.Lock()
+
+    def info(self):
+        return {"path": str(self.path), "image_size": self.image_size,
+                "content_dim": self.meta.get("config", {}).get("content_dim")}
+
+    def transfer(self, content, style, strength):
+        """(S, S, 3) content and style -> (S, S, 3) stylised image."""
+        tf = self._tf
+        with self.lock:
+            out = self._m.transfer(content=np.asarray(content, np.float32)[None],
+                                   style=np.asarray(style, np.float32)[None],
+                                   strength=tf.constant(strength, tf.float32))
+        return np.clip(out["images"].numpy()[0], 0.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def json_body():
+    """The request body as a JSON object, or ApiError (415 wrong type, 400 bad JSON)."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, f"Content-Type must be application/json, got "
+                            f"{request.mimetype or 'none'!r}")
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        raise ApiError(400, "body is not UTF-8") from None
+    except (ValueError, RecursionError) as e:
+        raise ApiError(400, f"body is not valid JSON ({str(e)[:200]})") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, f"body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def check_keys(body, allowed):
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def _missing(body, key, default):
+    if key not in body or body[key] is None:
+        if default is None:
+            raise ApiError(400, f"missing field {key!r}")
+        return True
+    return False
+
+
+def get_number(body, key, lo, hi, default=None, lo_open=False):
+    """A finite number in [lo, hi] ((lo, hi] with lo_open)."""
+    if _missing(body, key, default):
+        return float(default)
+    v = body[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ApiError(400, f"{key} must be a number, got {type(v).__name__}")
+    try:
+        v = float(v)
+    except OverflowError:
+        raise ApiError(400, f"{key} is too large") from None
+    if not math.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
+        left = "(" if lo_open else "["
+        raise ApiError(400, f"{key}={v} must be a finite number in {left}{lo}, {hi}]")
+    return v
+
+
+def get_int(body, key, lo, hi, default=None):
+    """An integer in [lo, hi]."""
+    if _missing(body, key, default):
+        return int(default)
+    v = body[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ApiError(400, f"{key} must be an integer, got {type(v).__name__}")
+    if not lo <= v <= hi:
+        raise ApiError(400, f"{key} must be an integer in [{lo}, {hi}]")
+    return v
+
+
+def get_choice(body, key, choices, default):
+    v = body.get(key, default)
+    if v is None:
+        v = default
+    if not isinstance(v, str) or v not in choices:
+        raise ApiError(400, f"{key} must be one of {list(choices)}, got {v!r}")
+    return v
+
+
+def get_strokes(body, key, limits):
+    """A stroke-3 drawing: a list of 1..max_points rows [dx, dy, lift] of finite numbers."""
+    if key not in body or body[key] is None:
+        raise ApiError(400, f"missing field {key!r}")
+    v = body[key]
+    if not isinstance(v, list):
+        raise ApiError(400, f"{key} must be a list of [dx, dy, lift] rows, got {type(v).__name__}")
+    if not v:
+        raise ApiError(400, f"{key} is empty: draw something first")
+    if len(v) > limits.max_points:
+        raise ApiError(400, f"{key} has {len(v)} points; at most {limits.max_points} are allowed")
+    for i, row in enumerate(v):
+        if not isinstance(row, list) or len(row) != 3:
+            raise ApiError(400, f"{key}[{i}] must be a list [dx, dy, lift]")
+        for x in row:
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                raise ApiError(400, f"{key}[{i}] holds {type(x).__name__}, not a number")
+            if isinstance(x, float) and not math.isfinite(x):
+                raise ApiError(400, f"{key}[{i}] holds a non-finite number")
+            if abs(x) > limits.max_coord:
+                raise ApiError(400, f"{key}[{i}] holds {x:.6g}, beyond +-{limits.max_coord:g}")
+        if row[2] not in (0, 1):
+            raise ApiError(400, f"{key}[{i}]: lift must be 0 or 1, got {row[2]!r}")
+    return np.array(v, dtype=np.float64)  # (N, 3)
+
+
+def to_model_units(s3, units, model, key):
+    """Validated stroke-3 -> (model-unit stroke-3, CanvasTransform) within max_seq_len."""
+    if units == "model":
+        transform = CanvasTransform((0.0, 0.0), 1.0)
+        out = s3
+    else:
+        try:
+            out, transform = canvas_to_model(s3)
+        except DataError as e:
+            raise ApiError(400, f"{key}: {e}") from None
+    if len(out) > model.max_seq_len:
+        raise ApiError(400, f"{key} has {len(out)} points after simplification; the model takes "
+                            f"at most {model.max_seq_len}")
+    return np.asarray(out, np.float64), transform
+
+
+# ----------------------------------------------------------------------------- app
+
+
+def _presets(size):
+    """Bundled procedural content and style images: {"content": [...], "style": [...]}."""
+    out = {}
+    for kind in ("content", "style"):
+        imgs = procedural.builtin_images(N_PRESETS, size=size,
+                                         rng=np.random.default_rng(PRESET_SEED), kind=kind)
+        out[kind] = [np.clip(im, 0.0, 1.0).astype(np.float32) for im in imgs]
+    return out
+
+
+def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOSTS):
+    """Builds the studio app.
+
+    Args:
+        sketch: a SketchModel, an export path, or None.
+        style: a StyleModel, an export path, or None.
+        limits: Limits (default Limits()).
+        trusted_hosts: Host header names accepted (DNS-rebinding guard); None accepts any.
+
+    Returns:
+        a Flask app; run it with any WSGI server (scripts/serve.py uses Werkzeug's threaded one).
+    """
+    limits = limits or Limits()
+    if sketch is not None and not isinstance(sketch, SketchModel):
+        sketch = SketchModel(sketch)
+    if style is not None and not isinstance(style, StyleModel):
+        style = StyleModel(style)
+    size = style.image_size if style is not None else 64
+    presets = _presets(size)
+    preset_png = {k: [png_bytes(im) for im in v] for k, v in presets.items()}
+
+    app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
+    app.config.update(
+        MAX_CONTENT_LENGTH=limits.max_body_bytes, MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=limits.max_form_parts,
+        TRUSTED_HOSTS=list(trusted_hosts) if trusted_hosts else None)
+
+    def need_sketch():
+        if sketch is None:
+            raise ApiError(503, "no Sketch RNN model is loaded (start the server with "
+                                "--sketch_model)")
+        return sketch
+
+    def need_style():
+        if style is None:
+            raise ApiError(503, "no style-transfer model is loaded (start the server with "
+                                "--style_model)")
+        return style
+
+    def seed_of(body):
+        if body.get("seed") is None:
+            return secrets.randbelow(limits.max_seed + 1)
+        return get_int(body, "seed", 0, limits.max_seed)
+
+    def max_len_of(body, model):
+        return get_int(body, "max_len", 1, model.max_seq_len, default=model.max_seq_len)
+
+    @app.errorhandler(ApiError)
+    def _api_error(e):
+        return jsonify(error=e.message, status=e.status), e.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e):
+        return jsonify(error=e.description or e.name, status=e.code), e.code
+
+    @app.errorhandler(Exception)
+    def _internal(e):
+        log.exception("unexpected error")
+        return jsonify(error=f"internal error ({type(e).__name__})", status=500), 500
+
+    @app.after_request
+    def _headers(resp):
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+        if request.path.startswith("/api/"):
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    @app.get("/")
+    def index():
+        return send_from_directory(STATIC_DIR, "index.html")
+
+    @app.get("/api/health")
+    def health():
+        return jsonify(status="ok",
+                       models={"sketch": sketch.info() if sketch else None,
+                               "style": style.info() if style else None},
+                       limits=limits.to_dict(), rdp_epsilon=RDP_EPSILON, canvas_box=CANVAS)
+
+    @app.post("/api/sample")
+    def sample():
+        model = need_sketch()
+        body = json_body()
+        check_keys(body, ("temperature", "n", "seed", "max_len"))
+        tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
+        n = get_int(body, "n", 1, limits.max_n, default=1)
+        seed = seed_of(body)
+        out = model.sample(n, tau, seed, max_len_of(body, model))
+        return jsonify(seed=seed, temperature=tau, samples=[rows(s) for s in out])
+
+    @app.post("/api/complete")
+    def complete():
+        model = need_sketch()
+        body = json_body()
+        check_keys(body, ("strokes", "temperature", "n", "seed", "max_len", "units"))
+        units = get_choice(body, "units", UNITS, "canvas")
+        s3 = get_strokes(body, "strokes", limits)
+        tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
+        n = get_int(body, "n", 1, limits.max_n, default=1)
+        seed = seed_of(body)
+        max_len = max_len_of(body, model)
+        prefix, transform = to_model_units(s3, units, model, "strokes")
+        out = model.complete(prefix, n, tau, seed, max_len)
+        last = np.cumsum(prefix[:, :2], axis=0)[-1]  # (2,)
+        origin = transform.point_to_canvas(last)
+        return jsonify(
+            seed=seed, temperature=tau, units=units, prefix=rows(prefix),
+            prefix_canvas=rows(transform.stroke3_to_canvas(prefix)),
+            origin=[round(float(origin[0]), DIGITS), round(float(origin[1]), DIGITS)],
+            scale=transform.scale,
+            completions=[{"strokes": rows(c), "canvas": rows(transform.offsets_to_canvas(c))}
+                         for c in out])
+
+    @app.post("/api/interpolate")
+    def interpolate_route():
+        model = need_sketch()
+        body = json_body()
+        check_keys(body, ("a", "b", "steps", "method", "temperature", "seed", "max_len", "units"))
+        units = get_choice(body, "units", UNITS, "canvas")
+        a = get_strokes(body, "a", limits)
+        b = get_strokes(body, "b", limits)
+        steps = get_int(body, "steps", limits.min_steps, limits.max_steps, default=10)
+        method = get_choice(body, "method", METHODS, "linear")
+        tau = get_number(body, "temperature", 0.0, 1.0, default=0.1, lo_open=True)
+        seed = get_int(body, "seed", 0, limits.max_seed, default=0)
+        max_len = max_len_of(body, model)
+        if not model.conditional:
+            raise ApiError(409, "the loaded Sketch RNN is unconditional (no encoder), so it "
+                                "cannot interpolate between drawings")
+        a_m, _ = to_model_units(a, units, model, "a")
+        b_m, _ = to_model_units(b, units, model, "b")
+        z = model.encode([a_m, b_m])  # (2, Nz)
+        t, zs = interpolate(z[0], z[1], steps, method)
+        out = model.decode(zs, tau, seed, max_len)
+        return jsonify(method=method, steps=steps, temperature=tau, seed=seed,
+                       a=rows(a_m), b=rows(b_m),
+                       frames=[{"t": round(float(ti), 6), "strokes": rows(s)}
+                               for ti, s in zip(t, out)])
+
+    def _image_arg(kind):
+        f = request.files.get(kind)
+        preset = request.form.get(f"{kind}_preset")
+        if f is not None and preset is not None:
+            raise ApiError(400, f"give either {kind} (a file) or {kind}_preset, not both")
+        if f is not None:
+            data = f.stream.read(limits.max_image_bytes + 1)
+            return decode_image(data, size, limits, f"{kind} upload {f.filename!r}")
+        if preset is not None:
+            if not preset.isdigit() or int(preset) >= N_PRESETS:
+                raise ApiError(400, f"{kind}_preset must be an integer in [0, {N_PRESETS - 1}], "
+                                    f"got {preset[:20]!r}")
+            return presets[kind][int(preset)]
+        raise ApiError(400, f"missing {kind}: upload a file field {kind!r} or give {kind}_preset")
+
+    @app.post("/api/stylize")
+    def stylize():
+        model = need_style()
+        if request.mimetype not in FORM_TYPES:
+            raise ApiError(415, f"Content-Type must be multipart/form-data, got "
+                                f"{request.mimetype or 'none'!r}")
+        allowed = {"content", "style", "content_preset", "style_preset", "strength"}
+        unknown = sorted((set(request.files) | set(request.form)) - allowed)
+        if unknown:
+            raise ApiError(400, f"unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+        if len(request.files.getlist("content")) > 1 or len(request.files.getlist("style")) > 1:
+            raise ApiError(400, "upload one content and one style image")
+        strength_text = request.form.get("strength", "1")
+        try:
+            strength = float(strength_text)
+        except ValueError:
+            raise ApiError(400, f"strength must be a number, got {strength_text[:20]!r}") from None
+        if not math.isfinite(strength) or not 0.0 <= strength <= 1.0:
+            raise ApiError(400, f"strength={strength_text[:20]} must lie in [0, 1]")
+        content = _image_arg("content")
+        style_img = _image_arg("style")
+        image = model.transfer(content, style_img, strength)
+        return Response(png_bytes(image), mimetype="image/png")
+
+    @app.get("/api/presets")
+    def presets_index():
+        return jsonify({kind: [{"index": i, "url": f"/api/presets/{kind}/{i}.png"}
+                               for i in range(N_PRESETS)] for kind in ("content", "style")})
+
+    @app.get("/api/presets/<kind>/<int:index>.png")
+    def preset_image(kind, index):
+        if kind not in preset_png or index >= N_PRESETS:
+            raise ApiError(404, f"no preset {kind}/{index}")
+        return Response(preset_png[kind][index], mimetype="image/png")
+
+    return app

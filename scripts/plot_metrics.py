@@ -1,0 +1,28 @@
+"""Plots a run's loss curves from its TensorBoard events: python -m scripts.plot_metrics --workdir=W --out=curves.png."""
+
+from absl import app
+from absl import flags
+
+from common import cli
+from common import metrics_plot
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A training workdir (with events/).", required=True)
+flags.DEFINE_string("out", "curves.png", "Output PNG.")
+flags.DEFINE_list("tags", ["L_R", "L_s", "L_p", "L_KL"], "Scalar tags to plot.")
+flags.DEFINE_string("title", None, "Figure title.")
+
+
+def main(argv):
+    del argv
+    cli.quiet_logging()
+    path = cli.exit_on_error(metrics_plot.plot_run, FLAGS.workdir, FLAGS.out, FLAGS.tags, FLAGS.title)
+    print(f"Wrote {path}")
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,63 @@
+"""The absl entry points: the demo end to end (quick mode), and clear errors for bad flags and files."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(args, cwd, timeout=600):
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run([sys.executable, "-m"] + args, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_demo_quick_builds_gallery_from_exports(tmp_path):
+    out = tmp_path / "demo"
+    res = _run(["scripts.demo", "--quick", "--sketch_steps=1", "--wae_steps=1", f"--out={out}"],
+               REPO)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    gallery = out / "gallery"
+    for name in ("samples_tau_0.1", "samples_tau_0.5", "samples_tau_0.9", "reconstructions",
+                 "completions", "interpolation_linear", "interpolation_slerp"):
+        assert (gallery / f"{name}.png").stat().st_size > 0
+        assert "<svg" in (gallery / f"{name}.svg").read_text()
+    for name in ("wae_transfer_grid", "wae_reconstructions", "wae_strength"):
+        assert (gallery / f"{name}.png").stat().st_size > 0
+    index = (gallery / "index.html").read_text()
+    assert "completions.png" in index and "wae_transfer_grid.png" in index
+    for model in ("sketch_rnn", "wae_style"):
+        assert (out / model / "export" / "saved_model.pb").exists()
+        assert list((out / model / "events").rglob("events.out.tfevents.*"))
+    assert "Gallery:" in res.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["scripts.train_sketch_rnn", "--config=testing", "--dataset=/nonexistent/cat.npz"],
+     "/nonexistent/cat.npz"),
+    (["scripts.train_sketch_rnn", "--config=testing", "--override=dec_rnn_size=big"],
+     "dec_rnn_size"),
+    (["scripts.train_sketch_rnn", "--config=testing", "--override=no_such_field=1"],
+     "no_such_field"),
+    (["scripts.train_wae_style", "--config=testing", "--data_dir=/nonexistent/photos"],
+     "/nonexistent/photos"),
+    (["scripts.train_wae_style", "--config=testing", "--mix=1,x"], "x"),
+])
+def test_trainers_reject_bad_input_clearly(tmp_path, args, needle):
+    res = _run(args + [f"--workdir={tmp_path / 'w'}"], REPO, timeout=300)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "error:" in res.stderr and needle in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "w" / "config.json").exists()
+
+
+def test_stylize_rejects_unreadable_image(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    res = _run(["scripts.stylize", f"--model={tmp_path}", f"--content={bad}", f"--style={bad}"],
+               REPO, timeout=300)
+    assert res.returncode == 2
+    assert "error:" in res.stderr and "Traceback" not in res.stderr
