@@ -93,7 +93,8 @@ def run_one(args):
              "dec": f"{config.dec_model} {config.dec_rnn_size}",
              "jit_compile": config.jit_compile, "matmul_dtype": matmul_dtype,
              "first_step_s": round(compile_s, 2),
-             "cpu_s_per_step": round(common.summary(timer.cpu)["median"], 3), "first_loss": round(loss0, 4),
+             "cpu_s_per_step": round(common.summary(timer.cpu)["median"], 3),
+             "first_loss": round(loss0, 4),
              **common.machine()}
     common.emit(f"train_{args.config[0]}_s_per_step", "s/step", times, **extra)
     common.emit(f"train_{args.config[0]}_sketches_per_s", "sketches/s",

@@ -4,6 +4,7 @@ import dataclasses
 import typing
 
 from common.training import STRATEGIES
+from sketch_rnn.layers import MATMUL_DTYPES
 
 CELL_KINDS = ("lstm", "layer_norm", "hyper")
 
@@ -44,6 +45,8 @@ class SketchRNNConfig:
       grad_clip: element-wise gradient clip.
       num_steps, save_every, eval_every, log_every, seed, jit_compile,
       strategy (see common.training.STRATEGIES).
+      matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
+        accumulation, fp32 states and losses) or "float32"; see layers.set_matmul_dtype.
       sample_temperatures: temperatures of the samples logged during training.
     """
 
@@ -83,6 +86,7 @@ class SketchRNNConfig:
     log_every: int = 50
     seed: int = 0
     jit_compile: bool = True
+    matmul_dtype: str = "bfloat16"
     strategy: str = "default"
     sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
 
@@ -138,6 +142,8 @@ class SketchRNNConfig:
             fail("sample_temperatures", "need at least one temperature, all > 0")
         if self.strategy not in STRATEGIES:
             fail("strategy", f"must be one of {STRATEGIES}")
+        if self.matmul_dtype not in MATMUL_DTYPES:
+            fail("matmul_dtype", f"must be one of {MATMUL_DTYPES}")
 
     @property
     def recurrent_dropout_keep(self):
@@ -166,7 +172,8 @@ class SketchRNNConfig:
         """Tiny sizes for unit tests."""
         return cls(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=3,
                    hyper_num_units=8, hyper_embedding_size=4, max_seq_len=32, batch_size=4,
-                   num_steps=2, save_every=1, eval_every=1, log_every=1, jit_compile=False)
+                   num_steps=2, save_every=1, eval_every=1, log_every=1, jit_compile=False,
+                   matmul_dtype="float32")
 
     def to_dict(self):
         """A JSON-friendly dict (tuples become lists)."""

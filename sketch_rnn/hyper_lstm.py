@@ -146,20 +146,49 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         keep, hyper_keep = self._keep_masks(ops.shape(inputs)[:1], training)
         return self._step(xh, hyper_xp, list(states), keep, hyper_keep)
 
-    def run_sequence(self, inputs, initial_state, training=False, constants=None):
+    def step_context(self, constants, n_in, batch):
+        """Per-sequence work of `fast_step` (see LSTMCell.step_context)."""
+        kernel = tf.convert_to_tensor(self.kernel)
+        hyper_kernel = tf.convert_to_tensor(self.hyper_cell.kernel)
+        hyper_rows = hyper_kernel.shape[0] - self.units - self.hyper_num_units
+        xh_seq = tf.zeros(tf.stack([batch, 4 * self.units]), self.compute_dtype)  # (B, 4H)
+        hyper_seq = tf.zeros(tf.stack([batch, 4 * self.hyper_num_units]),
+                             self.compute_dtype)  # (B, 4Nh)
+        if constants is not None:
+            constants = ops.cast(constants, self.compute_dtype)
+            xh_seq = xh_seq + tf.linalg.matmul(constants, kernel[n_in:])
+            hyper_seq = hyper_seq + tf.linalg.matmul(constants, hyper_kernel[n_in:hyper_rows])
+        if self._hyper_bias() is not None:
+            hyper_seq = hyper_seq + self._hyper_bias()
+        return kernel[:n_in], xh_seq, hyper_kernel[:n_in], hyper_seq
+
+    def fast_step(self, inputs, context, states):
+        """One inference step (no dropout) on the per-step inputs only."""
+        w_x, xh_seq, hyper_w_x, hyper_seq = context
+        inputs = ops.cast(inputs, self.compute_dtype)
+        return self._step(tf.linalg.matmul(inputs, w_x) + xh_seq,
+                          tf.linalg.matmul(inputs, hyper_w_x) + hyper_seq, list(states),
+                          None, None)
+
+    def run_sequence(self, inputs, initial_state, training=False, constants=None,
+                     lengths=None, return_sequence=True, recompute=False):
         """Runs the cell over a whole time-major sequence (see LSTMCell.run_sequence).
 
-        The recurrence is a tf.while_loop differentiated by TF autodiff.
+        The recurrence is a tf.while_loop differentiated by TF autodiff (recompute is
+        accepted for API compatibility and ignored).
 
         Args:
             inputs: (T, B, Xi) time-major inputs.
             initial_state: [h, h_hyper, c, c_hyper].
             training: enables recurrent dropout.
             constants: optional (B, Xc) inputs appended to every step's input.
+            lengths: optional (B,) steps per sequence for the returned final state.
+            return_sequence: return the outputs of every step (else None).
 
         Returns:
-            (outputs (T, B, H), state sequences [(T, B, n) each] in state order).
+            (outputs (T, B, H) or None, final states in state order).
         """
+        del recompute
         inputs = ops.cast(inputs, self.compute_dtype)
         if constants is not None:
             constants = ops.cast(constants, self.compute_dtype)
@@ -169,25 +198,28 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
                                   self._hyper_bias(), constants)  # (T, B, 4Nh)
         keep, hyper_keep = self._keep_masks(tuple(ops.shape(inputs)[:2]), training)
         steps = tf.shape(inputs)[0]
+        states = [ops.cast(s, self.compute_dtype) for s in initial_state]
+        last = (tf.fill(tf.shape(states[0])[:1], steps - 1) if lengths is None
+                else tf.cast(lengths, tf.int32) - 1)[:, None]  # (B, 1)
 
         def arrays(x):
             return None if x is None else tf.TensorArray(
                 x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
 
         xs, hs_in, ks, hks = arrays(xh), arrays(hyper_xp), arrays(keep), arrays(hyper_keep)
-        states = [ops.cast(s, self.compute_dtype) for s in initial_state]
 
-        def body(t, states, outs):
-            _, new_states = self._step(
+        def body(t, states, finals, outs):
+            _, states = self._step(
                 xs.read(t), hs_in.read(t), states, None if ks is None else ks.read(t),
                 None if hks is None else hks.read(t))
-            return t + 1, new_states, [ta.write(t, s) for ta, s in zip(outs, new_states)]
+            finals = [tf.where(last == t, s, f) for s, f in zip(states, finals)]
+            return t + 1, states, finals, outs.write(t, states[0])
 
-        outs = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape) for s in states]
-        _, _, outs = tf.while_loop(lambda t, *_: t < steps, body,
-                                   (tf.constant(0), states, outs))
-        seqs = [ta.stack() for ta in outs]  # (T, B, n) each
-        return seqs[0], seqs
+        outs = tf.TensorArray(states[0].dtype, size=steps, element_shape=states[0].shape)
+        _, _, finals, outs = tf.while_loop(lambda t, *_: t < steps, body,
+                                           (tf.constant(0), states, list(states), outs),
+                                           maximum_iterations=steps)
+        return (outs.stack() if return_sequence else None), finals
 
     def get_config(self):
         config = super().get_config()

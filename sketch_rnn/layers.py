@@ -1,4 +1,4 @@
-"""Keras RNN cells of magenta's sketch_rnn (LSTM, LayerNorm LSTM), their fused sequence scan and the MDN head."""
+"""magenta sketch_rnn's Keras RNN cells (LSTM, LayerNorm LSTM), their fused scan, the MDN head."""
 
 import os
 
@@ -88,13 +88,41 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], 0))  # (..., M)
     if _matmul_dtype == "float32" and a.dtype == b.dtype:
         return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
-    a, transpose_a = matmul_operand(a, transpose_a)
-    b, transpose_b = matmul_operand(b, transpose_b)
-    if _in_xla():
-        return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b,
-                                output_type=tf.float32)
-    return tf.cast(tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b),
-                   tf.float32)
+    return _bf16_matmul(a, b, transpose_a, transpose_b)
+
+
+def _bf16_matmul(a, b, transpose_a, transpose_b):
+    """bf16 x bf16 -> fp32 matmul whose gradients are bf16 matmuls too.
+
+    (TF's own gradient of a bf16 x bf16 -> fp32 matmul multiplies the fp32 gradient by
+    the bf16 operand, which falls back to the slow SparseMatMul kernel.)
+    """
+
+    @tf.custom_gradient
+    def mm(a, b):
+        a16, ta = matmul_operand(a, transpose_a)
+        b16, tb = matmul_operand(b, transpose_b)
+        if _in_xla():
+            out = tf.linalg.matmul(a16, b16, transpose_a=ta, transpose_b=tb,
+                                   output_type=tf.float32)
+        else:
+            out = tf.cast(tf.linalg.matmul(a16, b16, transpose_a=ta, transpose_b=tb),
+                          tf.float32)
+
+        def grad(dy):
+            if transpose_a:  # da = (dy @ op(b)^T)^T
+                da = matmul(b, dy, transpose_a=transpose_b, transpose_b=True)
+            else:
+                da = matmul(dy, b, transpose_b=not transpose_b)
+            if transpose_b:  # db = (op(a)^T @ dy)^T
+                db = matmul(dy, a, transpose_a=True, transpose_b=transpose_a)
+            else:
+                db = matmul(a, dy, transpose_a=not transpose_a)
+            return tf.cast(da, a.dtype), tf.cast(db, b.dtype)
+
+        return out, grad
+
+    return mm(a, b)
 
 
 @keras.saving.register_keras_serializable(package="sketchstyle")
@@ -213,7 +241,7 @@ def _array(x):
 
 
 def _storage_dtype():
-    """dtype of the saved gate pre-activations and their gradients.
+    """dtype of the activations saved for the backward pass (pre, c, h) and of dpre.
 
     bf16 (with bf16 matmuls) is kept as its uint16 bits: XLA:CPU otherwise converts the
     whole bf16 buffer to fp32 and back around every per-step dynamic-update-slice.
@@ -242,16 +270,26 @@ def _keep_multiplier(mask, keep_prob, dtype):
     return None if mask is None else tf.cast(mask, dtype) * (1.0 / keep_prob)
 
 
+def _chunk_size(steps, limit=32):
+    """Largest divisor of a static step count that is <= limit (None when unknown)."""
+    if steps is None:
+        return None
+    return max(d for d in range(1, min(steps, limit) + 1) if steps % d == 0)
+
+
 def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=None,
-                   keep_prob=1.0):
+                   keep_prob=1.0, lengths=None, return_sequence=True, recompute=False):
     """Runs an LSTM-type recurrence over time with a hand-written backward pass.
 
     Per step: pre_t = x_t @ w_x + xp_seq + h_{t-1} @ w_h and (h_t, c_t) = pointwise(pre_t,
     c_{t-1}, keep_t, params). Only the recurrent matmul uses the matmul dtype; the small
-    input matmul (X is 5 for strokes) stays fp32. The backward loop only propagates
-    dh, dc (one dpre @ w_h^T per step, the pointwise part re-derived by autodiff from the
-    saved pre_t); dw_h is one large matmul over all steps afterwards. pre_t and dpre_t
-    are stored in the matmul dtype (bf16 halves the activation memory).
+    input matmul (X is 5 for strokes) stays fp32.
+
+    The backward loop only propagates dh, dc: one dpre @ w_h^T per step, the pointwise
+    part re-derived by autodiff from the saved pre_t. dw_h is accumulated in chunks of
+    steps, one large (H, C*B) @ (C*B, 4H) matmul per chunk, instead of T small ones or
+    one that needs every dpre_t in memory. The states saved for the backward pass (pre_t
+    unless recompute, c_t, and h_t when not returned) are kept in the matmul dtype.
 
     Args:
         pointwise: f(pre (B, 4H), c (B, H), keep (B, H) or None, params) -> (h, c).
@@ -263,80 +301,150 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
         params: tuple of small parameter tensors for pointwise.
         keep_mask: None or bool (T, B, H) recurrent-dropout mask of g (no gradient).
         keep_prob: keep probability; kept g are scaled by 1 / keep_prob.
+        lengths: optional (B,) int steps per sequence: h_last, c_last are the state after
+            step lengths - 1 (h0, c0 for 0). None: after the last step.
+        return_sequence: also return hs, the h after every step.
+        recompute: do not save pre_t; the backward pass recomputes it (one more
+            h @ w_h per step, 4H fewer saved values per step and sequence).
 
     Returns:
-        (hs, cs): (T, B, H) each, the state after every step.
+        (hs (T, B, H) or None, h_last (B, H), c_last (B, H)).
     """
     params = tuple(tf.convert_to_tensor(p) for p in params)
     store = _storage_dtype()
+    if lengths is not None:
+        lengths = tf.cast(lengths, tf.int32)
 
     @tf.custom_gradient
     def scan(x, w_x, xp_seq, w_h, h0, c0, *params):
         steps = tf.shape(x)[0]
+        last = (tf.fill(tf.shape(h0)[:1], steps - 1) if lengths is None
+                else lengths - 1)[:, None]  # (B, 1) index of the last step; -1 for none
         xs = _array(x)
         ks = None if keep_mask is None else _array(keep_mask)
         wh, wh_t = matmul_operand(w_h)
+        h_store = h0.dtype if return_sequence else store
 
-        def new_array(dtype, shape):
-            return tf.TensorArray(dtype, size=steps, element_shape=shape)
+        def new_array(dtype, shape, size=steps):
+            return tf.TensorArray(dtype, size=size, element_shape=shape, clear_after_read=False)
 
-        def body(t, h, c, pres, hs, cs):
+        def body(t, h, c, h_last, c_last, pres, hs, cs):
             pre = (tf.linalg.matmul(xs.read(t), w_x) + xp_seq
                    + matmul(h, wh, transpose_b=wh_t))  # (B, 4H)
             keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, c.dtype)
             h, c = pointwise(pre, c, keep, params)
-            return (t + 1, h, c, pres.write(t, _to_storage(pre)), hs.write(t, h),
-                    cs.write(t, c))
+            h_last = tf.where(last == t, h, h_last)
+            c_last = tf.where(last == t, c, c_last)
+            hs = hs.write(t, h if return_sequence else _to_storage(h))
+            if not recompute:
+                pres = pres.write(t, _to_storage(pre))
+            return t + 1, h, c, h_last, c_last, pres, hs, cs.write(t, _to_storage(c))
 
-        init = (tf.constant(0), h0, c0, new_array(store, xp_seq.shape),
-                new_array(h0.dtype, h0.shape), new_array(c0.dtype, c0.shape))
-        _, _, _, pres, hs, cs = tf.while_loop(lambda t, *_: t < steps, body, init,
-                                              maximum_iterations=steps)
-        pres, hs, cs = pres.stack(), hs.stack(), cs.stack()  # (T, B, 4H), (T, B, H) x 2
+        init = (tf.constant(0), h0, c0, h0, c0, new_array(store, xp_seq.shape),
+                new_array(h_store, h0.shape), new_array(store, c0.shape))
+        _, _, _, h_last, c_last, pres, hs, cs = tf.while_loop(
+            lambda t, *_: t < steps, body, init, maximum_iterations=steps)
+        hs = hs.stack()  # (T, B, H)
 
-        def grad(dhs, dcs):
-            dhs = tf.zeros_like(hs) if dhs is None else dhs
-            dcs = tf.zeros_like(cs) if dcs is None else dcs
-            pre_a, c_a, dh_a, dc_a = _array(pres), _array(cs), _array(dhs), _array(dcs)
+        def grad(*upstream):
+            if return_sequence:
+                dhs, dh_last, dc_last = upstream
+            else:
+                (dh_last, dc_last), dhs = upstream, None
+            dh_last = tf.zeros_like(h0) if dh_last is None else dh_last
+            dc_last = tf.zeros_like(c0) if dc_last is None else dc_last
+            dh_a = None if dhs is None else _array(dhs)
             w_back, w_back_t = matmul_operand(w_h, transpose=True)
+            units = tf.shape(h0)[-1]
+            chunk = _chunk_size(x.shape[0])
+            h_a = _array(hs)
 
-            def back(i, dh_next, dc_next, dw_x, dxp, dparams, dpres, dxs):
-                t = steps - 1 - i
-                pre = _from_storage(pre_a.read(t), xp_seq.dtype)
-                cp = tf.where(t > 0, c_a.read(tf.maximum(t - 1, 0)), c0)  # c_{t-1}
+            def step_back(t, dh_next, dc_next, dw_x, dxp, dparams):
+                """One backward step: returns dpre_t and the carried gradients."""
+                if recompute:
+                    hp = tf.where(t > 0, _from_storage(h_a.read(tf.maximum(t - 1, 0)), h0.dtype),
+                                  h0)  # h_{t-1}
+                    pre = (tf.linalg.matmul(xs.read(t), w_x) + xp_seq
+                           + matmul(hp, wh, transpose_b=wh_t))  # (B, 4H)
+                else:
+                    pre = _from_storage(pres.read(t), xp_seq.dtype)
+                cp = tf.where(t > 0, _from_storage(cs.read(tf.maximum(t - 1, 0)), c0.dtype),
+                              c0)  # c_{t-1}
                 keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, cp.dtype)
+                dh = dh_next + tf.where(last == t, dh_last, 0.0)
+                if dh_a is not None:
+                    dh = dh + dh_a.read(t)
+                dc = dc_next + tf.where(last == t, dc_last, 0.0)
                 with tf.GradientTape() as tape:
                     tape.watch([pre, cp] + list(params))
                     h, c = pointwise(pre, cp, keep, params)
-                out = tape.gradient(
-                    [h, c], [pre, cp] + list(params),
-                    output_gradients=[dh_a.read(t) + dh_next, dc_a.read(t) + dc_next],
-                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                out = tape.gradient([h, c], [pre, cp] + list(params), output_gradients=[dh, dc],
+                                    unconnected_gradients=tf.UnconnectedGradients.ZERO)
                 dpre, dcp = out[0], out[1]  # (B, 4H), (B, H)
                 dparams = [a + b for a, b in zip(dparams, out[2:])]
-                x_t = xs.read(t)
-                dw_x = dw_x + tf.linalg.matmul(x_t, dpre, transpose_a=True)  # (X, 4H)
+                dw_x = dw_x + tf.linalg.matmul(xs.read(t), dpre, transpose_a=True)  # (X, 4H)
                 dh_prev = matmul(dpre, w_back, transpose_b=w_back_t)  # (B, H)
-                return (i + 1, dh_prev, dcp, dw_x, dxp + dpre, dparams,
-                        dpres.write(t, _to_storage(dpre)),
-                        dxs.write(t, tf.linalg.matmul(dpre, w_x, transpose_b=True)))
+                dx_t = tf.linalg.matmul(dpre, w_x, transpose_b=True)  # (B, X)
+                return dpre, dx_t, dh_prev, dcp, dw_x, dxp + dpre, dparams
 
-            init = (tf.constant(0), tf.zeros_like(h0), tf.zeros_like(c0), tf.zeros_like(w_x),
-                    tf.zeros_like(xp_seq), [tf.zeros_like(p) for p in params],
-                    new_array(store, xp_seq.shape), new_array(x.dtype, x.shape[1:]))
-            _, dh0, dc0, dw_x, dxp, dparams, dpres, dxs = tf.while_loop(
-                lambda i, *_: i < steps, back, init, maximum_iterations=steps)
-            units = tf.shape(h0)[-1]
-            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (T, B, H)
-            dw_h = matmul(tf.reshape(h_prev, (-1, units)),  # (T*B, H)
-                          tf.reshape(_from_storage(dpres.stack(), _matmul_tf_dtype()),
-                                     (-1, 4 * units)),  # (T*B, 4H)
-                          transpose_a=True)  # (H, 4H)
+            def h_prev_rows(start, size):
+                """h_{t-1} for t in [start, start + size), h0 for t = 0: (size * B, H)."""
+                idx = start - 1 + tf.range(size)
+                rows = _from_storage(h_a.gather(tf.maximum(idx, 0)), _matmul_tf_dtype())
+                rows = tf.where((idx >= 0)[:, None, None], rows,
+                                tf.cast(h0, rows.dtype)[None])  # (size, B, H)
+                return tf.reshape(rows, (-1, units))
+
+            def dw_h_of(start, size, dpres):
+                dpres = tf.reshape(_from_storage(dpres, _matmul_tf_dtype()), (-1, 4 * units))
+                return matmul(h_prev_rows(start, size), dpres, transpose_a=True)  # (H, 4H)
+
+            carry0 = (tf.zeros_like(h0), tf.zeros_like(c0), tf.zeros_like(w_x),
+                      tf.zeros_like(xp_seq), [tf.zeros_like(p) for p in params])
+            dxs0 = new_array(x.dtype, x.shape[1:])
+            if chunk is None:  # Unknown length: keep every dpre_t, one dw_h matmul.
+                def back(i, carry, dpres, dxs):
+                    t = steps - 1 - i
+                    dpre, dx_t, *carry = step_back(t, *carry)
+                    return (i + 1, tuple(carry), dpres.write(t, _to_storage(dpre)),
+                            dxs.write(t, dx_t))
+
+                _, carry, dpres, dxs = tf.while_loop(
+                    lambda i, *_: i < steps, back,
+                    (tf.constant(0), carry0, new_array(store, xp_seq.shape), dxs0),
+                    maximum_iterations=steps)
+                dw_h = dw_h_of(0, steps, dpres.stack())
+            else:
+                def chunk_back(k, carry, dw_h, dxs):
+                    start = k * chunk
+
+                    def back(j, carry, dpres, dxs):
+                        t = start + chunk - 1 - j
+                        dpre, dx_t, *carry = step_back(t, *carry)
+                        return (j + 1, tuple(carry), dpres.write(chunk - 1 - j, _to_storage(dpre)),
+                                dxs.write(t, dx_t))
+
+                    _, carry, dpres, dxs = tf.while_loop(
+                        lambda j, *_: j < chunk, back,
+                        (tf.constant(0), carry, new_array(store, xp_seq.shape, chunk), dxs),
+                        maximum_iterations=chunk)
+                    return k - 1, carry, dw_h + dw_h_of(start, chunk, dpres.stack()), dxs
+
+                n_chunks = x.shape[0] // chunk
+                _, carry, dw_h, dxs = tf.while_loop(
+                    lambda k, *_: k >= 0, chunk_back,
+                    (tf.constant(n_chunks - 1), carry0, tf.zeros_like(w_h), dxs0),
+                    maximum_iterations=n_chunks)
+            dh0, dc0, dw_x, dxp, dparams = carry
+            dh0 = dh0 + tf.where(last < 0, dh_last, 0.0)
+            dc0 = dc0 + tf.where(last < 0, dc_last, 0.0)
             return [dxs.stack(), dw_x, dxp, dw_h, dh0, dc0] + list(dparams)
 
-        return (hs, cs), grad
+        outputs = (hs, h_last, c_last) if return_sequence else (h_last, c_last)
+        return outputs, grad
 
-    return scan(x, w_x, xp_seq, w_h, h0, c0, *params)
+    out = scan(x, w_x, xp_seq, w_h, h0, c0, *params)
+    return tuple(out) if return_sequence else (None,) + tuple(out)
 
 
 def project_inputs(inputs, kernel, bias=None, constants=None):
@@ -419,20 +527,57 @@ class _FusedKernelLSTM(_DropoutCellMixin):
         new_h, new_c = self._pointwise(pre, c, keep, self._params())
         return new_h, [new_h, new_c]
 
-    def run_sequence(self, inputs, initial_state, training=False, constants=None):
+    def step_context(self, constants, n_in, batch):
+        """Per-sequence work of `fast_step`, done once (e.g. before a sampling loop).
+
+        Args:
+            constants: optional (B, Xc) inputs appended to every step's input.
+            n_in: size of the per-step inputs.
+            batch: B (int or scalar tensor).
+
+        Returns:
+            An opaque tuple for fast_step: the inputs' kernel rows, the constants'
+            projection plus bias (B, 4H) and the recurrent kernel cast for matmul.
+        """
+        kernel = tf.convert_to_tensor(self.kernel)
+        x_rows = kernel.shape[0] - self.units
+        xp_seq = tf.zeros(tf.stack([batch, 4 * self.units]), self.compute_dtype)  # (B, 4H)
+        if constants is not None:
+            xp_seq = xp_seq + tf.linalg.matmul(ops.cast(constants, self.compute_dtype),
+                                               kernel[n_in:x_rows])
+        if self._bias() is not None:
+            xp_seq = xp_seq + self._bias()
+        w_h, w_h_t = matmul_operand(kernel[x_rows:])
+        return kernel[:n_in], xp_seq, w_h, w_h_t
+
+    def fast_step(self, inputs, context, states):
+        """One inference step (no dropout) on the per-step inputs only; see step_context."""
+        w_x, xp_seq, w_h, w_h_t = context
+        h, c = states
+        pre = (tf.linalg.matmul(ops.cast(inputs, self.compute_dtype), w_x) + xp_seq
+               + matmul(h, w_h, transpose_b=w_h_t))  # (B, 4H)
+        new_h, new_c = self._pointwise(pre, c, None, self._params())
+        return new_h, [new_h, new_c]
+
+    def run_sequence(self, inputs, initial_state, training=False, constants=None,
+                     lengths=None, return_sequence=True, recompute=False):
         """Runs the cell over a whole time-major sequence (the fast path for training).
 
-        Equivalent to calling the cell step by step on [inputs_t; constants]; the input
-        projections are one matmul for all steps and the recurrence is recurrent_scan.
+        Equivalent to calling the cell step by step on [inputs_t; constants]; constants
+        are projected once per sequence and the recurrence is recurrent_scan.
 
         Args:
             inputs: (T, B, Xi) time-major inputs.
             initial_state: [h0, c0], each (B, H).
             training: enables recurrent dropout.
             constants: optional (B, Xc) inputs appended to every step's input.
+            lengths: optional (B,) steps per sequence for the returned final state.
+            return_sequence: return the outputs of every step (else None).
+            recompute: recompute the gate pre-activations in the backward pass instead
+                of saving them (less memory, one more matmul per step).
 
         Returns:
-            (outputs (T, B, H), [hs, cs]) with the state after every step.
+            (outputs (T, B, H) or None, [h, c] after step `lengths` - 1 or the last step).
         """
         inputs = ops.cast(inputs, self.compute_dtype)
         kernel = tf.convert_to_tensor(self.kernel)
@@ -446,10 +591,11 @@ class _FusedKernelLSTM(_DropoutCellMixin):
         if self._bias() is not None:
             xp_seq = xp_seq + self._bias()
         mask = self._keep_bool(tf.concat([tf.shape(inputs)[:2], [self.units]], 0), training)
-        hs, cs = recurrent_scan(self._pointwise, inputs, kernel[:n_in], xp_seq,
-                                kernel[x_rows:], h0, c0, self._params(), mask,
-                                self.recurrent_dropout_keep)
-        return hs, [hs, cs]
+        hs, h, c = recurrent_scan(self._pointwise, inputs, kernel[:n_in], xp_seq,
+                                  kernel[x_rows:], h0, c0, self._params(), mask,
+                                  self.recurrent_dropout_keep, lengths, return_sequence,
+                                  recompute)
+        return hs, [h, c]
 
 
 @keras.saving.register_keras_serializable(package="sketchstyle")

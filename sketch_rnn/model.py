@@ -16,19 +16,6 @@ def lengths_to_mask(lengths, max_len):
     return steps[None, :] < ops.cast(lengths, "int32")[:, None]  # (B, T)
 
 
-def state_at_lengths(seq, lengths, initial):
-    """Each sequence's state after its last real step: seq[lengths - 1, b], or `initial` at 0.
-
-    Args:
-        seq: (T, B, n) time-major states after every step.
-        lengths: (B,) steps run per sequence.
-        initial: (B, n) state before the first step.
-    """
-    lengths = tf.cast(lengths, tf.int32)
-    idx = tf.stack([tf.maximum(lengths - 1, 0), tf.range(tf.shape(seq)[1])], axis=-1)  # (B, 2)
-    return tf.where((lengths > 0)[:, None], tf.gather_nd(seq, idx), initial)  # (B, n)
-
-
 @keras.saving.register_keras_serializable(package="sketchstyle")
 class SketchRNN(keras.Model):
     """Sketch RNN VAE over stroke-5 sequences (or a decoder only when not conditional).
@@ -61,6 +48,8 @@ class SketchRNN(keras.Model):
             config = SketchRNNConfig.from_dict(config)
         self.config = config
         c = config
+        # Process-wide, read when functions are traced: the last model built sets it.
+        layers.set_matmul_dtype(c.matmul_dtype)
         cell_kwargs = dict(
             forget_bias=c.forget_bias, recurrent_dropout_keep=c.recurrent_dropout_keep,
             hyper_num_units=c.hyper_num_units, hyper_embedding_size=c.hyper_embedding_size,
@@ -130,12 +119,13 @@ class SketchRNN(keras.Model):
         batch = ops.shape(strokes)[0]
         zeros = [ops.zeros((batch, n), self.compute_dtype) for n in self.enc_fw.cell.state_size]
         x_fw = ops.transpose(strokes, (1, 0, 2))  # (T, B, 5)
-        # The backward direction reads each sketch reversed from its real end.
+        # The backward direction reads each sketch reversed from its real end. Only the
+        # final h is kept; the encoder recomputes its gates in the backward pass to save
+        # memory (its matmuls are a quarter of the decoder's).
         x_bw = tf.reverse_sequence(x_fw, lengths, seq_axis=0, batch_axis=1)  # (T, B, 5)
-        h_fw = self.enc_fw.cell.run_sequence(x_fw, zeros, training=training)[0]  # (T, B, He)
-        h_bw = self.enc_bw.cell.run_sequence(x_bw, zeros, training=training)[0]  # (T, B, He)
-        h_fw = state_at_lengths(h_fw, lengths, zeros[0])  # (B, He)
-        h_bw = state_at_lengths(h_bw, lengths, zeros[0])  # (B, He)
+        run = dict(training=training, lengths=lengths, return_sequence=False, recompute=True)
+        h_fw = self.enc_fw.cell.run_sequence(x_fw, zeros, **run)[1][0]  # (B, He)
+        h_bw = self.enc_bw.cell.run_sequence(x_bw, zeros, **run)[1][0]  # (B, He)
         h = ops.concatenate([h_fw, h_bw], axis=-1)  # (B, 2He)
         return self.enc_mu(h), self.enc_presig(h)
 
@@ -190,6 +180,28 @@ class SketchRNN(keras.Model):
         hidden, new_states = self.dec_cell(x_t, list(states), training=training)
         return self._params(hidden), list(new_states)
 
+    def decoder_stepper(self, z, batch):
+        """A decoder step for many calls with the same z (sampling loops).
+
+        z's part of the input projection (and the matmul operand casts) are computed
+        once here instead of at every step. Same results as decoder_step.
+
+        Args:
+            z: (B, N_z), or None for an unconditional model.
+            batch: B.
+
+        Returns:
+            step(x_t (B, 5), states) -> (params, new_states), without dropout.
+        """
+        cell = self.dec_cell
+        context = cell.step_context(z if self.config.conditional else None, NUM_INPUTS, batch)
+
+        def step(x_t, states):
+            hidden, new_states = cell.fast_step(x_t, context, list(states))
+            return self._params(hidden), list(new_states)
+
+        return step
+
     def decode_sequence(self, x, z, states=None, training=False, lengths=None):
         """Runs the decoder over x with teacher forcing (or over a completion prefix).
 
@@ -210,12 +222,9 @@ class SketchRNN(keras.Model):
             states = self.initial_state(z if c.conditional else ops.shape(x)[0])
         states = [ops.cast(st, self.compute_dtype) for st in states]
         x_tm = ops.transpose(x, (1, 0, 2))  # (T, B, 5)
-        hidden, seqs = self.dec_cell.run_sequence(
-            x_tm, states, training=training, constants=z if c.conditional else None)
-        if lengths is None:
-            final_states = [sq[-1] for sq in seqs]
-        else:
-            final_states = [state_at_lengths(sq, lengths, s0) for sq, s0 in zip(seqs, states)]
+        hidden, final_states = self.dec_cell.run_sequence(
+            x_tm, states, training=training, constants=z if c.conditional else None,
+            lengths=lengths)
         raw = ops.transpose(self.head(hidden), (1, 0, 2))  # (B, T, 6M+3)
         return layers.split_mixture_params(raw, c.num_mixture), final_states
 

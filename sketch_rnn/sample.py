@@ -37,6 +37,21 @@ def scale_params(params, temperature):
     return pi, pen, sigma_x, sigma_y
 
 
+def categorical(logits, seed):
+    """One index per row drawn from softmax(logits) (Gumbel-max on stateless uniforms).
+
+    Args:
+        logits: (n, K) float32.
+        seed: int64 (2,) stateless seed.
+
+    Returns:
+        (n,) int32. (tf.random.stateless_categorical has no XLA kernel for int64 seeds.)
+    """
+    u = tf.random.stateless_uniform(tf.shape(logits), seed=seed,
+                                    minval=np.finfo(np.float32).tiny, maxval=1.0)
+    return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
+
+
 def draw_point(params, temperature, greedy, seed, step):
     """Samples one stroke-5 point per sketch from one step's params.
 
@@ -53,11 +68,9 @@ def draw_point(params, temperature, greedy, seed, step):
     pi, pen, sigma_x, sigma_y = scale_params(params, safe_tau)
     counter = 3 * tf.cast(step, tf.int64)
     idx = tf.where(greedy, tf.argmax(pi, axis=-1, output_type=tf.int32),
-                   tf.random.stateless_categorical(
-                       pi, 1, seed=_key(seed, counter + 1), dtype=tf.int32)[:, 0])  # (n,)
+                   categorical(pi, _key(seed, counter + 1)))  # (n,)
     pen_idx = tf.where(greedy, tf.argmax(pen, axis=-1, output_type=tf.int32),
-                       tf.random.stateless_categorical(
-                           pen, 1, seed=_key(seed, counter + 2), dtype=tf.int32)[:, 0])
+                       categorical(pen, _key(seed, counter + 2)))  # (n,)
 
     def pick(v):
         return tf.gather(tf.cast(v, tf.float32), idx[:, None], batch_dims=1)[:, 0]  # (n,)
@@ -76,34 +89,37 @@ def draw_point(params, temperature, greedy, seed, step):
 
 
 def _sample_loop(model, z, states, prev_x, temperature, greedy, seed, max_len):
-    """The batched autoregressive loop (one tf.while_loop).
+    """The batched autoregressive loop: one tf.while_loop, all sampling on device.
+
+    z's input projection is hoisted out of the loop (model.decoder_stepper) and the rows
+    go into a preallocated (max_len, n, 5) buffer, so the loop compiles under XLA.
 
     Returns:
         (strokes5 (n, max_len, 5) padded with (0, 0, 0, 0, 1) after each end, lengths (n,)).
     """
     n = tf.shape(prev_x)[0]
     pad = tf.constant(PAD_ROW, tf.float32)
+    step = model.decoder_stepper(z, n)
 
-    def cond(i, prev_x, states, finished, lengths, ta):
+    def cond(i, prev_x, states, finished, lengths, rows):
         return tf.logical_and(i < max_len, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(i, prev_x, states, finished, lengths, ta):
-        params, new_states = model.decoder_step(prev_x, z, states, training=False)
+    def body(i, prev_x, states, finished, lengths, rows):
+        params, new_states = step(prev_x, states)
         point, pen_idx = draw_point(params, temperature, greedy, seed, i)
         ended = tf.equal(pen_idx, 2)
         lengths = tf.where(tf.logical_and(ended, tf.logical_not(finished)), i, lengths)
         finished = tf.logical_or(finished, ended)
         row = tf.where(finished[:, None], pad[None, :], point)  # (n, 5)
+        rows = tf.tensor_scatter_nd_update(rows, i[None, None], row[None])  # (max_len, n, 5)
         new_states = [tf.cast(s, old.dtype) for s, old in zip(new_states, states)]
-        return i + 1, point, new_states, finished, lengths, ta.write(i, row)
+        return i + 1, point, new_states, finished, lengths, rows
 
+    rows = tf.tile(pad[None, None, :], tf.stack([max_len, n, 1]))  # (max_len, n, 5)
     loop_vars = (tf.constant(0, tf.int32), tf.cast(prev_x, tf.float32), list(states),
-                 tf.zeros([n], tf.bool), tf.fill([n], max_len),
-                 tf.TensorArray(tf.float32, size=max_len, element_shape=[None, 5]))
-    steps, _, _, _, lengths, ta = tf.while_loop(cond, body, loop_vars)
-    done = tf.transpose(ta.gather(tf.range(steps)), [1, 0, 2])  # (n, steps, 5)
-    rest = tf.tile(pad[None, None, :], tf.stack([n, max_len - steps, 1]))  # (n, rest, 5)
-    return tf.concat([done, rest], axis=1), lengths
+                 tf.zeros([n], tf.bool), tf.fill([n], max_len), rows)
+    _, _, _, _, lengths, rows = tf.while_loop(cond, body, loop_vars)
+    return tf.transpose(rows, [1, 0, 2]), lengths  # (n, max_len, 5)
 
 
 class Sampler(tf.Module):
@@ -117,16 +133,20 @@ class Sampler(tf.Module):
         model: a SketchRNN.
         keep_model: hold (and track, for export) a strong reference to the model; the
             internal cache of get_sampler() holds only a weak one.
+        jit_compile: XLA-compile the sampling functions.
     """
 
-    def __init__(self, model, keep_model=True):
+    def __init__(self, model, keep_model=True, jit_compile=True):
         super().__init__(name="sketch_rnn_sampler")
         self._model_ref = weakref.ref(model)
         if keep_model:
             self.model = model
-        self.sample = tf.function(self._sample, reduce_retracing=True)
-        self.decode = tf.function(self._decode, reduce_retracing=True)
-        self.complete = tf.function(self._complete, reduce_retracing=True)
+        # XLA-compiled (one fused while loop); n and max_len are compile-time constants,
+        # so each new value compiles once.
+        self.sample = tf.function(self._sample, reduce_retracing=True, jit_compile=jit_compile)
+        self.decode = tf.function(self._decode, reduce_retracing=True, jit_compile=jit_compile)
+        self.complete = tf.function(self._complete, reduce_retracing=True,
+                                    jit_compile=jit_compile)
 
     def _start(self, n):
         s0 = tf.constant([0.0, 0.0, 1.0, 0.0, 0.0], tf.float32)

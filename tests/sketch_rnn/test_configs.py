@@ -75,6 +75,7 @@ def test_replace_from_strings():
     ("kl_tolerance=-1", "kl_tolerance"),
     ("min_learning_rate=0.1", "min_learning_rate"),
     ("strategy=tpu_pod", "strategy"),
+    ("matmul_dtype=float16", "matmul_dtype"),
     ("data=", "data"),
     ("sample_temperatures=0.5,0", "sample_temperatures"),
 ])
@@ -104,3 +105,16 @@ def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
         enc, size, keep, cond)
     assert c.sample_temperatures == tuple(temps)
     assert SketchRNNConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+
+def test_matmul_dtype_reaches_the_layers():
+    from sketch_rnn import layers
+    from sketch_rnn.model import SketchRNN
+    assert SketchRNNConfig.default().matmul_dtype == "bfloat16"
+    assert SketchRNNConfig.testing().matmul_dtype == "float32"
+    try:
+        SketchRNN(dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="bfloat16"))
+        assert layers.get_matmul_dtype() == "bfloat16"
+    finally:
+        SketchRNN(SketchRNNConfig.testing())
+    assert layers.get_matmul_dtype() == "float32"

@@ -143,24 +143,31 @@ def test_mdn_head_layout_and_layer_checks(tmp_path):
 
 # ------------------------------------------------------------------ fused sequence scan
 
-def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult):
-    """Plain autodiff loop of recurrent_scan's recurrence."""
-    hs, cs, h, c = [], [], h0, c0
+def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult, lengths):
+    """Plain autodiff loop of recurrent_scan; the final state is taken at each length."""
+    hs, h, c, h_last, c_last = [], h0, c0, h0, c0
     for t in range(x.shape[0]):
         pre = x[t] @ w_x + xp_seq + h @ w_h
         h, c = pointwise(pre, c, None if mult is None else mult[t], params)
+        at_end = (lengths - 1 == t)[:, None]
+        h_last, c_last = tf.where(at_end, h, h_last), tf.where(at_end, c, c_last)
         hs.append(h)
-        cs.append(c)
-    return tf.stack(hs), tf.stack(cs)
+    return tf.stack(hs), h_last, c_last
 
 
-@pytest.mark.parametrize("kind", ["lstm", "layer_norm"])
-@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
-def test_recurrent_scan_gradients_match_autodiff(kind, mode):
+@pytest.mark.parametrize("kind,t,recompute,mode", [
+    (kind, 6, recompute, mode) for kind, recompute in (("lstm", False), ("layer_norm", True))
+    for mode in ("eager", "graph", "xla")] + [("lstm", 34, True, "graph")])
+def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode):
+    # t=6 is one backward chunk of 6 steps, t=34 two chunks of 17: both check dw_h.
     rng = np.random.default_rng(7)
-    t, b, x_size, h = 6, 3, 4, 5
-    const = lambda *shape: tf.constant(rng.normal(scale=0.5, size=shape).astype("float32"))  # noqa: E731
-    x, w_x, xp_seq, w_h = const(t, b, x_size), const(x_size, 4 * h), const(b, 4 * h), const(h, 4 * h)
+    b, x_size, h = 3, 4, 5
+
+    def const(*shape):
+        return tf.constant(rng.normal(scale=0.5, size=shape).astype("float32"))
+
+    x, w_x, xp_seq = const(t, b, x_size), const(x_size, 4 * h), const(b, 4 * h)
+    w_h = const(h, 4 * h)
     h0, c0 = const(b, h), const(b, h)
     if kind == "lstm":
         params = ()
@@ -169,26 +176,26 @@ def test_recurrent_scan_gradients_match_autodiff(kind, mode):
         params = (1.0 + const(4 * h), const(4 * h), 1.0 + const(h), const(h))
         pointwise = lambda p, c, k, q: layers.ln_lstm_pointwise(p, c, k, q, 0.7)  # noqa: E731
     mask = tf.constant(rng.random((t, b, h)) < 0.8)
-    w_out_h, w_out_c = const(t, b, h), const(b, h)
+    lengths = tf.constant([t, 2, 0], tf.int32)
+    w_out, w_h_last, w_c_last = const(t, b, h), const(b, h), const(b, h)
     inputs = [x, w_x, xp_seq, w_h, h0, c0, *params]
 
-    def loss(fn, *args):
-        hs, cs = fn(*args)
-        return tf.reduce_sum(hs * w_out_h) + tf.reduce_sum(cs[-1] * w_out_c), hs, cs
+    def fused(*args):
+        return layers.recurrent_scan(pointwise, *args[:6], args[6:], mask, 0.8, lengths,
+                                     recompute=recompute)
 
-    def fused(x, w_x, xp_seq, w_h, h0, c0, *params):
-        return layers.recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mask, 0.8)
-
-    def reference(x, w_x, xp_seq, w_h, h0, c0, *params):
+    def reference(*args):
         mult = tf.cast(mask, tf.float32) / 0.8
-        return _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult)
+        return _reference_scan(pointwise, *args[:6], args[6:], mult, lengths)
 
     def grads(fn):
         def run(*args):
             with tf.GradientTape() as tape:
                 tape.watch(list(args))
-                value, hs, cs = loss(fn, *args)
-            return [value, hs, cs] + tape.gradient(value, list(args))
+                hs, h_last, c_last = fn(*args)
+                value = (tf.reduce_sum(hs * w_out) + tf.reduce_sum(h_last * w_h_last)
+                         + tf.reduce_sum(c_last * w_c_last))
+            return [value, hs, h_last, c_last] + tape.gradient(value, list(args))
         if mode != "eager":
             run = tf.function(run, jit_compile=mode == "xla")
         return run(*inputs)
@@ -207,13 +214,17 @@ def test_run_sequence_matches_cell_steps(cls):
     x = rng.normal(size=(5, 2, 4)).astype("float32")
     z = rng.normal(size=(2, 3)).astype("float32")
     h, c = rng.normal(size=(2, 2, 6)).astype("float32")
-    out, (hs, cs) = cell.run_sequence(x, [h, c], constants=z)
+    out, (h_last, c_last) = cell.run_sequence(x, [h, c], constants=z)
+    _, held = cell.run_sequence(x, [h, c], constants=z, lengths=[2, 5], return_sequence=False)
     states = [h, c]
     for t in range(5):
         step, states = cell(np.concatenate([x[t], z], 1), states)
         np.testing.assert_allclose(out[t], step, rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(cs[t], states[1], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(hs, out)
+        if t == 1:
+            np.testing.assert_allclose(held[1][0], states[1][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h_last, states[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(c_last, states[1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(held[0][1], states[0][1], rtol=1e-5, atol=1e-5)
 
 
 def test_run_sequence_dropout_mask_only_when_training():
@@ -265,3 +276,45 @@ def test_bf16_sequence_close_to_fp32(bf16_matmuls):
     want = cell.run_sequence(x, zeros)[0]
     np.testing.assert_allclose(got, want, atol=3e-2)
     assert not np.array_equal(got, want)
+
+
+def test_bf16_scan_gradients_close_to_fp32(bf16_matmuls):
+    rng = np.random.default_rng(12)
+    cell = layers.LSTMCell(16, recurrent_dropout_keep=0.9, seed=3)
+    cell.build((None, 5))
+    x = tf.constant(rng.normal(size=(12, 4, 5)).astype("float32"))
+    zeros = [tf.zeros((4, 16))] * 2
+
+    @tf.function(jit_compile=True)
+    def grads(x):
+        with tf.GradientTape() as tape:
+            out, (h, c) = cell.run_sequence(x, zeros)
+            loss = tf.reduce_sum(tf.sin(out)) + tf.reduce_sum(c)
+        return tape.gradient(loss, cell.trainable_variables)
+
+    got = grads(x)
+    layers.set_matmul_dtype("float32")
+    want = tf.function(grads.python_function, jit_compile=True)(x)
+    for g, w in zip(got, want):
+        rel = np.linalg.norm(g - w) / np.linalg.norm(w)
+        assert 0 < rel < 0.03, rel
+
+
+@pytest.mark.parametrize("transpose_a,transpose_b", [(False, False), (True, False),
+                                                     (False, True), (True, True)])
+def test_bf16_matmul_gradients(bf16_matmuls, transpose_a, transpose_b):
+    rng = np.random.default_rng(13)
+    a = tf.constant(rng.normal(size=(6, 7) if transpose_a else (7, 6)).astype("float32"))
+    b = tf.constant(rng.normal(size=(5, 6) if transpose_b else (6, 5)).astype("float32"))
+    w = tf.constant(rng.normal(size=(7, 5)).astype("float32"))
+
+    def grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            loss = tf.reduce_sum(fn(a, b, transpose_a=transpose_a, transpose_b=transpose_b) * w)
+        return tape.gradient(loss, [a, b])
+
+    got = grads(layers.matmul)
+    want = grads(tf.linalg.matmul)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, rtol=2e-2, atol=5e-2)

@@ -265,3 +265,25 @@ def test_recurrent_dropout_only_when_training():
     off = SketchRNN(dataclasses.replace(config, use_recurrent_dropout=False))
     off.set_weights(model.get_weights())
     np.testing.assert_allclose(off(batch, training=True)["mu_x"], c["mu_x"], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind,conditional", [("lstm", True), ("layer_norm", False),
+                                              ("hyper", True)])
+def test_decoder_stepper_matches_decoder_step(kind, conditional):
+    config = tiny(dec_model=kind, conditional=conditional)
+    model = SketchRNN(config)
+    rng = np.random.default_rng(3)
+    for w in model.trainable_weights:
+        w.assign(rng.normal(scale=0.3, size=w.shape).astype("float32"))
+    z = rng.normal(size=(2, config.z_size)).astype("float32") if conditional else None
+    states = model.initial_state(z if conditional else 2)
+    step = model.decoder_stepper(z, 2)
+    fast_states = list(states)
+    for t in range(3):
+        x = rng.normal(size=(2, 5)).astype("float32")
+        want, states = model.decoder_step(x, z, states)
+        got, fast_states = step(x, fast_states)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-5)
+    for a, b in zip(fast_states, states):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
