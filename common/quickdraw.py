@@ -11,6 +11,8 @@ from common.errors import DataError
 from common.strokes import lines_to_stroke3, rdp
 
 CANVAS = 255  # Google's simplified drawings span 0..255.
+# Resampling at 1 px makes one point per pixel of scaled path; longer drawings are refused.
+MAX_PATH_PIXELS = 1_000_000
 
 
 @dataclasses.dataclass
@@ -53,7 +55,10 @@ def _parse_drawing(drawing):
             raise DataError(f"stroke {i}: xs and ys are not lists of the same length")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs + ys):
             raise DataError(f"stroke {i}: coordinates are not all numbers")
-        pts = np.array([xs, ys], dtype=np.float64).T.reshape(-1, 2)  # (k, 2)
+        try:
+            pts = np.array([xs, ys], dtype=np.float64).T.reshape(-1, 2)  # (k, 2)
+        except OverflowError:  # JSON integers beyond float range.
+            raise DataError(f"stroke {i}: coordinates out of range") from None
         if not np.all(np.isfinite(pts)):
             raise DataError(f"stroke {i}: coordinates contain NaN or inf")
         if len(stroke) == 3 or not np.all((pts == np.round(pts)) & (pts >= 0) & (pts <= CANVAS)):
@@ -94,8 +99,15 @@ def _simplify_strokes(strokes, epsilon):
     """Google's recipe on parsed strokes: align, scale to 255, resample at 1 px, RDP, round."""
     allp = np.concatenate(strokes)  # (P, 2)
     lo = allp.min(axis=0)
-    extent = float((allp.max(axis=0) - lo).max())
+    with np.errstate(over="ignore", invalid="ignore"):
+        extent = float((allp.max(axis=0) - lo).max())
+    if not np.isfinite(extent):
+        raise DataError("drawing coordinates span more than float64 can hold")
     scale = CANVAS / extent if extent > 0 else 1.0
+    length = sum(float(np.hypot(*np.diff(p, axis=0).T).sum()) for p in strokes) * scale
+    if length > MAX_PATH_PIXELS:
+        raise DataError(f"drawing path is {length:.0f} px long after scaling to {CANVAS} px; "
+                        f"at most {MAX_PATH_PIXELS} are simplified")
     out = []
     for pts in strokes:
         q = resample((pts - lo) * scale)

@@ -2,6 +2,7 @@
 
 import ast
 import io
+import math
 import os
 import pickle
 import zipfile
@@ -15,20 +16,107 @@ from common.strokes import validate_stroke3
 
 SPLITS = ("train", "valid", "test")
 _MAX_HEADER = 10_000
+# Zip-bomb guard: a .npy member may declare at most this many uncompressed bytes.
+MAX_MEMBER_BYTES = 1 << 30
 
 try:
     from numpy._core import multiarray as _multiarray
 except ImportError:  # numpy < 2.
     from numpy.core import multiarray as _multiarray
 
+
+class _NdarrayName:
+    """What a pickle gets for `numpy.ndarray`: usable only as _reconstruct's first argument.
+
+    Calling numpy.ndarray(shape, dtype) from a pickle would allocate any size (a memory bomb).
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        raise ValueError("pickle calls numpy.ndarray directly; refused")
+
+
+_NDARRAY = _NdarrayName()
+
+
+class _PickledArray:
+    """Stands in for numpy's _reconstruct result; the array is built from a CHECKED state.
+
+    numpy's own ndarray.__setstate__ trusts the pickle: an object array whose shape is larger
+    than its item list reads past the list and crashes the process (segmentation fault), and
+    _reconstruct(ndarray, shape, "O") allocates whatever shape it is given.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self):
+        self.array = None
+
+    def __setstate__(self, state):
+        self.array = _array_from_state(state)
+
+
+def _reconstruct(subtype, shape, dtype):
+    """Safe stand-in for numpy's _reconstruct: only plain ndarrays, built later by BUILD."""
+    del shape, dtype  # numpy always pickles (0,), "b" here; the real values come in the state.
+    if subtype is not _NDARRAY:
+        raise ValueError(f"_reconstruct of {type(subtype).__name__}; only numpy.ndarray is allowed")
+    return _PickledArray()
+
+
+def _unwrap(x):
+    """A built _PickledArray becomes its ndarray; other objects pass through."""
+    if isinstance(x, _PickledArray):
+        if x.array is None:
+            raise ValueError("pickle uses an array before its state was set")
+        return x.array
+    return x
+
+
+def _array_from_state(state):
+    """Builds an ndarray from an ndarray.__setstate__ tuple after checking every field."""
+    if not isinstance(state, tuple) or len(state) not in (4, 5):
+        raise ValueError("bad ndarray state")
+    shape, dtype, fortran, data = state[-4:]
+    if (not isinstance(shape, tuple) or len(shape) > 32
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
+        raise ValueError(f"bad array shape {shape!r}")
+    if not isinstance(dtype, np.dtype) or not isinstance(fortran, bool):
+        raise ValueError("bad array dtype or order")
+    n = math.prod(shape)
+    if dtype.hasobject:
+        if dtype.fields is not None or dtype.subdtype is not None or dtype.kind != "O":
+            raise ValueError(f"structured dtype {dtype} with objects")
+        if not isinstance(data, list) or len(data) != n:
+            raise ValueError(f"object array of shape {shape} needs {n} items, "
+                             f"got {len(data) if isinstance(data, list) else type(data).__name__}")
+        arr = np.empty(n, dtype=object)
+        for i, x in enumerate(data):
+            arr[i] = _unwrap(x)
+        return arr.reshape(shape)  # numpy lists object items in C order.
+    if dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"unsupported dtype {dtype}")
+    clean = np.dtype(dtype.str)  # A fresh descriptor: the pickled one may be malformed.
+    if clean.itemsize != dtype.itemsize or clean.itemsize == 0:
+        raise ValueError(f"malformed dtype {dtype}")
+    if isinstance(data, str):  # Python 2 str payloads arrive decoded as latin1.
+        data = data.encode("latin1")
+    if not isinstance(data, (bytes, bytearray)) or len(data) != n * clean.itemsize:
+        raise ValueError(f"array data does not match shape {shape} and dtype {dtype}")
+    arr = np.frombuffer(data, dtype=clean, count=n).copy()
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
 # The only globals a pickle may name: what numpy needs to rebuild arrays, dtypes and scalars.
 # Both module spellings map to the same functions (no import of the deprecated numpy.core).
+# Arrays are rebuilt by _PickledArray, never by numpy's unchecked __setstate__.
 _ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _multiarray._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): np.dtype,
 }
 
@@ -59,6 +147,9 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         raise UnsafeFileError(f"{self._source}: pickle uses persistent id {pid!r}; refused")
+
+    def load(self):
+        return _unwrap(super().load())
 
 
 def _read_header(fp, source):
@@ -109,7 +200,7 @@ def read_npy(fp, source):
         np.ndarray.
     """
     dtype, shape, fortran = _read_header(fp, source)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)  # Python ints: no int64 wrap-around on hostile shapes.
     if dtype.hasobject:
         try:
             arr = RestrictedUnpickler(fp, source).load()
@@ -124,6 +215,8 @@ def read_npy(fp, source):
             raise DataError(f"{source}: pickled array shape {arr.shape} != header {shape}")
         return arr
     nbytes = count * dtype.itemsize
+    if nbytes >= 2**63:
+        raise DataError(f"{source}: header shape {shape} asks for {nbytes} bytes")
     data = fp.read(nbytes)
     if len(data) != nbytes:
         raise DataError(f"{source}: truncated data ({len(data)} of {nbytes} bytes)")
@@ -188,6 +281,10 @@ def load_npz(path, splits=SPLITS):
             source = f"{name}:{split}"
             if member not in members:
                 raise DataError(f"{path}: missing key {split!r} (has {sorted(members)})")
+            size = zf.getinfo(member).file_size
+            if size > MAX_MEMBER_BYTES:
+                raise UnsafeFileError(f"{path}: member {member} declares {size} bytes, more than "
+                                      f"the cap of {MAX_MEMBER_BYTES}; refused")
             try:
                 with zf.open(member) as f:
                     buf = io.BytesIO(f.read())

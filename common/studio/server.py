@@ -18,8 +18,11 @@ from werkzeug.exceptions import HTTPException
 from common import images as images_lib
 from common import procedural
 from common.errors import DataError
+from common.exports import load_export
 from common.quickdraw import CANVAS, simplify_drawing
 from common.strokes import lines_to_stroke3, stroke3_to_lines
+from sketch_rnn.inference import SketchModel
+from sketch_rnn.sample import interpolate_latents
 
 STATIC_DIR = pathlib.Path(__file__).resolve().with_name("static")
 RDP_EPSILON = 2.0  # The training data's simplification (QuickDraw recipe, SPEC Part A).
@@ -160,19 +163,8 @@ def interpolate(z_a, z_b, steps, method):
     Returns:
         (t (S,), z (S, N_z)) float32; the first row is z_a and the last z_b.
     """
-    z_a = np.asarray(z_a, np.float64).reshape(-1)
-    z_b = np.asarray(z_b, np.float64).reshape(-1)
-    t = np.linspace(0.0, 1.0, steps)
-    out = (1.0 - t[:, None]) * z_a + t[:, None] * z_b  # (S, Nz)
-    if method == "slerp":
-        na, nb = np.linalg.norm(z_a), np.linalg.norm(z_b)
-        if na > 0 and nb > 0:
-            omega = math.acos(float(np.clip(np.dot(z_a / na, z_b / nb), -1.0, 1.0)))
-            if math.sin(omega) > 1e-6:
-                out = (np.sin((1.0 - t[:, None]) * omega) * z_a
-                       + np.sin(t[:, None] * omega) * z_b) / math.sin(omega)  # (S, Nz)
-    out[0], out[-1] = z_a, z_b
-    return t.astype(np.float32), out.astype(np.float32)
+    return np.linspace(0.0, 1.0, steps).astype(np.float32), interpolate_latents(
+        z_a, z_b, steps, method)
 
 
 # ----------------------------------------------------------------------------- images
@@ -230,109 +222,6 @@ def png_bytes(image):
 # ----------------------------------------------------------------------------- models
 
 
-def resolve_export(path):
-    """A SavedModel folder from an export folder or a workdir holding export/."""
-    path = pathlib.Path(path)
-    if (path / "export" / "saved_model.pb").is_file():
-        path = path / "export"
-    if not (path / "saved_model.pb").is_file():
-        raise DataError(f"{path} is not a SavedModel folder or a workdir with export/")
-    return path
-
-
-def _load(path, kind):
-    import tensorflow as tf
-
-    path = resolve_export(path)
-    side = path / "metadata.json"  # Written beside the export: refuse the wrong kind unloaded.
-    if side.is_file():
-        try:
-            found = json.loads(side.read_text()).get("model")
-        except (ValueError, AttributeError, OSError):
-            found = kind
-        if found != kind:
-            raise DataError(f"{path}: a {found!r} export, expected {kind!r}")
-    model = tf.saved_model.load(str(path))  # Only load exports you trust: a SavedModel is code.
-    try:
-        meta = json.loads(model.metadata()["json"].numpy())
-    except (AttributeError, ValueError) as e:
-        raise DataError(f"{path}: no readable metadata signature ({e})") from None
-    if meta.get("model") != kind:
-        raise DataError(f"{path}: a {meta.get('model')!r} export, expected {kind!r}")
-    return path, model, meta
-
-
-def _unpad(out):
-    strokes, lengths = out["strokes"].numpy(), out["lengths"].numpy()
-    return [s[:int(n)] for s, n in zip(strokes, lengths)]
-
-
-class SketchModel:
-    """An exported Sketch RNN; calls are serialised by a lock (safe from many threads).
-
-    Args:
-        path: export folder or workdir (a SavedModel is code: load only what you trust).
-
-    Reference: sketch_rnn/export.py for the signatures (stroke-3 in training units).
-    """
-
-    def __init__(self, path):
-        import tensorflow as tf
-
-        self._tf = tf
-        self.path, self._m, self.meta = _load(path, "sketch_rnn")
-        cfg = self.meta["config"]
-        self.max_seq_len = int(cfg["max_seq_len"])
-        self.z_size = int(cfg["z_size"])
-        self.conditional = hasattr(self._m, "encode") and hasattr(self._m, "decode")
-        self.class_names = list(self.meta.get("data", {}).get("class_names", []))
-        self.lock = threading.Lock()
-
-    def info(self):
-        return {"path": str(self.path), "conditional": self.conditional,
-                "max_seq_len": self.max_seq_len, "z_size": self.z_size,
-                "class_names": self.class_names}
-
-    def _scalars(self, temperature, seed, max_len):
-        tf = self._tf
-        return (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
-                tf.constant(max_len, tf.int32))
-
-    def sample(self, n, temperature, seed, max_len):
-        """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
-        t, s, m = self._scalars(temperature, seed, max_len)
-        with self.lock:
-            out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
-                                 max_len=m)
-        return _unpad(out)
-
-    def complete(self, prefix, n, temperature, seed, max_len):
-        """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
-        x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
-        lengths = np.full([n], len(prefix), np.int32)
-        t, s, m = self._scalars(temperature, seed, max_len)
-        with self.lock:
-            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
-        return _unpad(out)
-
-    def encode(self, sketches):
-        """List of (P_i, 3) stroke-3 -> (B, N_z) float32 means."""
-        n = max(len(s) for s in sketches)
-        x = np.zeros((len(sketches), n, 3), np.float32)  # (B, N, 3)
-        for i, s in enumerate(sketches):
-            x[i, :len(s)] = s
-        lengths = np.array([len(s) for s in sketches], np.int32)
-        with self.lock:
-            return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
-
-    def decode(self, z, temperature, seed, max_len):
-        """(B, N_z) latents -> list of (L_i, 3) stroke-3."""
-        t, s, m = self._scalars(temperature, seed, max_len)
-        with self.lock:
-            out = self._m.decode(z=np.asarray(z, np.float32), temperature=t, seed=s, max_len=m)
-        return _unpad(out)
-
-
 class StyleModel:
     """An exported WAE; calls are serialised by a lock.
 
@@ -346,7 +235,7 @@ class StyleModel:
         import tensorflow as tf
 
         self._tf = tf
-        self.path, self._m, self.meta = _load(path, "wae_style")
+        self.path, self._m, self.meta = load_export(path, "wae_style")
         self.image_size = int(self.meta["image_size"])
         self.lock = threading.Lock()
 

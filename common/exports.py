@@ -1,0 +1,49 @@
+"""Finding and loading exported SavedModels by kind, with the metadata check done before loading."""
+
+import json
+import pathlib
+
+from common.errors import DataError
+
+
+def resolve_export(path):
+    """A SavedModel folder from an export folder or a workdir holding export/."""
+    path = pathlib.Path(path)
+    if (path / "export" / "saved_model.pb").is_file():
+        path = path / "export"
+    if not (path / "saved_model.pb").is_file():
+        raise DataError(f"{path} is not a SavedModel folder or a workdir with export/")
+    return path
+
+
+def load_export(path, kind):
+    """Loads an export of `kind` ("sketch_rnn", "wae_style", "alexnet"); returns (path, model, meta).
+
+    The metadata.json written beside the export is read first, so the wrong kind is refused
+    before any graph is loaded. Only load exports you trust: a SavedModel is code.
+
+    Raises:
+        DataError: no SavedModel there, the wrong kind, or no readable metadata signature.
+    """
+    import tensorflow as tf
+
+    path = resolve_export(path)
+    side = path / "metadata.json"
+    if side.is_file():
+        try:
+            found = json.loads(side.read_text()).get("model")
+        except (ValueError, AttributeError, OSError):
+            found = kind
+        if found != kind:
+            raise DataError(f"{path}: a {found!r} export, expected {kind!r}")
+    try:
+        model = tf.saved_model.load(str(path))
+    except (OSError, ValueError, tf.errors.OpError) as e:
+        raise DataError(f"{path}: cannot load the SavedModel ({type(e).__name__}: {e})") from None
+    try:
+        meta = json.loads(model.metadata()["json"].numpy())
+    except (AttributeError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"{path}: no readable metadata signature ({e})") from None
+    if meta.get("model") != kind:
+        raise DataError(f"{path}: a {meta.get('model')!r} export, expected {kind!r}")
+    return path, model, meta

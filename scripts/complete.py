@@ -1,0 +1,36 @@
+"""Completes the start of a sketch with an exported Sketch RNN: PNG + SVG grid, prefix first."""
+
+from absl import app
+from absl import flags
+
+from common import cli
+from sketch_rnn import tools
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir.", required=True)
+flags.DEFINE_string("input", None, "The sketch: FILE.ndjson[:INDEX] or FILE.npz[:SPLIT]:INDEX.",
+                    required=True)
+flags.DEFINE_float("prefix", 0.5, "Part of the sketch kept: a fraction in (0, 1], or a point "
+                   "count when >= 1 is given as an integer (e.g. 20).")
+flags.DEFINE_string("out", "completions", "Output prefix: writes OUT.png and OUT.svg.")
+flags.DEFINE_integer("n", 7, "Completions per temperature.")
+flags.DEFINE_list("temperature", ["0.1", "0.5", "0.9"], "Temperatures, comma separated.")
+flags.DEFINE_integer("seed", 0, "Sampling seed.")
+flags.DEFINE_integer("max_len", None, "New points at most (default: the model's max_seq_len).")
+flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
+
+
+def main(argv):
+    del argv
+    cli.quiet_logging()
+    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
+    cli.exit_on_error(tools.complete, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.prefix, FLAGS.n, temps,
+                      FLAGS.seed, FLAGS.max_len, FLAGS.cell)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

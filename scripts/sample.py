@@ -1,0 +1,32 @@
+"""Samples sketches from an exported Sketch RNN into a PNG + SVG grid, one row per temperature."""
+
+from absl import app
+from absl import flags
+
+from common import cli
+from sketch_rnn import tools
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir.", required=True)
+flags.DEFINE_string("out", "samples", "Output prefix: writes OUT.png and OUT.svg.")
+flags.DEFINE_integer("n", 8, "Sketches per temperature (one grid row each).")
+flags.DEFINE_list("temperature", ["0.1", "0.5", "0.9"], "Temperatures, comma separated.")
+flags.DEFINE_integer("seed", 0, "Sampling seed.")
+flags.DEFINE_integer("max_len", None, "Points per sketch at most (default: the model's max_seq_len).")
+flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
+
+
+def main(argv):
+    del argv
+    cli.quiet_logging()
+    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
+    cli.exit_on_error(tools.sample, FLAGS.model, FLAGS.out, FLAGS.n, temps, FLAGS.seed, FLAGS.max_len,
+                      FLAGS.cell)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

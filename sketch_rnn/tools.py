@@ -1,0 +1,197 @@
+"""The command-line tools' work: sample, complete and interpolate grids, and the experiment reports."""
+
+import json
+import os
+import pathlib
+
+import numpy as np
+
+from common import render
+from common import stroke_data
+from common import strokes as S
+from common.errors import DataError
+from sketch_rnn import experiments
+from sketch_rnn import inference
+
+DEFAULT_QUICKDRAW = os.path.join("..", "shared", "data", "sketches", "quickdraw_exupery_raw")
+SEED_PAIRS = (("fork", "cloud"), ("donut", "moon"))  # The seed's Figures 1 and 2.
+
+
+def parse_temperatures(values):
+    """['0.1', '0.5'] -> [0.1, 0.5]; each must be a number > 0."""
+    temps = []
+    for v in values:
+        try:
+            t = float(v)
+        except ValueError:
+            raise DataError(f"--temperature: {v!r} is not a number") from None
+        if not t > 0 or t != t or t == float("inf"):
+            raise DataError(f"--temperature: {v!r} must be a finite number > 0")
+        temps.append(t)
+    if not temps:
+        raise DataError("--temperature: give at least one temperature")
+    return temps
+
+
+def sample(model_path, out, n=8, temperatures=(0.1, 0.5, 0.9), seed=0, max_len=None, cell=128):
+    """Writes the grid and returns (png, svg, sketches by temperature)."""
+    if n < 1:
+        raise DataError(f"--n={n} must be >= 1")
+    model = inference.SketchModel(model_path)
+    rows, labels, by_temp = [], [], {}
+    for t in temperatures:
+        sketches = model.sample(n, t, seed, max_len)
+        by_temp[t] = sketches
+        rows += sketches
+        labels += [f"τ={t:g}"] + [""] * (n - 1)
+    png, svg = inference.save_grid(rows, out, ncols=n, labels=labels, cell=cell)
+    print(f"Wrote {png} and {svg}: {n} samples at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
+    return png, svg, by_temp
+
+
+def prefix_points(total, prefix):
+    """How many points of a `total`-point sketch to keep for `prefix` (fraction or count)."""
+    if not prefix > 0:
+        raise DataError(f"--prefix={prefix} must be > 0")
+    if prefix <= 1.0 and not (prefix == 1.0 and total == 1):
+        k = int(round(total * prefix))
+    elif prefix == int(prefix):
+        k = int(prefix)
+    else:
+        raise DataError(f"--prefix={prefix}: use a fraction in (0, 1] or a whole point count")
+    if k > total:
+        raise DataError(f"--prefix={prefix}: the sketch has only {total} points")
+    return max(1, k)
+
+
+def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9), seed=0,
+             max_len=None, cell=128):
+    """Writes the grid (each row: the input, its prefix, n completions) and returns the paths."""
+    if n < 1:
+        raise DataError(f"--n={n} must be >= 1")
+    model = inference.SketchModel(model_path)
+    sketch = inference.load_sketch(ref)
+    k = prefix_points(len(sketch), prefix)
+    part = sketch[:k]
+    rows, labels = [], []
+    for t in temperatures:
+        done = model.complete(part, n, t, seed, max_len)
+        # The continuation starts at the prefix's last point: draw prefix + continuation.
+        rows += [sketch, part] + [_join(part, c) for c in done]
+        labels += ["input", f"{k} points", f"τ={t:g}"] + [""] * (n - 1)
+    png, svg = inference.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
+    print(f"Wrote {png} and {svg}: {n} completions of the first {k}/{len(sketch)} points of "
+          f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
+    return png, svg
+
+
+def _join(prefix, continuation):
+    return np.concatenate([np.asarray(prefix, np.float32), np.asarray(continuation, np.float32)])
+
+
+def parse_pairs(pairs, quickdraw_dir, index):
+    """--pair values -> [(name, ref_a, ref_b)]; the seed's pairs when none are given."""
+    if not pairs:
+        return [(f"{a}_to_{b}", os.path.join(quickdraw_dir, f"{a}.ndjson") + f":{index}",
+                 os.path.join(quickdraw_dir, f"{b}.ndjson") + f":{index}") for a, b in SEED_PAIRS]
+    out = []
+    for p in pairs:
+        parts = p.split(",")
+        if len(parts) != 2 or not all(parts):
+            raise DataError(f"--pair={p!r}: expected 'REF_A,REF_B'")
+        name = "_to_".join(_stem(x) for x in parts)
+        out.append((name, parts[0], parts[1]))
+    return out
+
+
+def _stem(ref):
+    path, _, index = inference.parse_sketch_ref(ref)
+    return f"{pathlib.Path(path).stem}{index}"
+
+
+def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
+                temperatures=(0.1,), seed=0, max_len=None, frames=10, batch_size=256,
+                report=False, scorer_path=None, cell=128):
+    """Writes one strip (PNG + SVG) per pair, method and τ; in report mode also report.md/json."""
+    for m in methods:
+        if m not in inference.METHODS:
+            raise DataError(f"--method={m!r}: use one of {inference.METHODS}")
+    if steps < 2:
+        raise DataError(f"--steps={steps} must be >= 2")
+    if frames < 2:
+        raise DataError(f"--frames={frames} must be >= 2")
+    model = inference.SketchModel(model_path)
+    scorer = experiments.Scorer(scorer_path) if scorer_path else None
+    out = pathlib.Path(out)
+    results = []
+    for name, ref_a, ref_b in pairs:
+        a, b = inference.load_sketch(ref_a), inference.load_sketch(ref_b)
+        for method in methods:
+            for t in temperatures:
+                r = experiments.continuity(model, a, b, steps, method, t, seed, max_len,
+                                           batch_size, frames, scorer=scorer,
+                                           baseline_pairs=200 if report else 1)
+                stem = f"{name}_{method}_t{t:g}"
+                labels = ["A"] + [f"t={i / (steps - 1):.2f}" for i in r["strip_indices"]] + ["B"]
+                png, svg = inference.save_grid([a] + r.pop("_frames") + [b], out / stem,
+                                               ncols=len(labels), labels=labels, cell=cell)
+                r.update(pair=name, a=ref_a, b=ref_b, strip_png=os.path.basename(png),
+                         strip_files=[os.path.basename(png), os.path.basename(svg)])
+                results.append(r)
+                print(f"{name} {method} τ={t:g}: {steps} steps -> {png}, {svg}"
+                      + (f"; mean step {r['raster_step_mean']:.4f}, max {r['raster_step_max']:.4f}, "
+                         f"random pair {r['raster_random_pair']:.4f}" if report else ""))
+    if report:
+        notes = [f"Model: `{model.path}`" + (f"; scorer: `{scorer.path}`" if scorer else "") + "."]
+        render.save_text(experiments.continuity_markdown(results, notes=notes), out / "report.md")
+        render.save_text(json.dumps({"model": str(model.path), "results": results}, indent=2)
+                         + "\n", out / "report.json")
+        print(f"Wrote {out / 'report.md'} and report.json.")
+    return results
+
+
+def select_inputs(sources, scorer_classes, split="test", data_seed=0, per_class=2,
+                  max_seq_len=250):
+    """The first `per_class` sketches of each class in `split`, in raw units, with class names.
+
+    Classes the scorer does not know are left out and named in the returned notes.
+    """
+    if per_class < 1:
+        raise DataError(f"--per_class={per_class} must be >= 1")
+    splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed)
+    sketches, labels = splits.split(split)
+    raw = S.denormalize(sketches, splits.scale_factor)
+    chosen, names, skipped = [], [], []
+    for c, name in enumerate(splits.class_names):
+        if name not in scorer_classes:
+            skipped.append(name)
+            continue
+        idx = [i for i, lab in enumerate(labels) if lab == c][:per_class]
+        chosen += [raw[i] for i in idx]
+        names += [name] * len(idx)
+    if not chosen:
+        raise DataError(f"no {split} sketches of the scorer's classes in {list(sources)}")
+    notes = [f"Inputs: the first {per_class} `{split}` sketches of each class "
+             f"({len(chosen)} from {len(set(names))} classes; split seed {data_seed}, the "
+             "trainers' split, so neither model trained on them)."]
+    if skipped:
+        notes.append(f"Left out (unknown to the scorer): {', '.join(skipped)}.")
+    return chosen, names, notes
+
+
+def evaluate(model_path, scorer_path, sources, out, split="test", data_seed=0, per_class=2,
+             max_seq_len=250, temperatures=experiments.DEFAULT_TEMPERATURES, seed=0):
+    if not sources:
+        raise DataError("give the labelled inputs with --data")
+    model = inference.SketchModel(model_path)
+    scorer = experiments.Scorer(scorer_path)
+    sketches, names, notes = select_inputs(sources, scorer.class_names, split, data_seed,
+                                           per_class, max_seq_len)
+    result = experiments.fidelity(model, scorer, sketches, names, temperatures, seed)
+    notes = [f"Sketch RNN: `{model.path}`; scorer: `{scorer.path}` "
+             f"({len(scorer.class_names)} classes)."] + notes
+    path = experiments.write_fidelity_report(result, out, notes=notes)
+    print(f"Wrote {path}: inputs correct {result['inputs_correct']}/{result['n']}, best outputs "
+          f"correct {result['outputs_correct']}/{result['n']}, output mean true-class softmax "
+          f"{result['table3']['outputs']['mean']:.3f}.")
+    return result
