@@ -18,15 +18,15 @@ if __package__ in (None, ""):  # Run as a file: `common` must be the project pac
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
 
-def build_model(name, seed=0):
+def build_model(name, seed=0, matmul_dtype=None):
     """A SketchRNN of preset `name` whose sketches never end early."""
     import keras
     import numpy as np
     from benchmarks.train_sketch_rnn import make_config
     from sketch_rnn.model import SketchRNN
     keras.utils.set_random_seed(seed)
-    config = make_config(name)
-    model = SketchRNN(config)
+    config = make_config(name, matmul_dtype=matmul_dtype)
+    model = SketchRNN(config)  # Sets the matmul dtype from the config.
     bias = model.head.bias.numpy()
     bias[2] = -30.0  # p3 (end of sketch) logit.
     model.head.bias.assign(bias.astype(np.float32))
@@ -51,10 +51,8 @@ def main(argv=None):
     from benchmarks import timing as common
     from sketch_rnn import layers
     from sketch_rnn import sample as sample_lib
-    if args.matmul_dtype:
-        layers.set_matmul_dtype(args.matmul_dtype)
-    model, config = build_model(args.config)
-    matmul_dtype = getattr(layers, "get_matmul_dtype", lambda: "float32")()
+    model, config = build_model(args.config, matmul_dtype=args.matmul_dtype)
+    matmul_dtype = layers.get_matmul_dtype()
     extra = {"config": args.config, "max_len": args.max_len, "matmul_dtype": matmul_dtype,
              **common.machine()}
     seed = [0]

@@ -23,7 +23,8 @@ if __package__ in (None, ""):  # Run as a file: `common` must be the project pac
 CONFIGS = ("default", "layer_norm", "paper", "small")
 
 
-def make_config(name, batch_size=None, max_seq_len=None, jit_compile=None, overrides=()):
+def make_config(name, batch_size=None, max_seq_len=None, jit_compile=None, overrides=(),
+                matmul_dtype=None):
     """A SketchRNNConfig preset; "small" is enc 64, dec 128, batch 32, 100 steps."""
     from sketch_rnn import configs
     if name == "small":
@@ -38,6 +39,8 @@ def make_config(name, batch_size=None, max_seq_len=None, jit_compile=None, overr
         changes["max_seq_len"] = max_seq_len
     if jit_compile is not None:
         changes["jit_compile"] = jit_compile
+    if matmul_dtype:
+        changes["matmul_dtype"] = matmul_dtype
     config = dataclasses.replace(config, **changes)
     return configs.replace_from_strings(config, list(overrides))
 
@@ -62,13 +65,16 @@ def run_one(args):
     from sketch_rnn import layers
     from sketch_rnn import train
 
+    from common import training
+    if args.strategy == "mirrored":  # Before TF touches the devices.
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
     config = make_config(args.config[0], args.batch_size, args.max_seq_len, args.jit_compile,
-                         args.override)
-    if args.matmul_dtype:
-        layers.set_matmul_dtype(args.matmul_dtype)
-    matmul_dtype = getattr(layers, "get_matmul_dtype", lambda: "float32")()
-    strategy = tf.distribute.get_strategy()
-    model, step, optimizer = train.build(config, strategy)
+                         args.override, args.matmul_dtype)
+    strategy = training.make_strategy(args.strategy)
+    model, step, optimizer = train.build(config, strategy)  # Sets the matmul dtype.
+    matmul_dtype = layers.get_matmul_dtype()
     replica_step = train.make_replica_step(model, optimizer, step, config)
 
     @tf.function
@@ -77,14 +83,19 @@ def run_one(args):
         step.assign_add(1)
         return out
 
-    batch = {k: tf.constant(v) for k, v in full_length_batch(config).items()}
+    batch = full_length_batch(config)
+    if args.strategy == "mirrored":
+        batch = next(iter(strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensors(batch))))
+    else:
+        batch = {k: tf.constant(v) for k, v in batch.items()}
     t0 = time.perf_counter()
     first = step_fn(batch)
-    loss0 = float(first["loss"])
+    loss0 = float(strategy.reduce("MEAN", first["loss"], axis=None))
     compile_s = time.perf_counter() - t0
 
     def one():
-        float(step_fn(batch)["loss"])
+        float(strategy.reduce("MEAN", step_fn(batch)["loss"], axis=None))
 
     timer = common.Timer()
     times = common.time_reps(one, reps=args.reps, warmup=args.warmup, timer=timer)
@@ -92,6 +103,7 @@ def run_one(args):
              "max_seq_len": config.max_seq_len, "enc": f"{config.enc_model} {config.enc_rnn_size}",
              "dec": f"{config.dec_model} {config.dec_rnn_size}",
              "jit_compile": config.jit_compile, "matmul_dtype": matmul_dtype,
+             "strategy": args.strategy, "replicas": strategy.num_replicas_in_sync,
              "first_step_s": round(compile_s, 2),
              "cpu_s_per_step": round(common.summary(timer.cpu)["median"], 3),
              "first_loss": round(loss0, 4),
@@ -113,6 +125,9 @@ def main(argv=None):
                         default=None, help="override config.jit_compile")
     parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16"), default=None,
                         help="operand dtype of the recurrent matmuls (sketch_rnn.layers)")
+    parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
+                        help="mirrored: MirroredStrategy over --logical_cpus logical CPUs")
+    parser.add_argument("--logical_cpus", type=int, default=2)
     parser.add_argument("--override", action="append", default=[],
                         help="SketchRNNConfig field=value override")
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """Finding and loading exported SavedModels by kind, with the metadata check done before loading."""
 
 import json
+import logging
 import pathlib
 
 from common.errors import DataError
@@ -36,10 +37,19 @@ def load_export(path, kind):
             found = kind
         if found != kind:
             raise DataError(f"{path}: a {found!r} export, expected {kind!r}")
+    # Inference exports drop the fused recurrence's custom gradients on purpose (see
+    # sketch_rnn/export.py); TF warns once per function about that. Hide just those.
+    loggers = [tf.get_logger(), logging.getLogger("absl")]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
     try:
         model = tf.saved_model.load(str(path))
     except (OSError, ValueError, tf.errors.OpError) as e:
         raise DataError(f"{path}: cannot load the SavedModel ({type(e).__name__}: {e})") from None
+    finally:
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
     try:
         meta = json.loads(model.metadata()["json"].numpy())
     except (AttributeError, ValueError, KeyError, TypeError) as e:

@@ -171,7 +171,7 @@ def write_fidelity_report(result, out_dir, notes=(), cell=96):
     for rec, a, b in zip(result["records"], result["_inputs"], result["_best_outputs"]):
         pairs += [_nonempty(a), _nonempty(b)]
         labels += [f"{rec['class']} {rec['input_true_prob']:.2f}",
-                   f"τ={rec['best_temperature']:g} {rec['best_true_prob']:.2f}"]
+                   f"temp {rec['best_temperature']:g} {rec['best_true_prob']:.2f}"]
     render.save_png(render.sketch_grid(pairs, ncols=10, cell=cell, labels=labels),
                     out / "grid.png")
     md = fidelity_markdown(result, notes=notes)
@@ -187,7 +187,7 @@ def write_fidelity_report(result, out_dir, notes=(), cell=96):
 
 def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, max_len=None,
                batch_size=256, strip_frames=10, raster=64, scorer=None, baseline_pairs=500,
-               rng=None):
+               rng=None, progress=None):
     """Seed Experiment 2: decode z_t from encode(a) to encode(b) in `steps` points.
 
     Decodes in batches of `batch_size`, so memory stays bounded for any `steps` (10000 is fine).
@@ -196,6 +196,9 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
     is the same distance between random pairs of frames of this path (what a path whose
     order carried no information would score). With a scorer, the same is reported for its
     fc7 embeddings.
+
+    Args:
+        progress: optional callable(done, total), called after each batch.
 
     Returns:
         dict of metrics plus "_frames": `strip_frames` evenly spaced decoded sketches.
@@ -236,6 +239,8 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
                 frames[i] = decoded[j]
             if i in keep_idx:
                 keep[i] = (r[j].astype(np.float16), None if scorer is None else e[j])
+        if progress is not None:
+            progress(stop, steps)
     diffs = np.concatenate(diffs)
     idx = np.array(sorted(keep))
     pa, pb = rng.choice(idx, baseline_pairs), rng.choice(idx, baseline_pairs)

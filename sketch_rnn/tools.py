@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import sys
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def sample(model_path, out, n=8, temperatures=(0.1, 0.5, 0.9), seed=0, max_len=N
         sketches = model.sample(n, t, seed, max_len)
         by_temp[t] = sketches
         rows += sketches
-        labels += [f"τ={t:g}"] + [""] * (n - 1)
+        labels += [f"temp {t:g}"] + [""] * (n - 1)
     png, svg = inference.save_grid(rows, out, ncols=n, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} samples at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
     return png, svg, by_temp
@@ -78,7 +79,7 @@ def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9)
         done = model.complete(part, n, t, seed, max_len)
         # The continuation starts at the prefix's last point: draw prefix + continuation.
         rows += [sketch, part] + [_join(part, c) for c in done]
-        labels += ["input", f"{k} points", f"τ={t:g}"] + [""] * (n - 1)
+        labels += ["input", f"{k} points", f"temp {t:g}"] + [""] * (n - 1)
     png, svg = inference.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} completions of the first {k}/{len(sketch)} points of "
           f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
@@ -128,9 +129,11 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
         a, b = inference.load_sketch(ref_a), inference.load_sketch(ref_b)
         for method in methods:
             for t in temperatures:
+                label = f"{name} {method} τ={t:g}"
                 r = experiments.continuity(model, a, b, steps, method, t, seed, max_len,
                                            batch_size, frames, scorer=scorer,
-                                           baseline_pairs=200 if report else 1)
+                                           baseline_pairs=200 if report else 1,
+                                           progress=_progress(label, steps, batch_size))
                 stem = f"{name}_{method}_t{t:g}"
                 labels = ["A"] + [f"t={i / (steps - 1):.2f}" for i in r["strip_indices"]] + ["B"]
                 png, svg = inference.save_grid([a] + r.pop("_frames") + [b], out / stem,
@@ -148,6 +151,20 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                          + "\n", out / "report.json")
         print(f"Wrote {out / 'report.md'} and report.json.")
     return results
+
+
+def _progress(label, steps, batch_size):
+    """A progress printer for long paths (more than 4 batches), else None."""
+    if steps <= 4 * batch_size:
+        return None
+    every = max(1, steps // 10)
+    last = [0]
+
+    def report(done, total):
+        if done - last[0] >= every or done == total:
+            last[0] = done
+            print(f"  {label}: decoded {done}/{total}", file=sys.stderr, flush=True)
+    return report
 
 
 def select_inputs(sources, scorer_classes, split="test", data_seed=0, per_class=2,

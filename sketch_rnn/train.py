@@ -17,7 +17,7 @@ from sketch_rnn.model import SketchRNN
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
-                    "jit_compile", "sample_temperatures")
+                    "jit_compile", "sample_temperatures", "matmul_dtype")
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 
 
@@ -127,6 +127,11 @@ def _prepare(config, strategy):
     print(f"Data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test "
           f"sketches in {len(splits.class_names)} classes; scale factor {splits.scale_factor:.4g}.",
           flush=True)
+    dropped, clamped = sum(splits.n_dropped.values()), sum(splits.n_clamped.values())
+    if dropped or clamped or splits.n_skipped:
+        print(f"Data: dropped {dropped} sketches longer than max_seq_len={config.max_seq_len}; "
+              f"clamped large offsets in {clamped}; skipped {splits.n_skipped} bad ndjson lines.",
+              flush=True)
     return splits, strategy, build(config, strategy)
 
 

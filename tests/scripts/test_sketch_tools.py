@@ -40,7 +40,7 @@ def test_sample_writes_png_and_svg_grid(exports, tmp_path):
     png, svg, by_temp = tools.sample(exports[0], tmp_path / "s", n=3,
                                           temperatures=[0.1, 0.9], seed=1, max_len=20, cell=32)
     assert _png_size(png) == (3 * 32, 2 * 32)
-    assert open(svg).read().startswith("<svg") and "τ=0.9" in open(svg).read()
+    assert open(svg).read().startswith("<svg") and "temp 0.9" in open(svg).read()
     assert sorted(by_temp) == [0.1, 0.9] and all(len(v) == 3 for v in by_temp.values())
     assert all(len(s) <= 20 for v in by_temp.values() for s in v)
     again = tools.sample(exports[0], tmp_path / "t", n=3, temperatures=[0.1, 0.9], seed=1,
@@ -90,7 +90,10 @@ def test_continuity_is_batch_independent_and_measures_jumps(exports, sketches_di
     b = inference.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "moon.ndjson") + ":1")
     # Greedy decoding: a frame depends only on its z, so batching cannot change the numbers.
     r1 = experiments.continuity(model, a, b, steps=30, temperature=1e-3, max_len=12, batch_size=30)
-    r2 = experiments.continuity(model, a, b, steps=30, temperature=1e-3, max_len=12, batch_size=4)
+    calls = []
+    r2 = experiments.continuity(model, a, b, steps=30, temperature=1e-3, max_len=12, batch_size=4,
+                                progress=lambda done, total: calls.append((done, total)))
+    assert len(calls) == 8 and calls[-1] == (30, 30)
     assert r1["raster_step_mean"] == pytest.approx(r2["raster_step_mean"], abs=1e-6)
     for x, y in zip(r1["_frames"], r2["_frames"]):
         np.testing.assert_allclose(x, y, atol=1e-5)

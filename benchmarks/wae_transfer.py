@@ -1,0 +1,76 @@
+"""WAE transfer speed (images/s at batch 1 and 64) against the Gatys baseline on the same VGG.
+
+Builds a WAE of the chosen preset (random VGG16 weights: only the speed matters here), times
+one compiled feed-forward `transfer` pass, and times `baselines.gatys_transfer` with the
+given iterations on one image. One JSON line per figure, with the ratio at the end.
+
+  .venv/bin/python -m benchmarks.wae_transfer --config default
+"""
+
+import argparse
+import pathlib
+import sys
+import time
+
+if __package__ in (None, ""):  # Run as a file: `common` must be the project package.
+    sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="default", help="WAE preset (default, paper, testing)")
+    parser.add_argument("--batch", type=int, action="append", help="default: 1 and 64")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--gatys_iterations", type=int, default=200)
+    parser.add_argument("--gatys_reps", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    import dataclasses
+
+    import numpy as np
+    import tensorflow as tf
+
+    from benchmarks import timing
+    from wae_style import baselines
+    from wae_style import configs
+    from wae_style import train
+
+    config = dataclasses.replace(configs.get_config(args.config), vgg_weights="random")
+    model, _, _, _ = train.build(config, tf.distribute.get_strategy())
+    size = config.image_size
+    rng = np.random.default_rng(0)
+    extra = {"config": args.config, "image_size": size, "content_dim": config.content_dim,
+             **timing.machine()}
+    spec = tf.TensorSpec([None, size, size, 3], tf.float32)
+    fn = tf.function(lambda a, b: model.transfer(a, b), input_signature=[spec, spec],
+                     jit_compile=config.jit_compile)
+    per_image = {}
+    for b in args.batch or [1, 64]:
+        c = tf.constant(rng.uniform(size=(b, size, size, 3)).astype(np.float32))
+        s = tf.constant(rng.uniform(size=(b, size, size, 3)).astype(np.float32))
+        times = timing.time_reps(lambda: fn(c, s).numpy(), reps=args.reps, warmup=args.warmup)
+        timing.emit(f"wae_transfer_batch{b}_ms_per_image", "ms/image",
+                    [1000 * t / b for t in times], batch=b, **extra)
+        timing.emit(f"wae_transfer_batch{b}_images_per_s", "images/s", timing.rates(times, b),
+                    batch=b, **extra)
+        per_image[b] = float(np.median(times)) / b
+
+    c1 = rng.uniform(size=(size, size, 3)).astype(np.float32)
+    s1 = rng.uniform(size=(size, size, 3)).astype(np.float32)
+    baselines.gatys_transfer(model.vgg, c1, s1, iterations=2)  # Trace the step once.
+
+    def gatys():
+        baselines.gatys_transfer(model.vgg, c1, s1, iterations=args.gatys_iterations)
+
+    times = timing.time_reps(gatys, reps=args.gatys_reps, warmup=1)
+    timing.emit(f"gatys_{args.gatys_iterations}it_s_per_image", "s/image", times,
+                iterations=args.gatys_iterations, **extra)
+    best = min(per_image.values())
+    print(f'{{"name": "gatys_over_wae_ratio", "unit": "x", "median": '
+          f'{float(np.median(times)) / best:.1f}, "wae_batch": {min(per_image, key=per_image.get)}, '
+          f'"time": "{time.strftime("%Y-%m-%d %H:%M")}"}}', flush=True)
+
+
+if __name__ == "__main__":
+    main()
