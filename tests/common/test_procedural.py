@@ -1,6 +1,5 @@
 """Tests for procedural doodles and synthetic images."""
 
-import time
 
 import numpy as np
 import pytest
@@ -98,11 +97,11 @@ def test_style_images_are_more_textured_than_content():
     assert hf(style) > 1.5 * hf(content)
 
 
-def test_builtin_images_fast():
-    t = time.perf_counter()
+def test_builtin_images_batch_shapes():
+    # Speed is measured by benchmarks, not asserted here (timed tests flake under load).
     for kind in ("content", "style"):
-        procedural.builtin_images(256, 64, np.random.default_rng(0), kind)
-    assert time.perf_counter() - t < 4.0
+        imgs = procedural.builtin_images(256, 64, np.random.default_rng(0), kind)
+        assert imgs.shape == (256, 64, 64, 3) and imgs.dtype == np.float32
 
 
 def test_builtin_images_bad_kind():
