@@ -21,7 +21,7 @@ def exit_on_error(fn, *args, **kwargs):
     """Runs fn; the package's own errors and bad values end the process with a clear message."""
     try:
         return fn(*args, **kwargs)
-    except (SketchStyleError, ValueError, FileNotFoundError) as e:
+    except (SketchStyleError, ValueError, OSError) as e:  # OSError: e.g. a full disk.
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
 

@@ -159,6 +159,8 @@ def drawing_to_stroke3(drawing, simplify=True, epsilon=2.0):
     elif simplify:
         lines = _simplify_strokes(strokes, epsilon)
     else:
+        if max(float(np.abs(p).max()) for p in strokes) >= 2.0**62:  # Would wrap in int64.
+            raise DataError("drawing coordinates do not fit in int64")
         lines = [np.round(p).astype(np.int64) for p in strokes]
     s3 = lines_to_stroke3(lines)
     if np.abs(s3[:, 0:2]).max() > np.iinfo(np.int16).max:

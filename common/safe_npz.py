@@ -220,9 +220,11 @@ def read_npy(fp, source):
     data = fp.read(nbytes)
     if len(data) != nbytes:
         raise DataError(f"{source}: truncated data ({len(data)} of {nbytes} bytes)")
-    arr = np.frombuffer(data, dtype=dtype, count=count)
     order = "F" if fortran else "C"
-    return arr.reshape(shape, order=order).copy()
+    try:  # Subarray dtypes or absurd zero-size shapes do not fit the header's shape.
+        return np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order=order).copy()
+    except ValueError as e:
+        raise DataError(f"{source}: data does not fit shape {shape} ({e})") from None
 
 
 def _to_sketches(arr, source):

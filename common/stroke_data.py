@@ -30,6 +30,7 @@ class StrokeSplits:
         n_dropped: split -> number of sketches dropped for being longer than max_seq_len.
         n_skipped: bad ndjson lines skipped while loading.
         n_duplicates: ndjson sketches dropped because their key_id was already seen in the class.
+        n_clamped: split -> number of kept sketches that had an offset beyond +-limit (clamped).
 
     Reference: magenta sketch_rnn/sketch_rnn_train.py load_dataset (same preprocessing).
     """
@@ -46,6 +47,7 @@ class StrokeSplits:
     n_dropped: dict
     n_skipped: int = 0
     n_duplicates: int = 0
+    n_clamped: dict = dataclasses.field(default_factory=dict)
 
     def split(self, name):
         """(sketches, labels) of split `name` ("train", "valid" or "test")."""
@@ -178,10 +180,12 @@ def load_strokes(sources: Sequence[str], max_seq_len=250, seed=0, valid_fraction
             raw[k][0].extend(pool[i] for i in idx)
             raw[k][1].extend([lab] * len(idx))
 
-    out, n_dropped = {}, {}
+    out, n_dropped, n_clamped = {}, {}, {}
     for k in SPLITS:
         sks, labs = raw[k]
         kept, idx, n_dropped[k] = S.filter_by_length(sks, max_seq_len)
+        n_clamped[k] = sum(int(np.abs(np.asarray(s, np.float64)[:, 0:2]).max() > limit)
+                           for s in kept)
         out[k] = (S.clamp(kept, limit), np.asarray(labs, dtype=np.int32)[idx])
     if not out["train"][0]:
         raise DataError(f"no train sketches of at most {max_seq_len} points in {list(sources)}")
@@ -191,7 +195,7 @@ def load_strokes(sources: Sequence[str], max_seq_len=250, seed=0, valid_fraction
         valid=S.normalize(out["valid"][0], factor), valid_labels=out["valid"][1],
         test=S.normalize(out["test"][0], factor), test_labels=out["test"][1],
         class_names=class_names, scale_factor=factor, max_seq_len=max_seq_len,
-        n_dropped=n_dropped, n_skipped=n_skipped, n_duplicates=n_duplicates)
+        n_dropped=n_dropped, n_skipped=n_skipped, n_duplicates=n_duplicates, n_clamped=n_clamped)
 
 
 class StrokePipeline:

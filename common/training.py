@@ -203,7 +203,12 @@ class Checkpoints:
         best = self.best_value()
         if best is not None and value >= best:
             return False
-        self.best_manager.save(checkpoint_number=step)
+        try:
+            self.best_manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as e:
+            raise WorkdirError(
+                f"could not write the best checkpoint in {self.best_manager.directory} at step "
+                f"{step}: {e}. The previous best checkpoint is kept.") from e
         if self.is_chief:
             workdir_lib.atomic_write_text(
                 self.best_file, json.dumps({"step": int(step), "metric": metric, "value": float(value)}))
@@ -338,8 +343,13 @@ def run(spec: LoopSpec):
     def save(step):
         ckpts.save(step)
         if spec.export is not None and chief:
-            with workdir_lib.atomic_directory(spec.workdir / "export") as tmp:
-                spec.export(tmp)
+            try:
+                with workdir_lib.atomic_directory(spec.workdir / "export") as tmp:
+                    spec.export(tmp)
+            except (OSError, tf.errors.OpError) as e:  # E.g. a full disk: name it, keep the old.
+                raise WorkdirError(
+                    f"could not write the export {spec.workdir / 'export'} at step {step}: {e}. "
+                    "The previous export is kept; the checkpoint of this step is saved.") from e
 
     def evaluate(step):
         if spec.evaluate is None:

@@ -55,14 +55,19 @@ def atomic_write_bytes(path, data):
 
 
 def recover_directory(target):
-    """Puts back `target` from a `.old` copy if a crash fell between the two renames."""
+    """Puts back `target` from a `.old` copy if a crash fell between the two renames.
+
+    Temp and `.old` copies that a killed write left behind are then removed (callers hold the
+    workdir lock, so no other writer owns them).
+    """
     target = pathlib.Path(target)
-    if target.exists():
-        return
     olds = sorted(target.parent.glob(f".{target.name}.old-*"))
-    if olds:
+    if not target.exists() and olds:
         logging.warning("Recovering %s from %s after an interrupted replace.", target, olds[-1])
-        os.replace(olds[-1], target)
+        os.replace(olds.pop(), target)
+    for stale in olds + sorted(target.parent.glob(f".{target.name}.tmp-*")):
+        logging.warning("Removing %s left by an interrupted write.", stale)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 @contextlib.contextmanager

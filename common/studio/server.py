@@ -21,8 +21,8 @@ from common.errors import DataError
 from common.exports import load_export
 from common.quickdraw import CANVAS, simplify_drawing
 from common.strokes import lines_to_stroke3, stroke3_to_lines
-from sketch_rnn.inference import SketchModel
-from sketch_rnn.sample import interpolate_latents
+from common.latents import interpolate_latents
+from common.sketch_model import SketchModel
 
 STATIC_DIR = pathlib.Path(__file__).resolve().with_name("static")
 RDP_EPSILON = 2.0  # The training data's simplification (QuickDraw recipe, SPEC Part A).

@@ -1,13 +1,14 @@
-"""Fixtures for the reliability suite: the loader sandbox, a results log, and the studio exports."""
+"""Fixtures for the reliability suite: the loader sandbox, a results log and two reference trainer runs."""
 
 import json
 import os
+import pathlib
+import subprocess
+import sys
 import time
 
 import pytest
 
-# The studio's tiny exported models (built once per session), shared with tests/common.
-from tests.common.conftest import sketch_export, style_export, studio_models  # noqa: F401
 from tests.reliability.sandbox import Sandbox
 
 LOG_ENV = "SKETCHSTYLE_RELIABILITY_LOG"
@@ -38,3 +39,33 @@ def record():
                 f.write(line + "\n")
 
     return write
+
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+REFERENCE_STEPS = 4
+TRAINERS = {
+    "sketch_rnn": ["scripts.train_sketch_rnn", "--config=testing", "--dataset=builtin"],
+    "wae_style": ["scripts.train_wae_style", "--config=testing", "--data_dir=builtin",
+                  "--vgg_weights=random"],
+}
+
+
+@pytest.fixture(scope="session")
+def reference_runs(tmp_path_factory):
+    """Uninterrupted runs of both trainer CLIs (testing configs, 4 steps, one save at the end).
+
+    The kill tests compare against their weights; the load test serves their exports.
+    """
+    root = tmp_path_factory.mktemp("reference")
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    runs = {}
+    for model, args in TRAINERS.items():
+        workdir = root / model
+        res = subprocess.run(
+            [sys.executable, "-m"] + args + [f"--workdir={workdir}",
+                                             f"--num_steps={REFERENCE_STEPS}",
+                                             f"--save_every={REFERENCE_STEPS}", "--eval_every=100"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+        runs[model] = workdir
+    return runs

@@ -14,48 +14,61 @@ MEMORY_CAP = 4 << 30  # Address-space cap of the worker: a blow-up shows as Memo
 def _check_sketch(s, want_int16):
     """Raises AssertionError unless `s` is a valid stroke-3 sketch."""
     import numpy as np  # noqa: PLC0415
+    from common.errors import DataError  # noqa: PLC0415
     from common.strokes import validate_stroke3  # noqa: PLC0415
 
     assert isinstance(s, np.ndarray) and s.ndim == 2 and s.shape[1] == 3 and len(s) >= 1
     assert s.dtype.kind in "iuf"
     if want_int16:
         assert s.dtype == np.int16
-    validate_stroke3(s)
+    try:
+        validate_stroke3(s)
+    except DataError as e:  # A loader returned it: that is a wrong result, not a refusal.
+        raise AssertionError(str(e)) from None
+
+
+def _load(req):
+    """Runs the loader; returns its result."""
+    if req["kind"] == "npz":
+        from common.safe_npz import load_npz  # noqa: PLC0415
+        return load_npz(req["path"], splits=tuple(req.get("splits") or ("train", "valid", "test")))
+    from common.quickdraw import load_ndjson  # noqa: PLC0415
+    return load_ndjson(req["path"], on_error=req.get("on_error", "skip"),
+                       simplify=req.get("simplify", True))
+
+
+def _check(req, out):
+    """Checks a loader's result; returns the outcome dict."""
+    if req["kind"] == "npz":
+        assert set(out) == set(req.get("splits") or ("train", "valid", "test"))
+        for v in out.values():
+            assert isinstance(v, list)
+            for s in v:
+                _check_sketch(s, want_int16=False)
+        return {"status": "ok", "sketches": sum(len(v) for v in out.values())}
+    for s in out.sketches:
+        _check_sketch(s, want_int16=True)
+    assert len(out.sketches) == len(out.words) == len(out.key_ids) == len(out.recognized)
+    assert out.n_skipped == len(out.skipped_lines) == len(out.errors)
+    return {"status": "ok", "sketches": len(out.sketches), "skipped": out.n_skipped}
 
 
 def _run_case(req):
-    """Loads one file as asked; returns a JSON-able outcome."""
+    """Loads one file as asked and checks the result; returns a JSON-able outcome."""
     from common.errors import SketchStyleError  # noqa: PLC0415
 
     try:
-        if req["kind"] == "npz":
-            from common.safe_npz import load_npz  # noqa: PLC0415
-            splits = tuple(req.get("splits") or ("train", "valid", "test"))
-            out = load_npz(req["path"], splits=splits)
-            assert set(out) == set(splits)
-            n = 0
-            for v in out.values():
-                assert isinstance(v, list)
-                for s in v:
-                    _check_sketch(s, want_int16=False)
-                n += len(v)
-            return {"status": "ok", "sketches": n}
-        from common.quickdraw import load_ndjson  # noqa: PLC0415
-        qd = load_ndjson(req["path"], on_error=req.get("on_error", "skip"),
-                         simplify=req.get("simplify", True))
-        for s in qd.sketches:
-            _check_sketch(s, want_int16=True)
-        assert (len(qd.sketches) == len(qd.words) == len(qd.key_ids) == len(qd.recognized))
-        assert qd.n_skipped == len(qd.skipped_lines) == len(qd.errors)
-        return {"status": "ok", "sketches": len(qd.sketches), "skipped": qd.n_skipped}
+        out = _load(req)
     except SketchStyleError as e:
         return {"status": "error", "type": type(e).__name__, "msg": str(e)[:300]}
-    except AssertionError as e:
-        return {"status": "invalid", "type": "AssertionError", "msg": repr(e)[:300]}
     except MemoryError as e:
         return {"status": "memory", "type": "MemoryError", "msg": str(e)[:300]}
     except BaseException as e:  # noqa: BLE001 -- anything else is a finding.
         return {"status": "foreign", "type": type(e).__name__, "msg": str(e)[:300]}
+    try:
+        return _check(req, out)
+    except AssertionError as e:
+        return {"status": "invalid", "type": "AssertionError", "msg": repr(e)[:300]}
 
 
 def _serve():

@@ -73,7 +73,8 @@ def mutate(data, rng, n_ops, head_bias=0.3):
             val = INTERESTING[int(rng.integers(len(INTERESTING)))]
             b[pos:pos + len(val)] = val
         elif op == 3:
-            b[pos:pos] = rng.integers(0, 256, size=int(rng.integers(1, 17)), dtype=np.uint8).tobytes()
+            size = int(rng.integers(1, 17))
+            b[pos:pos] = rng.integers(0, 256, size=size, dtype=np.uint8).tobytes()
         elif op == 4:
             del b[pos:pos + int(rng.integers(1, 65))]
         elif op == 5 and n:
@@ -515,3 +516,48 @@ def test_sandbox_reports_crashes_hangs_and_foreign_errors(casedir):
         assert out["status"] == "foreign" and out["type"] == "ValueError"
     finally:
         box.close()
+
+
+# ----------------------------------------------------------------------------- findings stay fixed
+
+def one_member(payload, header):
+    return zip_members({"train.npy": npy_bytes(payload, header=header)})
+
+
+ZIGZAG = json.dumps({"drawing": [[[(0, 1000, 0)[i % 3] for i in range(9600)],
+                                  [(0, 1000, 1000)[i % 3] for i in range(9600)]]]})
+
+
+@pytest.mark.parametrize("name, kind, make, expect", [
+    # Crashed the process (SIGSEGV) through numpy's unchecked ndarray.__setstate__.
+    ("object state longer than its list", "npz", lambda: zip_members({"train.npy": npy_bytes(
+        pickle_state((1, (100,), np.dtype("O"), False, [])), shape=(100,))}), "needs 100 items"),
+    ("structured object dtype state", "npz", lambda: zip_members({"train.npy": npy_bytes(
+        pickle_state((1, (2,), np.dtype([("a", "O")]), False, ["__inner_array__"])),
+        shape=(2,))}), "structured dtype"),
+    # Escaped as ValueError / OverflowError instead of DataError.
+    ("subarray dtype in the header", "npz", lambda: one_member(
+        b"\0" * 4, "{'descr': ('<i2', (2,)), 'fortran_order': True, 'shape': (), }"),
+     "does not fit shape"),
+    ("zero-size shape beyond the index range", "npz", lambda: one_member(
+        b"", f"{{'descr': '<i2', 'fortran_order': False, 'shape': ({2**50}, {2**50}, 0), }}"),
+     "does not fit shape"),
+    ("shape whose byte count wraps int64", "npz", lambda: one_member(
+        b"\0" * 8, f"{{'descr': '<i8', 'fortran_order': False, 'shape': ({2**61 + 1},), }}"),
+     "asks for"),
+    ("integer beyond float64", "ndjson", lambda: ('{"drawing": [[[1, 1%s], [2, 3]]]}\n'
+                                                  % ("0" * 400)).encode(), "out of range"),
+    ("coordinates beyond int64 (simplify=False)", "ndjson",
+     lambda: b'{"drawing": [[[0, 1e19, -1e19], [0, 1, 2]]]}\n', "int64"),
+    ("a path too long to resample", "ndjson", lambda: ZIGZAG.encode() + b"\n", "px long"),
+])
+def test_fuzzer_findings_stay_fixed(casedir, sandbox, name, kind, make, expect):
+    path = casedir / f"finding.{kind}"
+    path.write_bytes(make())
+    if kind == "npz":
+        out = sandbox.run(kind="npz", path=str(path), splits=["train"])
+        assert out["status"] == "error" and expect in out["msg"], (name, out)
+    else:
+        out = sandbox.run(kind="ndjson", path=str(path), on_error="raise",
+                          simplify="simplify=False" not in name)
+        assert out["status"] == "error" and expect in out["msg"], (name, out)

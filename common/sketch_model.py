@@ -1,0 +1,119 @@
+"""An exported Sketch RNN behind a thread-safe wrapper (no training code needed: the studio uses it)."""
+
+import threading
+
+import numpy as np
+
+from common import exports
+from common.errors import DataError
+from common.latents import interpolate_latents
+from common.strokes import validate_stroke3
+
+METHODS = ("linear", "slerp")
+
+
+def _unpad(out):
+    strokes, lengths = out["strokes"].numpy(), out["lengths"].numpy()
+    return [s[:int(n)] for s, n in zip(strokes, lengths)]
+
+
+def pad(sketches):
+    """List of (P_i, 3) stroke-3 -> zero-padded (B, max P, 3) float32 and (B,) int32 lengths."""
+    if not sketches:
+        raise DataError("no sketches given")
+    n = max(len(s) for s in sketches)
+    x = np.zeros((len(sketches), n, 3), np.float32)  # (B, N, 3)
+    for i, s in enumerate(sketches):
+        x[i, :len(s)] = s
+    return x, np.array([len(s) for s in sketches], np.int32)
+
+
+class SketchModel:
+    """An exported Sketch RNN; calls are serialised by a lock (safe from many threads).
+
+    All strokes in and out are stroke-3 in the training data's raw units (see metadata).
+
+    Args:
+        path: export folder or workdir (a SavedModel is code: load only what you trust).
+
+    Reference: sketch_rnn/export.py for the signatures.
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.path, self._m, self.meta = exports.load_export(path, "sketch_rnn")
+        cfg = self.meta["config"]
+        self.max_seq_len = int(cfg["max_seq_len"])
+        self.z_size = int(cfg["z_size"])
+        self.conditional = hasattr(self._m, "encode") and hasattr(self._m, "decode")
+        self.class_names = list(self.meta.get("data", {}).get("class_names", []))
+        self.lock = threading.Lock()
+
+    def info(self):
+        return {"path": str(self.path), "conditional": self.conditional,
+                "max_seq_len": self.max_seq_len, "z_size": self.z_size,
+                "class_names": self.class_names}
+
+    def _scalars(self, temperature, seed, max_len):
+        tf = self._tf
+        if not temperature > 0:
+            raise DataError(f"temperature={temperature} must be > 0")
+        max_len = self.max_seq_len if max_len is None else int(max_len)
+        if max_len < 1:
+            raise DataError(f"max_len={max_len} must be >= 1")
+        return (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
+                tf.constant(max_len, tf.int32))
+
+    def _need_encoder(self, what):
+        if not self.conditional:
+            raise DataError(f"{self.path}: an unconditional (decoder-only) model cannot {what}")
+
+    def sample(self, n, temperature, seed, max_len=None):
+        """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
+                                 max_len=m)
+        return _unpad(out)
+
+    def complete(self, prefix, n, temperature, seed, max_len=None):
+        """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
+        prefix = validate_stroke3(prefix, "prefix")
+        x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
+        lengths = np.full([n], len(prefix), np.int32)
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+    def encode(self, sketches):
+        """List of (P_i, 3) stroke-3 -> (B, N_z) float32 means."""
+        self._need_encoder("encode")
+        x, lengths = pad([validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)])
+        with self.lock:
+            return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
+
+    def decode(self, z, temperature, seed, max_len=None):
+        """(B, N_z) latents -> list of (L_i, 3) stroke-3; every row uses the same seed."""
+        self._need_encoder("decode")
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.z_size:
+            raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+    def reconstruct(self, sketches, temperature, seed, max_len=None):
+        """encode then decode: one output per input sketch."""
+        return self.decode(self.encode(sketches), temperature, seed, max_len)
+
+    def interpolate(self, a, b, steps, method="linear", temperature=0.1, seed=0, max_len=None):
+        """Decodes `steps` latents from encode(a) to encode(b) (SPEC eq. 15 or slerp)."""
+        if method not in METHODS:
+            raise DataError(f"method={method!r}: use one of {METHODS}")
+        za, zb = self.encode([a, b])
+        z = interpolate_latents(za, zb, steps, method)  # (S, Nz)
+        return self.decode(z, temperature, seed, max_len)
