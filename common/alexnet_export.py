@@ -6,7 +6,7 @@ import pathlib
 import tensorflow as tf
 
 from common import raster_tf
-from common.errors import DataError
+from common.exports import resolve_export
 
 METADATA = "metadata.json"
 SIGNATURES = ("score", "score_images", "metadata")
@@ -91,12 +91,7 @@ def load(path):
     Raises:
       DataError: `path` holds no SavedModel.
     """
-    path = pathlib.Path(path)
-    if (path / "export" / "saved_model.pb").exists():
-        path = path / "export"
-    if not (path / "saved_model.pb").exists():
-        raise DataError(f"{path} is not a SavedModel folder (no saved_model.pb)")
-    return tf.saved_model.load(str(path))
+    return tf.saved_model.load(str(resolve_export(path)))
 
 
 def metadata(loaded):

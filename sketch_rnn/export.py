@@ -5,6 +5,7 @@ import pathlib
 
 import tensorflow as tf
 
+from common.exports import resolve_export
 from sketch_rnn import sample as sample_lib
 
 METADATA = "metadata.json"
@@ -116,10 +117,4 @@ def export(model, config, info, path):
 
 def load(path):
     """Loads an exported SavedModel (only from a path you trust: a SavedModel is code)."""
-    path = pathlib.Path(path)
-    if (path / "export" / "saved_model.pb").exists():
-        path = path / "export"
-    if not (path / "saved_model.pb").exists():
-        from common.errors import DataError
-        raise DataError(f"{path} is not a SavedModel folder (no saved_model.pb)")
-    return tf.saved_model.load(str(path))
+    return tf.saved_model.load(str(resolve_export(path)))

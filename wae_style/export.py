@@ -5,7 +5,7 @@ import pathlib
 
 import tensorflow as tf
 
-from common.errors import DataError
+from common.exports import resolve_export
 
 METADATA = "metadata.json"
 
@@ -74,12 +74,7 @@ def export(model, config, path):
 
 def resolve(path):
     """A SavedModel folder from a workdir or an export folder."""
-    path = pathlib.Path(path)
-    if (path / "export" / "saved_model.pb").exists():
-        path = path / "export"
-    if not (path / "saved_model.pb").exists():
-        raise DataError(f"{path} is not a SavedModel folder or a workdir with export/")
-    return path
+    return resolve_export(path)
 
 
 def load(path):
