@@ -2,7 +2,10 @@
 
 Builds a WAE of the chosen preset (random VGG16 weights: only the speed matters here), times
 one compiled feed-forward `transfer` pass, and times `baselines.gatys_transfer` with the
-given iterations on one image. One JSON line per figure, with the ratio at the end.
+given iterations on one image. One JSON line per figure, with the ratio at the end. It also
+counts the FLOPs of one transfer per image (TF's graph profiler on the frozen function) and,
+unless --no_roofline, measures the machine's matmul limit, so that the ms/image target can be
+set against what the hardware allows (see benchmarks/roofline.py).
 
   .venv/bin/python -m benchmarks.wae_transfer --config default
 """
@@ -24,6 +27,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--gatys_iterations", type=int, default=200)
     parser.add_argument("--gatys_reps", type=int, default=5)
+    parser.add_argument("--no_roofline", action="store_true", help="skip the matmul limit")
+    parser.add_argument("--skip_gatys", action="store_true")
     args = parser.parse_args(argv)
 
     import dataclasses
@@ -56,6 +61,20 @@ def main(argv=None):
                     batch=b, **extra)
         per_image[b] = float(np.median(times)) / b
 
+    flops = transfer_flops(model, size)
+    timing.emit("wae_transfer_gflop_per_image", "GFLOP", [flops / 1e9], **extra)
+    if not args.no_roofline:
+        from benchmarks import roofline
+        for dtype in ("float32", "bfloat16"):
+            gflops = roofline.measure_matmul(2048, 5, True, dtype)
+            best_ms = 1000 * flops / (gflops * 1e9)
+            timing.emit(f"wae_transfer_limit_{dtype}_ms_per_image", "ms/image", [best_ms],
+                        matmul_gflops=round(gflops, 1),
+                        achieved_fraction=round(best_ms / (1000 * min(per_image.values())), 3),
+                        **extra)
+    if args.skip_gatys:
+        return
+
     c1 = rng.uniform(size=(size, size, 3)).astype(np.float32)
     s1 = rng.uniform(size=(size, size, 3)).astype(np.float32)
     baselines.gatys_transfer(model.vgg, c1, s1, iterations=2)  # Trace the step once.
@@ -70,6 +89,21 @@ def main(argv=None):
     print(f'{{"name": "gatys_over_wae_ratio", "unit": "x", "median": '
           f'{float(np.median(times)) / best:.1f}, "wae_batch": {min(per_image, key=per_image.get)}, '
           f'"time": "{time.strftime("%Y-%m-%d %H:%M")}"}}', flush=True)
+
+
+def transfer_flops(model, size):
+    """Float operations of one 1-content, 1-style transfer, counted on the frozen graph."""
+    import tensorflow as tf
+    from tensorflow.python.framework import convert_to_constants
+    from tensorflow.python.profiler import model_analyzer
+    from tensorflow.python.profiler import option_builder
+
+    spec = tf.TensorSpec([1, size, size, 3], tf.float32)
+    concrete = tf.function(lambda a, b: model.transfer(a, b)).get_concrete_function(spec, spec)
+    frozen = convert_to_constants.convert_variables_to_constants_v2(concrete)
+    opts = option_builder.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    return float(model_analyzer.profile(frozen.graph, options=opts).total_float_ops)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """AlexNet sketch scorer: its config (frozen dataclass, presets, string overrides) and the Keras model."""
 
 import dataclasses
-import typing
 
 import keras
 from keras import ops
 
+from common import config_utils
 from common.training import STRATEGIES
+
+replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
 
 NORMS = ("batch", "lrn", "none")
 TFDS_SOURCES = ("", "quickdraw_bitmap")
@@ -48,6 +50,8 @@ class AlexNetConfig:
       weight_decay: L2 weight decay (AdamW), 0 = off.
       label_smoothing: cross-entropy label smoothing.
       grad_clip: element-wise gradient clip (0 = off).
+      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
+        skipped and logged, like a non-finite one (0 = off; about 160x the largest norm seen in our runs).
       num_steps, save_every, eval_every, log_every, seed, strategy (common.training).
     """
 
@@ -78,6 +82,7 @@ class AlexNetConfig:
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     grad_clip: float = 0.0
+    max_grad_norm: float = 1e5
     num_steps: int = 3000
     save_every: int = 500
     eval_every: int = 250
@@ -86,21 +91,11 @@ class AlexNetConfig:
     strategy: str = "default"
 
     def __post_init__(self):
-        hints = typing.get_type_hints(type(self))
 
         def fail(name, why):
             raise ValueError(f"AlexNetConfig.{name}={getattr(self, name)!r}: {why}")
 
-        for f in dataclasses.fields(self):
-            value, kind = getattr(self, f.name), hints[f.name]
-            if typing.get_origin(kind) is tuple:
-                if isinstance(value, str) or not isinstance(value, (tuple, list)):
-                    fail(f.name, "must be a tuple")
-                elem = typing.get_args(kind)[0]
-                value = tuple(_coerce(elem, v, f.name, fail) for v in value)
-            else:
-                value = _coerce(kind, value, f.name, fail)
-            object.__setattr__(self, f.name, value)
+        config_utils.coerce_fields(self, fail)
 
         if self.tfds not in TFDS_SOURCES:
             fail("tfds", f"must be one of {TFDS_SOURCES}")
@@ -129,7 +124,7 @@ class AlexNetConfig:
             fail("valid_fraction", f"valid + test fractions must be in [0, 1) "
                  f"(test_fraction={self.test_fraction})")
         for name in ("line_width", "padding", "rotate_degrees", "max_shift", "weight_decay",
-                     "grad_clip", "min_learning_rate", "augment_stroke_prob"):
+                     "grad_clip", "min_learning_rate", "augment_stroke_prob", "max_grad_norm"):
             if getattr(self, name) < 0:
                 fail(name, "must be >= 0")
         for name in ("random_scale_factor", "dropout", "label_smoothing", "max_shift"):
@@ -185,25 +180,6 @@ class AlexNetConfig:
                     dropout=self.dropout, norm=self.norm, seed=self.seed)
 
 
-def _coerce(kind, value, name, fail):
-    """Checks `value` against a scalar field type; ints are accepted for floats."""
-    if kind is bool:
-        if not isinstance(value, bool):
-            fail(name, "must be a bool")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail(name, "must be an int")
-        return int(value)
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(name, "must be a number")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str):
-            fail(name, "must be a string")
-        return value
-    raise TypeError(f"unsupported field type {kind} for {name}")
 
 
 _PRESETS = {"testing": AlexNetConfig.testing, "default": AlexNetConfig.default,
@@ -215,61 +191,6 @@ def get_config(name):
     if name not in _PRESETS:
         raise ValueError(f"unknown AlexNet config {name!r}; choose from {sorted(_PRESETS)}")
     return _PRESETS[name]()
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _parse_scalar(kind, text, field):
-    if kind is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError(f"{field}: {text!r} is not a boolean (use true/false)")
-    if kind is str:
-        return text
-    try:
-        if kind is int:
-            try:
-                return int(text.replace("_", ""))
-            except ValueError:
-                value = float(text)  # Allows "1e5".
-                if not value.is_integer():
-                    raise
-                return int(value)
-        return float(text.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"{field}: {text!r} is not a valid {kind.__name__}") from None
-
-
-def replace_from_strings(config, overrides):
-    """Returns `config` with "field=value" overrides applied (tuples are comma lists).
-
-    Example: replace_from_strings(cfg, ["image_size=96", "dense_units=512,512"]).
-
-    Raises:
-      ValueError: unknown field, missing "=", unparsable value, or a value that fails
-        validation; the message names the field and the value.
-    """
-    hints = typing.get_type_hints(type(config))
-    changes = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like field=value")
-        field, text = item.split("=", 1)
-        field, text = field.strip(), text.strip()
-        if field not in hints:
-            raise ValueError(f"unknown AlexNetConfig field {field!r} in {item!r}")
-        kind = hints[field]
-        if typing.get_origin(kind) is tuple:
-            elem = typing.get_args(kind)[0]
-            parts = [p.strip() for p in text.split(",")] if text else []
-            changes[field] = tuple(_parse_scalar(elem, p, field) for p in parts)
-        else:
-            changes[field] = _parse_scalar(kind, text, field)
-    return dataclasses.replace(config, **changes)
 
 
 # ----------------------------------------------------------------------------- the model

@@ -19,7 +19,8 @@ from common.alexnet import AlexNet
 from common.errors import DataError
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
-RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy")
+RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
+                    "max_grad_norm")
 DATA_INFO = "data.json"
 TEST_REPORT = "test_report.md"
 TEST_METRICS = "test_metrics.json"
@@ -486,7 +487,8 @@ def make_replica_step(model, optimizer, step, config):
             return loss, {"accuracy": acc}
 
         grads, loss, aux, grad_norm, finite = training.global_gradients(
-            loss_fn, model.trainable_variables, config.grad_clip)
+            loss_fn, model.trainable_variables, config.grad_clip,
+            max_grad_norm=config.max_grad_norm)
         training.apply_if_finite(optimizer, grads, model.trainable_variables, finite)
         lr = learning_rate(step, config.learning_rate, config.decay_rate, config.min_learning_rate)
         return {"loss": loss, "accuracy": aux["accuracy"], "lr": lr, "grad_norm": grad_norm,

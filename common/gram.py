@@ -1,6 +1,5 @@
 """Gram matrices of feature maps, normalised by the number of spatial positions."""
 
-import keras
 from keras import ops
 
 

@@ -71,7 +71,7 @@ def seed_generator_states(model):
 
 # ----------------------------------------------------------------------------- optimiser step
 
-def global_gradients(loss_fn, variables, clip_value, jit_compile=False):
+def global_gradients(loss_fn, variables, clip_value, jit_compile=False, max_grad_norm=0.0):
     """Gradients of the global-mean loss, all-reduced over replicas and clipped element-wise.
 
     Args:
@@ -79,9 +79,12 @@ def global_gradients(loss_fn, variables, clip_value, jit_compile=False):
       variables: trainable variables.
       clip_value: element-wise clip bound (<= 0 turns clipping off).
       jit_compile: XLA-compile the forward and backward pass.
+      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
+        marked bad, like a non-finite one, so that `apply_if_finite` skips it (<= 0: off).
 
     Returns:
-      (grads, loss, aux, grad_norm, finite): the gradients are identical on every replica.
+      (grads, loss, aux, grad_norm, ok): the gradients are identical on every replica; `ok`
+      is false when the loss or a gradient is non-finite or the norm is above max_grad_norm.
     """
     ctx = tf.distribute.get_replica_context()
     n = ctx.num_replicas_in_sync if ctx is not None else 1
@@ -103,6 +106,8 @@ def global_gradients(loss_fn, variables, clip_value, jit_compile=False):
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
     finite = tf.logical_and(finite, tf.math.is_finite(loss))
     grad_norm = tf.linalg.global_norm(grads)
+    if max_grad_norm and max_grad_norm > 0:
+        finite = tf.logical_and(finite, grad_norm <= max_grad_norm)
     if clip_value and clip_value > 0:
         grads = [tf.clip_by_value(g, -clip_value, clip_value) for g in grads]
     return grads, loss, aux, grad_norm, finite
@@ -374,9 +379,10 @@ def run(spec: LoopSpec):
         finite = bool(metrics.pop("finite"))
         if not finite:
             skipped += 1
-            logging.warning("Step %d: non-finite loss or gradient; update skipped.", step)
-            print(f"WARNING: step {step}: non-finite loss or gradient, update skipped "
-                  f"({skipped} so far).", file=sys.stderr, flush=True)
+            why = _skip_reason(metrics)
+            logging.warning("Step %d: %s; update skipped.", step, why)
+            print(f"WARNING: step {step}: {why}, update skipped ({skipped} so far).",
+                  file=sys.stderr, flush=True)
         if step % spec.log_every == 0 or step == spec.num_steps or step == start + 1:
             last = {k: float(v) for k, v in metrics.items()}
             rate = progress.rate(step)
@@ -402,6 +408,15 @@ def run(spec: LoopSpec):
 
 
 _SHOWN = ("loss", "recon", "mmd")
+
+
+def _skip_reason(metrics):
+    """Why a step's update was skipped, from its metrics."""
+    loss = float(metrics.get("loss", np.nan))
+    norm = float(metrics.get("grad_norm", np.nan))
+    if np.isfinite(loss) and np.isfinite(norm):
+        return f"gradient norm {norm:.3g} above max_grad_norm"
+    return "non-finite loss or gradient"
 
 
 def run_in_workdir(workdir, config_dict, resumable_fields, overwrite, strategy, prepare, body):

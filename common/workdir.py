@@ -175,6 +175,17 @@ def config_to_dict(config):
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def _same_value(a, b):
+    """Config values are equal, or name the same existing files (e.g. relative vs absolute)."""
+    if a == b:
+        return True
+    if isinstance(a, str) and isinstance(b, str):
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        return all(_same_value(x, y) for x, y in zip(a, b))
+    return False
+
+
 def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=False):
     """Writes config.json, or checks that an existing one matches.
 
@@ -194,7 +205,7 @@ def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=F
         except ValueError as e:
             raise WorkdirError(f"{path} is not valid JSON ({e}); fix or move it away") from e
         diff = sorted(k for k in set(old) | set(config_dict)
-                      if k not in resumable_fields and old.get(k) != config_dict.get(k))
+                      if k not in resumable_fields and not _same_value(old.get(k), config_dict.get(k)))
         if diff and not overwrite:
             details = "; ".join(f"{k}: {old.get(k)!r} -> {config_dict.get(k)!r}" for k in diff)
             raise WorkdirError(

@@ -1,10 +1,12 @@
 """Hyperparameters of Sketch RNN: one frozen dataclass, named presets and string overrides."""
 
 import dataclasses
-import typing
 
+from common import config_utils
 from common.training import STRATEGIES
 from sketch_rnn.layers import MATMUL_DTYPES
+
+replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
 
 CELL_KINDS = ("lstm", "layer_norm", "hyper")
 
@@ -43,6 +45,8 @@ class SketchRNNConfig:
     Training:
       learning_rate, decay_rate, min_learning_rate: lr(step) schedule.
       grad_clip: element-wise gradient clip.
+      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
+        skipped and logged, like a non-finite one (0 = off; about 160x the largest norm seen in our runs).
       num_steps, save_every, eval_every, log_every, seed, jit_compile,
       strategy (see common.training.STRATEGIES).
       matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
@@ -78,6 +82,7 @@ class SketchRNNConfig:
     decay_rate: float = 0.9999
     min_learning_rate: float = 1e-5
     grad_clip: float = 1.0
+    max_grad_norm: float = 1e5
     random_scale_factor: float = 0.15
     augment_stroke_prob: float = 0.10
     num_steps: int = 100_000
@@ -91,22 +96,11 @@ class SketchRNNConfig:
     sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
 
     def __post_init__(self):
-        hints = typing.get_type_hints(type(self))
-
         def fail(name, why):
             raise ValueError(f"SketchRNNConfig.{name}={getattr(self, name)!r}: {why}")
 
         # Coerce JSON-ish values (lists, ints for floats) and check the types.
-        for f in dataclasses.fields(self):
-            value, kind = getattr(self, f.name), hints[f.name]
-            if typing.get_origin(kind) is tuple:
-                if isinstance(value, str) or not isinstance(value, (tuple, list)):
-                    fail(f.name, "must be a tuple")
-                elem = typing.get_args(kind)[0]
-                value = tuple(_coerce(elem, v, f.name, fail) for v in value)
-            else:
-                value = _coerce(kind, value, f.name, fail)
-            object.__setattr__(self, f.name, value)
+        config_utils.coerce_fields(self, fail)
 
         if not self.data or any(not s for s in self.data):
             fail("data", "need at least one non-empty source")
@@ -126,7 +120,7 @@ class SketchRNNConfig:
             if not 0 < getattr(self, name) <= 1:
                 fail(name, "must be in (0, 1]")
         for name in ("kl_weight", "kl_weight_start", "kl_tolerance", "min_learning_rate",
-                     "random_scale_factor", "augment_stroke_prob"):
+                     "random_scale_factor", "augment_stroke_prob", "max_grad_norm"):
             if getattr(self, name) < 0:
                 fail(name, "must be >= 0")
         for name in ("learning_rate", "grad_clip", "log_epsilon", "init_stddev"):
@@ -190,25 +184,6 @@ class SketchRNNConfig:
         return cls(**d)
 
 
-def _coerce(kind, value, name, fail):
-    """Checks `value` against a scalar field type; ints are accepted for floats."""
-    if kind is bool:
-        if not isinstance(value, bool):
-            fail(name, "must be a bool")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            fail(name, "must be an int")
-        return int(value)
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            fail(name, "must be a number")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str):
-            fail(name, "must be a string")
-        return value
-    raise TypeError(f"unsupported field type {kind} for {name}")
 
 
 _PRESETS = {
@@ -224,59 +199,3 @@ def get_config(name):
     if name not in _PRESETS:
         raise ValueError(f"unknown Sketch RNN config {name!r}; choose from {sorted(_PRESETS)}")
     return _PRESETS[name]()
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _parse_scalar(kind, text, field):
-    if kind is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError(f"{field}: {text!r} is not a boolean (use true/false)")
-    if kind is str:
-        return text
-    try:
-        if kind is int:
-            try:
-                return int(text.replace("_", ""))
-            except ValueError:
-                value = float(text)  # Allows "1e5".
-                if not value.is_integer():
-                    raise
-                return int(value)
-        return float(text.replace("_", ""))
-    except ValueError:
-        raise ValueError(f"{field}: {text!r} is not a valid {kind.__name__}") from None
-
-
-def replace_from_strings(config, overrides):
-    """Returns `config` with "field=value" overrides applied (tuples are comma lists).
-
-    Example: replace_from_strings(cfg, ["dec_rnn_size=64", "data=a.npz,b.npz",
-    "conditional=false"]).
-
-    Raises:
-      ValueError: unknown field, missing "=", unparsable value, or a value that fails
-        validation; the message names the field and the value.
-    """
-    hints = typing.get_type_hints(type(config))
-    changes = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} must look like field=value")
-        field, text = item.split("=", 1)
-        field, text = field.strip(), text.strip()
-        if field not in hints:
-            raise ValueError(f"unknown SketchRNNConfig field {field!r} in {item!r}")
-        kind = hints[field]
-        if typing.get_origin(kind) is tuple:
-            elem = typing.get_args(kind)[0]
-            parts = [p.strip() for p in text.split(",")] if text else []
-            changes[field] = tuple(_parse_scalar(elem, p, field) for p in parts)
-        else:
-            changes[field] = _parse_scalar(kind, text, field)
-    return dataclasses.replace(config, **changes)

@@ -17,7 +17,8 @@ from sketch_rnn.model import SketchRNN
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
-                    "jit_compile", "sample_temperatures", "matmul_dtype")
+                    "jit_compile", "sample_temperatures", "matmul_dtype",
+                    "max_grad_norm")
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 
 
@@ -47,7 +48,8 @@ def make_replica_step(model, optimizer, step, config):
             return values["loss"], values
 
         grads, loss, values, grad_norm, finite = training.global_gradients(
-            loss_fn, model.trainable_variables, config.grad_clip, jit_compile=config.jit_compile)
+            loss_fn, model.trainable_variables, config.grad_clip, jit_compile=config.jit_compile,
+            max_grad_norm=config.max_grad_norm)
         training.apply_if_finite(optimizer, grads, model.trainable_variables, finite)
         lr = losses.learning_rate(tf.cast(step, tf.float32), config.learning_rate,
                                   config.decay_rate, config.min_learning_rate)

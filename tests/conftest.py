@@ -8,6 +8,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Property tests run the same examples every time, so that CI cannot fail by chance. Explore
+# new random examples with `pytest --hypothesis-profile=explore`.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("ci")
 
 # Two logical CPUs so MirroredStrategy can be tested on one machine.
 _cpus = tf.config.list_physical_devices("CPU")

@@ -14,7 +14,8 @@ from wae_style import losses
 from wae_style import transfer as transfer_lib
 from wae_style.model import WAEStyle
 
-RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy", "jit_compile")
+RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy", "jit_compile",
+                    "max_grad_norm")
 EVAL_IMAGES = 64
 
 
@@ -57,7 +58,8 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
             return values["loss"], values
 
         grads, loss, values, grad_norm, finite = training.global_gradients(
-            loss_fn, gen_vars, clip_value=0.0, jit_compile=config.jit_compile)
+            loss_fn, gen_vars, clip_value=0.0, jit_compile=config.jit_compile,
+            max_grad_norm=config.max_grad_norm)
         training.apply_if_finite(optimizer, grads, gen_vars, finite)
         metrics = {k: tf.cast(v, tf.float32) for k, v in values.items()
                    if k not in ("z_content", "z_style")}
@@ -74,7 +76,8 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
                 d = losses.discriminator_losses(q, p, config)
                 return d["disc_loss"], d
 
-            dgrads, dloss, _, _, dfinite = training.global_gradients(disc_fn, disc_vars, 0.0)
+            dgrads, dloss, _, _, dfinite = training.global_gradients(
+                disc_fn, disc_vars, 0.0, max_grad_norm=config.max_grad_norm)
             training.apply_if_finite(disc_optimizer, dgrads, disc_vars, dfinite)
             metrics["disc_loss"] = dloss
             finite = tf.logical_and(finite, dfinite)

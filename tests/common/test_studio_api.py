@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -99,6 +99,8 @@ def test_canvas_to_model_matches_the_quickdraw_recipe():
 
 
 @settings(max_examples=40, deadline=None)
+@example(points=[(0.0, 0.0, False), (2.0, 0.0, False), (-1.0, 0.0, False)], k=1.0, ox=0.0,
+         oy=0.0)  # Doubles back along itself: RDP drops the turning point.
 @given(st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300), st.booleans()),
                 min_size=1, max_size=60),
        st.floats(1.0, 10.0), st.floats(-500, 500), st.floats(-500, 500))
@@ -113,7 +115,10 @@ def test_canvas_to_model_is_scale_and_shift_invariant(points, k, ox, oy):
     model, transform = server.canvas_to_model(s3)
     assert model.dtype.kind == "i"
     absolute = np.cumsum(model[:, :2], axis=0)
-    assert absolute.min() == 0 and absolute.max() == 255
+    # Inside the 255 box. The extremes themselves can go: RDP measures the distance to the
+    # line through a run's end points, so a stroke that doubles back along itself
+    # (0 -> 2 -> 1 on one line) loses its turning point, as in Google's recipe.
+    assert absolute.min() >= 0 and absolute.max() <= 255
     assert int(model[:, 2].sum()) == int(s3[:, 2].sum())  # One lift per stroke.
     moved = s3.copy()
     moved[:, :2] *= k

@@ -143,6 +143,21 @@ def test_config_guard_and_overwrite(tmp_path):
     assert json.loads((backups[0] / "config.json").read_text())["a"] == 1
 
 
+
+def test_config_guard_treats_the_same_data_path_as_equal(tmp_path, monkeypatch):
+    data = tmp_path / "images"
+    data.mkdir()
+    (tmp_path / "other").mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.chdir(tmp_path)
+    workdir_lib.check_or_write_config(run, {"data": [str(data), "builtin"]})
+    assert workdir_lib.check_or_write_config(run, {"data": ["images", "builtin"]})
+    assert workdir_lib.check_or_write_config(run, {"data": ["./images/", "builtin"]})
+    for bad in (["other", "builtin"], ["images"], ["missing", "builtin"]):
+        with pytest.raises(WorkdirError, match="different config"):
+            workdir_lib.check_or_write_config(run, {"data": bad})
+
 def test_atomic_directory_keeps_old_on_failure(tmp_path):
     target = tmp_path / "export"
     with workdir_lib.atomic_directory(target) as d:
@@ -153,3 +168,25 @@ def test_atomic_directory_keeps_old_on_failure(tmp_path):
             raise RuntimeError("boom")
     assert (target / "f").read_text() == "one"
     assert [p.name for p in tmp_path.iterdir()] == ["export"]
+
+
+def test_global_gradients_flags_a_norm_above_max_grad_norm():
+    v = tf.Variable([3.0, 4.0])
+
+    def loss_fn(scale):
+        return lambda: (scale * tf.reduce_sum(tf.square(v)) / 2.0, {})
+
+    for scale, max_norm, ok in [(1.0, 10.0, True), (100.0, 10.0, False), (100.0, 0.0, True),
+                                (np.inf, 0.0, False)]:
+        grads, loss, _, norm, good = training.global_gradients(
+            loss_fn(scale), [v], clip_value=1.0, max_grad_norm=max_norm)
+        assert bool(good) is ok, (scale, max_norm)
+        if np.isfinite(scale):
+            np.testing.assert_allclose(float(norm), 5.0 * scale, rtol=1e-6)  # Before clipping.
+            np.testing.assert_allclose(grads[0].numpy(), np.clip([3 * scale, 4 * scale], -1, 1))
+
+
+def test_skip_reason_names_the_cause():
+    assert "above max_grad_norm" in training._skip_reason({"loss": 1.0, "grad_norm": 1e9})
+    assert training._skip_reason({"loss": np.nan, "grad_norm": 1.0}) == "non-finite loss or gradient"
+    assert training._skip_reason({"loss": 1.0, "grad_norm": np.inf}) == "non-finite loss or gradient"

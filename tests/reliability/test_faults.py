@@ -81,8 +81,7 @@ def digest(folder):
 # ----------------------------------------------------------------------------- bad steps
 
 
-def test_bad_steps_are_skipped_or_clipped_and_logged(tmp_path, light, monkeypatch, capsys,
-                                                     record):
+def test_bad_steps_are_skipped_and_logged(tmp_path, light, monkeypatch, capsys, record):
     """Step 2: a NaN batch. Step 3: a batch whose values overflow. Step 4: a huge but finite
     gradient (the loss times 1e15). Steps 5 and 6 are normal."""
     from sketch_rnn import losses
@@ -116,28 +115,58 @@ def test_bad_steps_are_skipped_or_clipped_and_logged(tmp_path, light, monkeypatc
     assert "step 2: non-finite loss or gradient, update skipped (1 so far)" in err
     assert "step 3: non-finite loss or gradient, update skipped (2 so far)" in err
     assert err.count("update skipped") == 2
-    # A skipped step leaves every weight, slot and the optimiser's counter as they were
-    # (the step counter and the dropout RNG state move on).
-    for skipped in (2, 3):
+
+    def unchanged(skipped):
+        """A skipped step leaves every weight, slot and the optimiser's counter as they were
+        (the step counter and the dropout RNG state move on)."""
         before, after = state(workdir, skipped - 1), state(workdir, skipped)
         for k in before:
             if not k.startswith(("step/", "rng/")):
                 np.testing.assert_array_equal(before[k], after[k], err_msg=k)
-    at3 = model_weights(state(workdir, 3))
-    train.train_and_evaluate(config(num_steps=6, save_every=1), workdir)  # Resume: steps 4-6.
+
+    unchanged(2), unchanged(3)
+    train.train_and_evaluate(config(num_steps=4, save_every=1), workdir)  # Resume: step 4.
+    err = capsys.readouterr().err
+    assert err.count("update skipped") == 1
+    assert "above max_grad_norm, update skipped (1 so far)" in err
+    line = next(l for l in err.splitlines() if "above max_grad_norm" in l)
+    assert line.startswith("WARNING: step 4: gradient norm ")
+    unchanged(4)
+    train.train_and_evaluate(config(num_steps=6, save_every=1), workdir)  # Steps 5-6.
     assert "update skipped" not in capsys.readouterr().err
     loss, skips, norm = (scalars(workdir, t) for t in ("loss", "skipped_steps", "grad_norm"))
-    assert skips[3] == 2.0 and skips[6] == 0.0  # Counted per run, in TensorBoard.
+    assert skips[3] == 2.0 and skips[4] == 1.0 and skips[6] == 0.0  # Counted per run, in TensorBoard.
     assert not np.isfinite(loss[2]) and not np.isfinite(loss[3])
-    # The huge gradient is finite: clipped element-wise to grad_clip, applied, and logged.
-    assert norm[4] > 1e12 and np.isfinite(norm[4])
-    at4 = model_weights(state(workdir, 4))
-    step4 = max(float(np.abs(v - at3[k]).max()) for k, v in at4.items())
-    assert 0 < step4 < 0.01  # A bounded Adam step (lr 1e-3), not a jump.
+    assert norm[4] > config().max_grad_norm and np.isfinite(norm[4]) and np.isfinite(loss[4])
+    at4, at5 = model_weights(state(workdir, 4)), model_weights(state(workdir, 5))
+    step5 = max(float(np.abs(v - at4[k]).max()) for k, v in at5.items())
+    assert 0 < step5 < 0.01  # Training goes on with normal, bounded Adam steps (lr 1e-3).
     assert all(np.isfinite(loss[s]) and loss[s] < 100 for s in (1, 5, 6))
+    assert all(np.isfinite(norm[s]) and norm[s] < config().max_grad_norm for s in (1, 5, 6))
     assert all(np.all(np.isfinite(v)) for v in state(workdir).values() if v.dtype.kind == "f")
-    record("faults_bad_steps", skipped=[2, 3], clipped=[4], max_weight_change_step4=step4,
+    record("faults_bad_steps", skipped=[2, 3, 4], max_weight_change_step5=step5,
            losses={s: loss[s] for s in sorted(loss)}, grad_norm={s: norm[s] for s in sorted(norm)})
+
+
+def test_huge_gradient_threshold_off_clips_and_applies(tmp_path, light, monkeypatch, capsys):
+    """With max_grad_norm=0 a finite huge gradient is clipped element-wise and applied."""
+    from sketch_rnn import losses
+    real_losses = losses.compute_losses
+
+    def huge_loss(outputs, batch, step, cfg, **kw):
+        values = dict(real_losses(outputs, batch, step, cfg, **kw))
+        values["loss"] = values["loss"] * tf.where(tf.equal(step, 1), 1e15, 1.0)
+        return values
+
+    monkeypatch.setattr(losses, "compute_losses", huge_loss)
+    workdir = tmp_path / "run"
+    train.train_and_evaluate(config(num_steps=2, save_every=1, max_grad_norm=0.0), workdir)
+    assert "update skipped" not in capsys.readouterr().err
+    norm = scalars(workdir, "grad_norm")
+    assert norm[2] > 1e12
+    at1, at2 = model_weights(state(workdir, 1)), model_weights(state(workdir, 2))
+    change = max(float(np.abs(v - at1[k]).max()) for k, v in at2.items())
+    assert 0 < change < 0.01
 
 
 # ----------------------------------------------------------------------------- full disk

@@ -24,6 +24,10 @@ def test_defaults_follow_the_seed():
     assert config.num_res_blocks == 3
     assert config.mmd_scales == (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
     assert config.adam_beta1 == 0.5
+    # The official WAE code: recon = 0.05 * sum of squared errors, lambda = 10. Ours is the
+    # per-pixel mean, so the same balance needs lambda / (0.05 * H * W * 3).
+    official = 10.0 / (0.05 * config.image_size ** 2 * 3)
+    assert 0.5 < config.mmd_lambda / official < 2
     assert configs.paper().content_dim in configs.PAPER_CONTENT_DIMS
 
 

@@ -1,0 +1,86 @@
+"""Tests for wae_style.compare: WAE transfers against Gatys on the same VGG."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from common.errors import WorkdirError
+from common.procedural import builtin_images
+from wae_style import compare
+from wae_style import configs
+from wae_style import train
+
+
+def make_workdir(path, **kw):
+    """A workdir as the trainer leaves it: config.json and a checkpoint of perturbed weights."""
+    config = dataclasses.replace(configs.testing(), **kw)
+    model, step, optimizer, _ = train.build(config, tf.distribute.get_strategy())
+    for v in model.generator_trainable_variables:
+        v.assign(v + 0.01)
+    step.assign(7)
+    (path / "checkpoints").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config.to_dict()))
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    tf.train.CheckpointManager(ckpt, str(path / "checkpoints"), 3).save(checkpoint_number=7)
+    return model
+
+
+@pytest.fixture
+def images(tmp_path):
+    paths = []
+    for kind, seed in (("content", 0), ("content", 1), ("style", 2)):
+        img = builtin_images(1, 80, np.random.default_rng(seed), kind)[0]
+        p = tmp_path / f"{kind}{seed}.png"
+        Image.fromarray((img * 255).astype(np.uint8)).save(p)
+        paths.append(str(p))
+    return paths[:2], paths[2:]
+
+
+def test_compare_two_models_and_gatys(tmp_path, images):
+    saved = make_workdir(tmp_path / "a")
+    make_workdir(tmp_path / "b", content_dim=16)
+    _, model, path = compare.restore(tmp_path / "a")
+    assert path.endswith("ckpt-7")
+    for x, y in zip(saved.generator_trainable_variables, model.generator_trainable_variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    lines = []
+    contents, styles = images
+    report = compare.compare([tmp_path / "a", tmp_path / "b"], contents, styles, iterations=2,
+                             out=tmp_path / "out", progress=lines.append)
+    assert len(lines) == 2 and lines[0].startswith("Gatys 1/2")
+    rows = report["results"]
+    names = ["WAE a (content_dim 32)", "WAE b (content_dim 16)", "Gatys (2 it.)",
+             "content image itself"]
+    assert list(rows) == names
+    for name in names:
+        assert np.isfinite(rows[name]["content_loss"]) and rows[name]["style_loss"] > 0
+    assert rows["content image itself"]["content_loss"] == 0.0
+    assert all(rows[n]["seconds_per_image"] > 0 for n in names[:3])
+    grid = np.asarray(Image.open(tmp_path / "out" / "grid.png"))
+    assert grid.shape[0] == 5 * 66 + 2  # Content, style, two WAEs, Gatys; 64 px + 2 px pad.
+    assert grid.shape[1] == 2 * 66 + 2
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["pairs"] == 2
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| WAE b (content_dim 16) |" in md and "Gatys (2 it.)" in md
+
+
+def test_compare_refuses_models_on_different_vggs(tmp_path, images):
+    make_workdir(tmp_path / "a")
+    make_workdir(tmp_path / "b", vgg_seed=1)
+    with pytest.raises(ValueError, match="vgg_seed"):
+        compare.compare([tmp_path / "a", tmp_path / "b"], *images, iterations=1, out=tmp_path / "o")
+
+
+def test_compare_names_a_bad_workdir(tmp_path, images):
+    with pytest.raises(WorkdirError, match="config.json is missing"):
+        compare.compare(tmp_path / "nothing", *images, iterations=1, out=tmp_path / "o")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text(json.dumps(configs.testing().to_dict()))
+    with pytest.raises(WorkdirError, match="no checkpoint"):
+        compare.compare(tmp_path / "empty", *images, iterations=1, out=tmp_path / "o")
+    with pytest.raises(ValueError, match="at least one"):
+        compare.compare([], *images, iterations=1, out=tmp_path / "o")
