@@ -95,14 +95,27 @@ class SketchModel:
         with self.lock:
             return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
 
-    def decode(self, z, temperature, seed, max_len=None):
-        """(B, N_z) latents -> list of (L_i, 3) stroke-3; every row uses the same seed."""
+    def decode(self, z, temperature, seed, max_len=None, shared_noise=False):
+        """(B, N_z) latents -> list of (L_i, 3) stroke-3.
+
+        Args:
+          z: (B, N_z) latents.
+          temperature, seed, max_len: as in the export's `decode`.
+          shared_noise: decode each row on its own with the same seed, so that every row
+            sees the same random draws at each step (common random numbers). Rows with
+            nearby z then give nearby sketches at any temperature, which is what an
+            interpolation wants. Costs one call per row. Otherwise one batched call, in
+            which each row draws its own noise.
+        """
         self._need_encoder("decode")
         z = np.asarray(z, np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_size:
             raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
         t, s, m = self._scalars(temperature, seed, max_len)
         with self.lock:
+            if shared_noise:
+                return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m))[0]
+                        for i in range(len(z))]
             out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)
         return _unpad(out)
 
@@ -110,10 +123,15 @@ class SketchModel:
         """encode then decode: one output per input sketch."""
         return self.decode(self.encode(sketches), temperature, seed, max_len)
 
-    def interpolate(self, a, b, steps, method="linear", temperature=0.1, seed=0, max_len=None):
-        """Decodes `steps` latents from encode(a) to encode(b) (SPEC eq. 15 or slerp)."""
+    def interpolate(self, a, b, steps, method="linear", temperature=0.1, seed=0, max_len=None,
+                    shared_noise=True):
+        """Decodes `steps` latents from encode(a) to encode(b) (SPEC eq. 15 or slerp).
+
+        With shared_noise (the default) every frame sees the same random draws, so the frames
+        change only as z does (see decode).
+        """
         if method not in METHODS:
             raise DataError(f"method={method!r}: use one of {METHODS}")
         za, zb = self.encode([a, b])
         z = interpolate_latents(za, zb, steps, method)  # (S, Nz)
-        return self.decode(z, temperature, seed, max_len)
+        return self.decode(z, temperature, seed, max_len, shared_noise=shared_noise)

@@ -29,6 +29,9 @@ flags.DEFINE_string("scorer", None, "Optional AlexNet export: also measure conti
                     "embeddings (report mode).")
 flags.DEFINE_string("out", "interpolation", "Output folder.")
 flags.DEFINE_integer("cell", 128, "Strip cell size in pixels.")
+flags.DEFINE_bool("shared_noise", True, "Decode every frame with the same random draws, so frames "
+                  "change only with z (one decode call per frame); --noshared_noise batches them, "
+                  "each frame with its own noise.")
 
 
 def main(argv):
@@ -38,7 +41,7 @@ def main(argv):
     pairs = cli.exit_on_error(tools.parse_pairs, FLAGS.pair, FLAGS.quickdraw_dir, FLAGS.index)
     cli.exit_on_error(tools.interpolate, FLAGS.model, pairs, FLAGS.out, FLAGS.steps, FLAGS.method, temps,
                       FLAGS.seed, FLAGS.max_len, FLAGS.frames, FLAGS.batch_size, FLAGS.report,
-                      FLAGS.scorer, FLAGS.cell)
+                      FLAGS.scorer, FLAGS.cell, FLAGS.shared_noise)
 
 
 def run():

@@ -6,6 +6,7 @@ import numpy as np
 
 from common import render
 from common.errors import DataError
+from sketch_rnn.sample import GREEDY_TEMPERATURE
 from sketch_rnn.sample import latent_path
 
 # The seed (Fujii 2018) Table 2 bins and its reported figures, quoted beside ours.
@@ -187,7 +188,7 @@ def write_fidelity_report(result, out_dir, notes=(), cell=96):
 
 def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, max_len=None,
                batch_size=256, strip_frames=10, raster=64, scorer=None, baseline_pairs=500,
-               rng=None, progress=None):
+               rng=None, progress=None, shared_noise=True):
     """Seed Experiment 2: decode z_t from encode(a) to encode(b) in `steps` points.
 
     Decodes in batches of `batch_size`, so memory stays bounded for any `steps` (10000 is fine).
@@ -199,6 +200,10 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
 
     Args:
         progress: optional callable(done, total), called after each batch.
+        shared_noise: above the greedy temperature, decode every frame with the same random
+            draws (`SketchModel.decode(shared_noise=True)`, one call per frame), so that
+            consecutive frames differ only through z. Without it each frame in a batch draws
+            its own noise, and the metric measures the noise as much as the path.
 
     Returns:
         dict of metrics plus "_frames": `strip_frames` evenly spaced decoded sketches.
@@ -210,6 +215,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
     if method not in ("linear", "slerp"):
         raise DataError(f"method={method!r}: use linear or slerp")
     rng = rng or np.random.default_rng(seed)
+    shared = bool(shared_noise and temperature > GREEDY_TEMPERATURE)  # Greedy has no noise.
     za, zb = model.encode([a, b])
     strip_idx = np.unique(np.linspace(0, steps - 1, min(strip_frames, steps)).round().astype(int))
     keep_idx = np.unique(np.concatenate([rng.choice(steps, min(steps, 2 * baseline_pairs),
@@ -222,7 +228,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
         stop = min(start + batch_size, steps)
         t = np.arange(start, stop) / (steps - 1)
         z = latent_path(za, zb, t, method)
-        decoded = model.decode(z, temperature, seed, max_len)
+        decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared)
         r = render.rasterize_batch([_nonempty(s) for s in decoded], size=raster)  # (b, S, S)
         r = r.reshape(len(decoded), -1).astype(np.float32)  # (b, S*S)
         seq = r if prev_r is None else np.concatenate([prev_r[None], r])
@@ -249,7 +255,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
                                  for i, j in zip(pa, pb)]))
     result = {
         "method": method, "steps": int(steps), "temperature": float(temperature),
-        "seed": int(seed), "raster": int(raster),
+        "seed": int(seed), "raster": int(raster), "shared_noise": shared,
         "z_distance": float(np.linalg.norm(za - zb)),
         "raster_step_mean": float(diffs.mean()), "raster_step_max": float(diffs.max()),
         "raster_unchanged_fraction": float(np.mean(diffs == 0)),
@@ -280,14 +286,18 @@ def continuity_markdown(results, title="Experiment 2: latent continuity", notes=
               "consecutive decoded frames, its maximum, and for scale the same distance between "
               "random pairs of frames of the path and between its two ends. A smooth path has "
               "a small mean step, a max step well below the end-to-end distance, and steps far "
-              "below the random-pair distance.", "",
+              "below the random-pair distance. Above the greedy temperature every frame is "
+              "decoded with the same random draws (shared noise), unless a row says otherwise.",
+              "",
               "| pair | method | τ | steps | mean step | max step | unchanged | random pair | "
               "end to end | emb. mean step | emb. random pair |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         emb = (f"{r['embedding_step_mean']:.3f} | {r['embedding_random_pair']:.3f}"
                if "embedding_step_mean" in r else "- | -")
-        lines.append(f"| {r['pair']} | {r['method']} | {r['temperature']:g} | {r['steps']} | "
+        tau = f"{r['temperature']:g}" + (" (own noise)" if r["temperature"] > GREEDY_TEMPERATURE
+                                         and not r.get("shared_noise", True) else "")
+        lines.append(f"| {r['pair']} | {r['method']} | {tau} | {r['steps']} | "
                      f"{r['raster_step_mean']:.4f} | {r['raster_step_max']:.4f} | "
                      f"{r['raster_unchanged_fraction']:.2f} | {r['raster_random_pair']:.4f} | "
                      f"{r['raster_endpoints']:.4f} | {emb} |")

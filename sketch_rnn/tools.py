@@ -112,8 +112,12 @@ def _stem(ref):
 
 def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                 temperatures=(0.1,), seed=0, max_len=None, frames=10, batch_size=256,
-                report=False, scorer_path=None, cell=128):
-    """Writes one strip (PNG + SVG) per pair, method and τ; in report mode also report.md/json."""
+                report=False, scorer_path=None, cell=128, shared_noise=True):
+    """Writes one strip (PNG + SVG) per pair, method and τ; in report mode also report.md/json.
+
+    With shared_noise every frame is decoded with the same random draws (see
+    `SketchModel.decode`), so the strip changes only as z does.
+    """
     for m in methods:
         if m not in inference.METHODS:
             raise DataError(f"--method={m!r}: use one of {inference.METHODS}")
@@ -133,7 +137,8 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                 r = experiments.continuity(model, a, b, steps, method, t, seed, max_len,
                                            batch_size, frames, scorer=scorer,
                                            baseline_pairs=200 if report else 1,
-                                           progress=_progress(label, steps, batch_size))
+                                           progress=_progress(label, steps, batch_size),
+                                           shared_noise=shared_noise)
                 stem = f"{name}_{method}_t{t:g}"
                 labels = ["A"] + [f"t={i / (steps - 1):.2f}" for i in r["strip_indices"]] + ["B"]
                 png, svg = inference.save_grid([a] + r.pop("_frames") + [b], out / stem,

@@ -520,7 +520,7 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
         b_m, _ = to_model_units(b, units, model, "b")
         z = model.encode([a_m, b_m])  # (2, Nz)
         t, zs = interpolate(z[0], z[1], steps, method)
-        out = model.decode(zs, tau, seed, max_len)
+        out = model.decode(zs, tau, seed, max_len, shared_noise=True)  # Frames differ by z only.
         return jsonify(method=method, steps=steps, temperature=tau, seed=seed,
                        a=rows(a_m), b=rows(b_m),
                        frames=[{"t": round(float(ti), 6), "strokes": rows(s)}

@@ -102,6 +102,27 @@ def test_continuity_is_batch_independent_and_measures_jumps(exports, sketches_di
     assert flat["raster_step_max"] == 0 and flat["raster_unchanged_fraction"] == 1
 
 
+
+def test_shared_noise_gives_every_row_the_same_draws(exports, sketches_dir):
+    model = inference.SketchModel(exports[0])
+    a = inference.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "donut.ndjson"))
+    z = np.repeat(model.encode([a]), 3, axis=0)  # Three identical latents.
+    shared = model.decode(z, 1.0, 5, 12, shared_noise=True)
+    own = model.decode(z, 1.0, 5, 12)
+    assert all(np.array_equal(shared[0], x) for x in shared[1:])
+    assert not all(np.array_equal(own[0], x) for x in own[1:])  # Each row its own noise.
+    np.testing.assert_allclose(shared[0], own[0], atol=1e-4)  # Row 0 of a batch = a batch of 1.
+    # At tau = 1 a path between identical ends is flat only with shared noise.
+    flat = experiments.continuity(model, a, a, steps=6, temperature=1.0, max_len=12, seed=5)
+    assert flat["shared_noise"] and flat["raster_step_max"] == 0
+    noisy = experiments.continuity(model, a, a, steps=6, temperature=1.0, max_len=12, seed=5,
+                                   shared_noise=False)
+    assert not noisy["shared_noise"] and noisy["raster_step_max"] > 0
+    md = experiments.continuity_markdown([dict(noisy, pair="p"), dict(flat, pair="q")])
+    assert "| p | linear | 1 (own noise) |" in md and "| q | linear | 1 |" in md
+    frames = model.interpolate(a, a, 4, temperature=1.0, seed=5, max_len=12)
+    assert all(np.array_equal(frames[0], f) for f in frames[1:])
+
 def test_evaluate_sketch_rnn_report(exports, tmp_path):
     result = tools.evaluate(exports[0], exports[1], ["builtin"], tmp_path / "e",
                                           per_class=2, temperatures=[0.2, 0.8], max_seq_len=64)
