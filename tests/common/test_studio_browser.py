@@ -247,7 +247,9 @@ def test_browser_draw_complete_and_stylize(live_server, chromium_path, tmp_path)
                 _valid_rows(c["canvas"])
             assert page.get_attribute("#pad", "data-anim") == "done", body["completions"]
             after_any, after_model = _ink(page, "#pad")
-            assert after_model > 0 and after_any > before_any, (
+            # Model-coloured ink is new. The total can stay the same when a short completion
+            # lands on the user's own strokes (the seed is random per press).
+            assert after_model > 0 and after_any >= before_any, (
                 before_any, after_any, after_model, body["origin"], body["completions"])
             assert page.locator("#alts canvas").count() == 4
             # Keep it: the completion joins the drawing.
