@@ -91,7 +91,6 @@ class AlexNetConfig:
     strategy: str = "default"
 
     def __post_init__(self):
-
         def fail(name, why):
             raise ValueError(f"AlexNetConfig.{name}={getattr(self, name)!r}: {why}")
 
@@ -178,8 +177,6 @@ class AlexNetConfig:
                     conv_channels=self.conv_channels, conv_kernels=self.conv_kernels,
                     conv1_stride=self.conv1_stride, dense_units=self.dense_units,
                     dropout=self.dropout, norm=self.norm, seed=self.seed)
-
-
 
 
 _PRESETS = {"testing": AlexNetConfig.testing, "default": AlexNetConfig.default,

@@ -184,8 +184,6 @@ class SketchRNNConfig:
         return cls(**d)
 
 
-
-
 _PRESETS = {
     "testing": SketchRNNConfig.testing,
     "default": SketchRNNConfig.default,

@@ -1,7 +1,6 @@
 """Hyperparameters of the WAE style-transfer model: one frozen dataclass and named presets."""
 
 import dataclasses
-import typing
 
 from common import config_utils
 
@@ -200,13 +199,7 @@ class WAEConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown WAEConfig fields {unknown}")
-        hints = typing.get_type_hints(cls)
-        kwargs = {}
-        for key, value in d.items():
-            if typing.get_origin(hints[key]) is tuple:
-                value = tuple(value)
-            kwargs[key] = value
-        return cls(**kwargs)
+        return cls(**d)  # __post_init__ turns JSON lists into tuples.
 
 
 def default():
