@@ -10,6 +10,7 @@ from common.latents import interpolate_latents
 from common.strokes import validate_stroke3
 
 METHODS = ("linear", "slerp")
+GREEDY_TEMPERATURE = 1e-3  # At or below this temperature the sampler decodes greedily.
 
 
 def _unpad(out):
@@ -104,7 +105,8 @@ class SketchModel:
           shared_noise: decode each row on its own with the same seed, so that every row
             sees the same random draws at each step (common random numbers). Rows with
             nearby z then give nearby sketches at any temperature, which is what an
-            interpolation wants. Costs one call per row. Otherwise one batched call, in
+            interpolation wants. Costs one call per row, except at greedy temperatures,
+            which draw no noise and stay one batched call. Otherwise one batched call, in
             which each row draws its own noise.
         """
         self._need_encoder("decode")
@@ -113,7 +115,7 @@ class SketchModel:
             raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
         t, s, m = self._scalars(temperature, seed, max_len)
         with self.lock:
-            if shared_noise:
+            if shared_noise and temperature > GREEDY_TEMPERATURE:
                 return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m))[0]
                         for i in range(len(z))]
             out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)

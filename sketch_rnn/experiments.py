@@ -200,8 +200,9 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
 
     Args:
         progress: optional callable(done, total), called after each batch.
-        shared_noise: above the greedy temperature, decode every frame with the same random
-            draws (`SketchModel.decode(shared_noise=True)`, one call per frame), so that
+        shared_noise: decode every frame with the same random draws
+            (`SketchModel.decode(shared_noise=True)`, one call per frame above the greedy
+            temperature), so that
             consecutive frames differ only through z. Without it each frame in a batch draws
             its own noise, and the metric measures the noise as much as the path.
 
@@ -215,7 +216,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
     if method not in ("linear", "slerp"):
         raise DataError(f"method={method!r}: use linear or slerp")
     rng = rng or np.random.default_rng(seed)
-    shared = bool(shared_noise and temperature > GREEDY_TEMPERATURE)  # Greedy has no noise.
+    shared = bool(shared_noise and temperature > GREEDY_TEMPERATURE)  # Greedy draws no noise.
     za, zb = model.encode([a, b])
     strip_idx = np.unique(np.linspace(0, steps - 1, min(strip_frames, steps)).round().astype(int))
     keep_idx = np.unique(np.concatenate([rng.choice(steps, min(steps, 2 * baseline_pairs),
@@ -228,7 +229,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
         stop = min(start + batch_size, steps)
         t = np.arange(start, stop) / (steps - 1)
         z = latent_path(za, zb, t, method)
-        decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared)
+        decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared_noise)
         r = render.rasterize_batch([_nonempty(s) for s in decoded], size=raster)  # (b, S, S)
         r = r.reshape(len(decoded), -1).astype(np.float32)  # (b, S*S)
         seq = r if prev_r is None else np.concatenate([prev_r[None], r])
