@@ -13,6 +13,13 @@ Give measured step times (the JSON lines of train_sketch_rnn) to also get achiev
 
 Elementwise work (gates, layer norm, losses) is not counted: the figures are an upper
 bound on what matmul-bound code could reach.
+
+The large matmul gives the machine's peak. The recurrence cannot use it: each step is a
+(B, H) @ (H, 4H) matmul whose input is the previous step's output. So the script also
+times that shape in a compiled 250-step loop that carries h (--recurrent_steps; 0 skips
+it) and prints the limit at that rate, which is the tighter bound for the training step.
+It also says whether this CPU has bf16 matmuls (avx512_bf16 / amx_bf16), which decides
+what `matmul_dtype="auto"` runs.
 """
 
 import argparse
@@ -102,6 +109,33 @@ def measure_matmul(size, reps, jit, dtype):
     return 2.0 * size ** 3 / best / 1e9
 
 
+def measure_recurrent_matmul(batch, units, dtype, steps, reps):
+    """Median GFLOP/s of h <- (h @ W)[:, :H] with W (H, 4H), over `steps` steps under XLA."""
+    import numpy as np
+    import tensorflow as tf
+    h0 = tf.random.normal((batch, units))
+    w = tf.random.normal((units, 4 * units)) * (0.5 / units ** 0.5)
+    if dtype == "bfloat16":
+        w = tf.cast(w, tf.bfloat16)
+
+    @tf.function(jit_compile=True)
+    def loop(h0, w):
+        def body(i, h):
+            hm = tf.cast(h, w.dtype)
+            out = (tf.linalg.matmul(hm, w, output_type=tf.float32) if dtype == "bfloat16"
+                   else tf.linalg.matmul(hm, w))  # (B, 4H)
+            return i + 1, out[:, :units]
+        return tf.while_loop(lambda i, _: i < steps, body, (0, h0))[1]
+
+    loop(h0, w).numpy()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        loop(h0, w).numpy()
+        times.append(time.perf_counter() - t0)
+    return 2.0 * batch * units * 4 * units * steps / float(np.median(times)) / 1e9
+
+
 def read_step_times(paths, pairs):
     """{config: s/step} from train_sketch_rnn JSON lines and name=value pairs."""
     times = {}
@@ -131,13 +165,22 @@ def main(argv=None):
                         help="measured time as config=seconds or config/bfloat16=seconds")
     parser.add_argument("--no_measure", action="store_true",
                         help="skip the matmul measurement (use --fp32/--bf16 rates)")
+    parser.add_argument("--recurrent_steps", type=int, default=250,
+                        help="steps of the carried (B, H) @ (H, 4H) loop; 0 skips it")
     parser.add_argument("--fp32_gflops", type=float, default=None)
     parser.add_argument("--bf16_gflops", type=float, default=None)
     args = parser.parse_args(argv)
 
     from benchmarks import timing
     from benchmarks.train_sketch_rnn import make_config
+    from sketch_rnn import layers
     machine = timing.machine()
+    flags = sorted(layers._cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16",
+                                          "amx_bf16", "amx_tile"})
+    print(json.dumps({"name": "roofline_cpu", "unit": "flags", "value": flags,
+                      "native_bf16": layers.native_bf16(),
+                      "auto_matmul_dtype": layers.resolve_matmul_dtype("auto"), **machine}),
+          flush=True)
     rates = {"float32": args.fp32_gflops, "bfloat16": args.bf16_gflops}
     if not args.no_measure:
         for dtype in ("float32", "bfloat16"):
@@ -150,6 +193,19 @@ def main(argv=None):
                 best = max(best, g)
             rates[dtype] = rates[dtype] or best
     times = read_step_times(args.train_json, args.s_per_step)
+    recurrent = {}  # (batch, units, dtype) -> GFLOP/s
+    for name in CONFIGS if args.recurrent_steps > 0 and not args.no_measure else ():
+        config = make_config(name)
+        key = (config.batch_size, config.dec_rnn_size)
+        for dtype in ("float32", "bfloat16"):
+            if key + (dtype,) in recurrent:
+                continue
+            steps = args.recurrent_steps if key[1] < 2048 else max(args.recurrent_steps // 10, 1)
+            g = measure_recurrent_matmul(*key, dtype, steps, reps=3)
+            recurrent[key + (dtype,)] = g
+            print(json.dumps({"name": f"roofline_recurrent_matmul_{dtype}_b{key[0]}_h{key[1]}",
+                              "unit": "GFLOP/s", "value": round(g, 1), "batch": key[0],
+                              "units": key[1], "steps": steps, **machine}), flush=True)
     for name in CONFIGS:
         config = make_config(name)
         parts = step_flops(config)
@@ -167,6 +223,11 @@ def main(argv=None):
                 limit = gflop / rate
                 record[f"limit_s_per_step_{dtype}"] = round(limit, 3)
                 record[f"limit_sketches_per_s_{dtype}"] = round(config.batch_size / limit, 1)
+            rate = recurrent.get((config.batch_size, config.dec_rnn_size, dtype))
+            if rate:  # Every FLOP at the decoder's recurrent-shape rate.
+                record[f"recurrent_shape_limit_s_per_step_{dtype}"] = round(gflop / rate, 3)
+                record[f"recurrent_shape_limit_sketches_per_s_{dtype}"] = round(
+                    config.batch_size * rate / gflop, 1)
         for key, measured in times.items():
             base, _, dtype = key.partition("/")
             if base == name:

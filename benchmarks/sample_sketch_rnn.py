@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--reps", type=int, default=7, help="timed calls per figure")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls (compile)")
     parser.add_argument("--temperature", type=float, default=0.5)
-    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16"), default=None)
+    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16", "auto"), default=None)
     parser.add_argument("--no_completion", action="store_true",
                         help="skip the completion latency figure")
     args = parser.parse_args(argv)

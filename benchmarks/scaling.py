@@ -69,7 +69,7 @@ def main(argv=None):
     parser.add_argument("--fixed_seq", type=int, default=250)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16"), default=None)
+    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16", "auto"), default=None)
     parser.add_argument("--out_dir", default=None, help="write the two PNGs here")
     args = parser.parse_args(argv)
     extra = ["--matmul_dtype", args.matmul_dtype] if args.matmul_dtype else []

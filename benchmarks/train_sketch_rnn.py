@@ -123,7 +123,7 @@ def main(argv=None):
     parser.add_argument("--max_seq_len", type=int, default=None)
     parser.add_argument("--jit_compile", type=lambda s: s.lower() in ("1", "true", "yes"),
                         default=None, help="override config.jit_compile")
-    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16"), default=None,
+    parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16", "auto"), default=None,
                         help="operand dtype of the recurrent matmuls (sketch_rnn.layers)")
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: MirroredStrategy over --logical_cpus logical CPUs")

@@ -4,7 +4,7 @@ import dataclasses
 
 from common import config_utils
 from common.training import STRATEGIES
-from sketch_rnn.layers import MATMUL_DTYPES
+from sketch_rnn.layers import MATMUL_DTYPE_CHOICES
 
 replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
 
@@ -50,7 +50,8 @@ class SketchRNNConfig:
       num_steps, save_every, eval_every, log_every, seed, jit_compile,
       strategy (see common.training.STRATEGIES).
       matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
-        accumulation, fp32 states and losses) or "float32"; see layers.set_matmul_dtype.
+        accumulation, fp32 states and losses), "float32", or "auto" (the default: bf16
+        only where the hardware has bf16 matmuls, else fp32); see layers.set_matmul_dtype.
       sample_temperatures: temperatures of the samples logged during training.
     """
 
@@ -91,7 +92,7 @@ class SketchRNNConfig:
     log_every: int = 50
     seed: int = 0
     jit_compile: bool = True
-    matmul_dtype: str = "bfloat16"
+    matmul_dtype: str = "auto"
     strategy: str = "default"
     sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
 
@@ -136,8 +137,8 @@ class SketchRNNConfig:
             fail("sample_temperatures", "need at least one temperature, all > 0")
         if self.strategy not in STRATEGIES:
             fail("strategy", f"must be one of {STRATEGIES}")
-        if self.matmul_dtype not in MATMUL_DTYPES:
-            fail("matmul_dtype", f"must be one of {MATMUL_DTYPES}")
+        if self.matmul_dtype not in MATMUL_DTYPE_CHOICES:
+            fail("matmul_dtype", f"must be one of {MATMUL_DTYPE_CHOICES}")
 
     @property
     def recurrent_dropout_keep(self):

@@ -8,26 +8,69 @@ from keras import ops
 
 LN_EPSILON = 1e-3  # magenta rnn.py layer_norm / layer_norm_all epsilon.
 MATMUL_DTYPES = ("float32", "bfloat16")
+MATMUL_DTYPE_CHOICES = MATMUL_DTYPES + ("auto",)  # "auto": bf16 only on bf16 hardware.
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _cpu_flags(path="/proc/cpuinfo"):
+    """The CPU feature flags of the first processor in `path` (empty where unreadable)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16(cpu_flags=None):
+    """True where bf16 matmuls run natively: a GPU of compute capability >= 8.0 (which
+    then runs the model), else a CPU with avx512_bf16 or amx_bf16. Elsewhere XLA:CPU
+    emulates bf16 dots, which is slower than fp32 (measured 130 against 173 GFLOP/s on
+    an AVX-512 Xeon without avx512_bf16).
+    """
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        return bool(capability and tuple(capability) >= (8, 0))
+    flags = _cpu_flags() if cpu_flags is None else set(cpu_flags)
+    return any(flag in flags for flag in _BF16_CPU_FLAGS)
+
+
+def resolve_matmul_dtype(dtype):
+    """"auto" -> "bfloat16" on bf16 hardware (native_bf16) else "float32"; others as given."""
+    if dtype not in MATMUL_DTYPE_CHOICES:
+        raise ValueError(f"matmul dtype {dtype!r}: use one of {MATMUL_DTYPE_CHOICES}")
+    if dtype == "auto":
+        return "bfloat16" if native_bf16() else "float32"
+    return dtype
+
+
 _matmul_dtype = os.environ.get("SKETCHSTYLE_MATMUL_DTYPE", "float32")
-if _matmul_dtype not in MATMUL_DTYPES:
-    raise ValueError(f"SKETCHSTYLE_MATMUL_DTYPE={_matmul_dtype!r}: use one of {MATMUL_DTYPES}")
+if _matmul_dtype not in MATMUL_DTYPE_CHOICES:
+    raise ValueError(f"SKETCHSTYLE_MATMUL_DTYPE={_matmul_dtype!r}: use one of "
+                     f"{MATMUL_DTYPE_CHOICES}")
 
 
 def set_matmul_dtype(dtype):
-    """Operand dtype of the cells' and MDN head's matmuls: "float32" or "bfloat16".
+    """Operand dtype of the cells' and MDN head's matmuls: "float32", "bfloat16" or "auto".
 
     bfloat16 rounds both operands to bf16 and accumulates in fp32 (fp32 result); states,
-    gates and losses stay fp32. It is read when a function is traced, so set it before
+    gates and losses stay fp32. "auto" picks bfloat16 only where the hardware has bf16
+    matmuls (see native_bf16). It is read when a function is traced, so set it before
     building tf.functions. The default comes from $SKETCHSTYLE_MATMUL_DTYPE (float32).
+    Returns the dtype now in use.
     """
     global _matmul_dtype
-    if dtype not in MATMUL_DTYPES:
-        raise ValueError(f"matmul dtype {dtype!r}: use one of {MATMUL_DTYPES}")
-    _matmul_dtype = dtype
+    _matmul_dtype = resolve_matmul_dtype(dtype)
+    return _matmul_dtype
 
 
 def get_matmul_dtype():
-    """The current matmul operand dtype (see set_matmul_dtype)."""
+    """The current matmul operand dtype, "float32" or "bfloat16" (see set_matmul_dtype)."""
+    global _matmul_dtype
+    if _matmul_dtype == "auto":  # From the environment; resolved on first use.
+        _matmul_dtype = resolve_matmul_dtype("auto")
     return _matmul_dtype
 
 
@@ -64,7 +107,7 @@ def matmul_operand(x, transpose=False):
     Outside XLA or in fp32 the transpose is left to the matmul.
     """
     x = tf.convert_to_tensor(x)
-    if _matmul_dtype == "float32" or x.dtype not in (tf.float32, tf.bfloat16):
+    if get_matmul_dtype() == "float32" or x.dtype not in (tf.float32, tf.bfloat16):
         return x, transpose
     x = tf.cast(x, tf.bfloat16)
     if transpose and _in_xla():
@@ -86,7 +129,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False):
         flat = tf.reshape(a, (-1, tf.shape(a)[-1]))  # (N, K)
         out = matmul(flat, b, transpose_b=transpose_b)  # (N, M)
         return tf.reshape(out, tf.concat([lead, tf.shape(out)[-1:]], 0))  # (..., M)
-    if _matmul_dtype == "float32" and a.dtype == b.dtype:
+    if get_matmul_dtype() == "float32" and a.dtype == b.dtype:
         return tf.linalg.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     return _bf16_matmul(a, b, transpose_a, transpose_b)
 
@@ -246,11 +289,11 @@ def _storage_dtype():
     bf16 (with bf16 matmuls) is kept as its uint16 bits: XLA:CPU otherwise converts the
     whole bf16 buffer to fp32 and back around every per-step dynamic-update-slice.
     """
-    return tf.uint16 if _matmul_dtype == "bfloat16" else tf.float32
+    return tf.uint16 if get_matmul_dtype() == "bfloat16" else tf.float32
 
 
 def _matmul_tf_dtype():
-    return tf.bfloat16 if _matmul_dtype == "bfloat16" else tf.float32
+    return tf.bfloat16 if get_matmul_dtype() == "bfloat16" else tf.float32
 
 
 def _to_storage(x):
@@ -333,8 +376,11 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
                    + matmul(h, wh, transpose_b=wh_t))  # (B, 4H)
             keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, c.dtype)
             h, c = pointwise(pre, c, keep, params)
-            h_last = tf.where(last == t, h, h_last)
-            c_last = tf.where(last == t, c, c_last)
+            if lengths is None:
+                h_last, c_last = h, c
+            else:
+                h_last = tf.where(last == t, h, h_last)
+                c_last = tf.where(last == t, c, c_last)
             hs = hs.write(t, h if return_sequence else _to_storage(h))
             if not recompute:
                 pres = pres.write(t, _to_storage(pre))
@@ -359,7 +405,7 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
             chunk = _chunk_size(x.shape[0])
             h_a = _array(hs)
 
-            def step_back(t, dh_next, dc_next, dw_x, dxp, dparams):
+            def step_back(t, dh_next, dc_next, dparams):
                 """One backward step: returns dpre_t and the carried gradients."""
                 if recompute:
                     hp = tf.where(t > 0, _from_storage(h_a.read(tf.maximum(t - 1, 0)), h0.dtype),
@@ -371,10 +417,10 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
                 cp = tf.where(t > 0, _from_storage(cs.read(tf.maximum(t - 1, 0)), c0.dtype),
                               c0)  # c_{t-1}
                 keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, cp.dtype)
-                dh = dh_next + tf.where(last == t, dh_last, 0.0)
+                dh = dh_next if lengths is None else dh_next + tf.where(last == t, dh_last, 0.0)
                 if dh_a is not None:
                     dh = dh + dh_a.read(t)
-                dc = dc_next + tf.where(last == t, dc_last, 0.0)
+                dc = dc_next if lengths is None else dc_next + tf.where(last == t, dc_last, 0.0)
                 with tf.GradientTape() as tape:
                     tape.watch([pre, cp] + list(params))
                     h, c = pointwise(pre, cp, keep, params)
@@ -382,10 +428,8 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
                                     unconnected_gradients=tf.UnconnectedGradients.ZERO)
                 dpre, dcp = out[0], out[1]  # (B, 4H), (B, H)
                 dparams = [a + b for a, b in zip(dparams, out[2:])]
-                dw_x = dw_x + tf.linalg.matmul(xs.read(t), dpre, transpose_a=True)  # (X, 4H)
                 dh_prev = matmul(dpre, w_back, transpose_b=w_back_t)  # (B, H)
-                dx_t = tf.linalg.matmul(dpre, w_x, transpose_b=True)  # (B, X)
-                return dpre, dx_t, dh_prev, dcp, dw_x, dxp + dpre, dparams
+                return dpre, dh_prev, dcp, dparams
 
             def h_prev_rows(start, size):
                 """h_{t-1} for t in [start, start + size), h0 for t = 0: (size * B, H)."""
@@ -395,50 +439,62 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
                                 tf.cast(h0, rows.dtype)[None])  # (size, B, H)
                 return tf.reshape(rows, (-1, units))
 
-            def dw_h_of(start, size, dpres):
-                dpres = tf.reshape(_from_storage(dpres, _matmul_tf_dtype()), (-1, 4 * units))
-                return matmul(h_prev_rows(start, size), dpres, transpose_a=True)  # (H, 4H)
+            def weight_grads(start, size, dpres):
+                """dw_h, dw_x, dxp and dx (size, B, X) of steps [start, start + size)."""
+                dp = tf.reshape(_from_storage(dpres, _matmul_tf_dtype()), (-1, 4 * units))
+                dw_h = matmul(h_prev_rows(start, size), dp, transpose_a=True)  # (H, 4H)
+                dp = tf.cast(dp, x.dtype)  # (size * B, 4H)
+                x_rows = tf.reshape(xs.gather(start + tf.range(size)), (-1, x.shape[-1]))
+                dw_x = tf.linalg.matmul(x_rows, dp, transpose_a=True)  # (X, 4H)
+                dx = tf.linalg.matmul(dp, w_x, transpose_b=True)  # (size * B, X)
+                dxp = tf.reduce_sum(tf.reshape(dp, (size, -1, 4 * units)), 0)  # (B, 4H)
+                return dw_h, dw_x, dxp, tf.reshape(dx, (size, -1, x.shape[-1]))  # (size, B, X)
 
-            carry0 = (tf.zeros_like(h0), tf.zeros_like(c0), tf.zeros_like(w_x),
-                      tf.zeros_like(xp_seq), [tf.zeros_like(p) for p in params])
-            dxs0 = new_array(x.dtype, x.shape[1:])
-            if chunk is None:  # Unknown length: keep every dpre_t, one dw_h matmul.
-                def back(i, carry, dpres, dxs):
-                    t = steps - 1 - i
-                    dpre, dx_t, *carry = step_back(t, *carry)
-                    return (i + 1, tuple(carry), dpres.write(t, _to_storage(dpre)),
-                            dxs.write(t, dx_t))
-
-                _, carry, dpres, dxs = tf.while_loop(
-                    lambda i, *_: i < steps, back,
-                    (tf.constant(0), carry0, new_array(store, xp_seq.shape), dxs0),
-                    maximum_iterations=steps)
-                dw_h = dw_h_of(0, steps, dpres.stack())
+            if lengths is None:  # Every sequence ends at the last step, where backward starts.
+                carry0 = (dh_last, dc_last, [tf.zeros_like(p) for p in params])
             else:
-                def chunk_back(k, carry, dw_h, dxs):
+                carry0 = (tf.zeros_like(h0), tf.zeros_like(c0), [tf.zeros_like(p) for p in params])
+            if chunk is None:  # Unknown length: keep every dpre_t, one weight-gradient pass.
+                def back(i, carry, dpres):
+                    t = steps - 1 - i
+                    dpre, *carry = step_back(t, *carry)
+                    return i + 1, tuple(carry), dpres.write(t, _to_storage(dpre))
+
+                _, carry, dpres = tf.while_loop(
+                    lambda i, *_: i < steps, back,
+                    (tf.constant(0), carry0, new_array(store, xp_seq.shape)),
+                    maximum_iterations=steps)
+                dw_h, dw_x, dxp, dx = weight_grads(0, steps, dpres.stack())
+            else:
+                def chunk_back(k, carry, grads, dxs):
                     start = k * chunk
 
-                    def back(j, carry, dpres, dxs):
+                    def back(j, carry, dpres):
                         t = start + chunk - 1 - j
-                        dpre, dx_t, *carry = step_back(t, *carry)
-                        return (j + 1, tuple(carry), dpres.write(chunk - 1 - j, _to_storage(dpre)),
-                                dxs.write(t, dx_t))
+                        dpre, *carry = step_back(t, *carry)
+                        return j + 1, tuple(carry), dpres.write(chunk - 1 - j, _to_storage(dpre))
 
-                    _, carry, dpres, dxs = tf.while_loop(
+                    _, carry, dpres = tf.while_loop(
                         lambda j, *_: j < chunk, back,
-                        (tf.constant(0), carry, new_array(store, xp_seq.shape, chunk), dxs),
+                        (tf.constant(0), carry, new_array(store, xp_seq.shape, chunk)),
                         maximum_iterations=chunk)
-                    return k - 1, carry, dw_h + dw_h_of(start, chunk, dpres.stack()), dxs
+                    *new, dx = weight_grads(start, chunk, dpres.stack())
+                    grads = tuple(g + n for g, n in zip(grads, new))
+                    return k - 1, carry, grads, dxs.write(k, dx)
 
                 n_chunks = x.shape[0] // chunk
-                _, carry, dw_h, dxs = tf.while_loop(
+                grads0 = (tf.zeros_like(w_h), tf.zeros_like(w_x), tf.zeros_like(xp_seq))
+                _, carry, (dw_h, dw_x, dxp), dxs = tf.while_loop(
                     lambda k, *_: k >= 0, chunk_back,
-                    (tf.constant(n_chunks - 1), carry0, tf.zeros_like(w_h), dxs0),
+                    (tf.constant(n_chunks - 1), carry0, grads0,
+                     new_array(x.dtype, (chunk,) + tuple(x.shape[1:]), n_chunks)),
                     maximum_iterations=n_chunks)
-            dh0, dc0, dw_x, dxp, dparams = carry
-            dh0 = dh0 + tf.where(last < 0, dh_last, 0.0)
-            dc0 = dc0 + tf.where(last < 0, dc_last, 0.0)
-            return [dxs.stack(), dw_x, dxp, dw_h, dh0, dc0] + list(dparams)
+                dx = tf.reshape(dxs.stack(), tf.shape(x))  # (T, B, X)
+            dh0, dc0, dparams = carry
+            if lengths is not None:
+                dh0 = dh0 + tf.where(last < 0, dh_last, 0.0)
+                dc0 = dc0 + tf.where(last < 0, dc_last, 0.0)
+            return [dx, dw_x, dxp, dw_h, dh0, dc0] + list(dparams)
 
         outputs = (hs, h_last, c_last) if return_sequence else (h_last, c_last)
         return outputs, grad

@@ -11,6 +11,7 @@ from common import strokes as strokes_lib
 from common import training
 from sketch_rnn import data
 from sketch_rnn import export as export_lib
+from sketch_rnn import layers
 from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
 from sketch_rnn.model import SketchRNN
@@ -134,7 +135,10 @@ def _prepare(config, strategy):
         print(f"Data: dropped {dropped} sketches longer than max_seq_len={config.max_seq_len}; "
               f"clamped large offsets in {clamped}; skipped {splits.n_skipped} bad ndjson lines.",
               flush=True)
-    return splits, strategy, build(config, strategy)
+    built = build(config, strategy)  # Building the model sets the matmul dtype.
+    print(f"Matmul dtype: {layers.get_matmul_dtype()} (config matmul_dtype="
+          f"{config.matmul_dtype!r}).", flush=True)
+    return splits, strategy, built
 
 
 def _train(config, workdir, splits, strategy, built):

@@ -110,7 +110,8 @@ def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
 def test_matmul_dtype_reaches_the_layers():
     from sketch_rnn import layers
     from sketch_rnn.model import SketchRNN
-    assert SketchRNNConfig.default().matmul_dtype == "bfloat16"
+    assert SketchRNNConfig.default().matmul_dtype == "auto"
+    assert SketchRNNConfig.paper().matmul_dtype == "auto"
     assert SketchRNNConfig.testing().matmul_dtype == "float32"
     try:
         SketchRNN(dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="bfloat16"))
@@ -118,3 +119,8 @@ def test_matmul_dtype_reaches_the_layers():
     finally:
         SketchRNN(SketchRNNConfig.testing())
     assert layers.get_matmul_dtype() == "float32"
+    try:  # "auto" resolves to what this machine runs natively.
+        SketchRNN(dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="auto"))
+        assert layers.get_matmul_dtype() == ("bfloat16" if layers.native_bf16() else "float32")
+    finally:
+        SketchRNN(SketchRNNConfig.testing())

@@ -264,6 +264,30 @@ def test_bf16_matmul_is_fp32_accumulated(bf16_matmuls, jit):
         layers.set_matmul_dtype("float16")
 
 
+def test_auto_matmul_dtype_follows_the_hardware(tmp_path, monkeypatch):
+    # A CPU without bf16 matmuls (AVX-512 Xeon, measured slower in bf16) gets fp32.
+    xeon = "avx2 fma avx512f avx512bw avx512_vnni"
+    assert not layers.native_bf16(xeon.split())
+    assert layers.native_bf16((xeon + " avx512_bf16").split())
+    assert layers.native_bf16("amx_bf16 amx_tile".split())
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor : 0\nflags\t\t: {xeon} avx512_bf16\n\nprocessor : 1\n")
+    assert "avx512_bf16" in layers._cpu_flags(str(info))
+    assert layers._cpu_flags(str(tmp_path / "missing")) == set()
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    for flags, want in ((xeon, "float32"), (xeon + " avx512_bf16", "bfloat16")):
+        monkeypatch.setattr(layers, "_cpu_flags", lambda flags=flags: set(flags.split()))
+        assert layers.resolve_matmul_dtype("auto") == want
+        try:
+            assert layers.set_matmul_dtype("auto") == want
+            assert layers.get_matmul_dtype() == want
+        finally:
+            layers.set_matmul_dtype("float32")
+    assert layers.resolve_matmul_dtype("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError, match="float16"):
+        layers.resolve_matmul_dtype("float16")
+
+
 def test_bf16_sequence_close_to_fp32(bf16_matmuls):
     rng = np.random.default_rng(11)
     cell = layers.LayerNormLSTMCell(16)
