@@ -313,6 +313,55 @@ def _keep_multiplier(mask, keep_prob, dtype):
     return None if mask is None else tf.cast(mask, dtype) * (1.0 / keep_prob)
 
 
+def _u32(value):
+    return tf.constant(value, tf.uint32)
+
+
+def _fmix32(x):
+    """murmur3's 32-bit finaliser: a bijective, avalanching mix of uint32 values."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, _u32(16))) * _u32(0x85EBCA6B)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, _u32(13))) * _u32(0xC2B2AE35)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, _u32(16)))
+
+
+def hashed_keep_mask(seed, batch, units, keep_prob):
+    """Recurrent-dropout masks made one step at a time from a counter-based hash.
+
+    keep(t) is a bool (batch, units) mask whose entries are kept with probability
+    keep_prob (to 2^-32): bits = fmix32(fmix32(index * golden + key_t) ^ key) with
+    key_t = fmix32(key + t * golden'), compared with keep_prob * 2^32. The same seed and t
+    give the same mask in eager, graph and XLA code, so the backward pass re-derives each
+    step's mask instead of storing a (T, B, H) one. Under XLA the hash fuses into the
+    step's elementwise work; a Philox draw of the whole mask cost about 10% of the
+    `default()` training step on CPU.
+
+    Args:
+        seed: int32 or uint32 tensor of shape (2,), e.g. from a keras SeedGenerator.
+        batch, units: the mask's shape (batch may be a scalar tensor).
+        keep_prob: keep probability in (0, 1].
+
+    Returns:
+        keep(t) -> bool (batch, units), for an int32 scalar t.
+    """
+    seed = tf.convert_to_tensor(seed)
+    if seed.dtype != tf.uint32:
+        seed = tf.bitcast(tf.cast(seed, tf.int32), tf.uint32)
+    key = _fmix32(seed[0] * _u32(0x9E3779B9) + _fmix32(seed[1] + _u32(0x7F4A7C15)))
+    n = tf.cast(batch, tf.int32) * units
+    index = tf.reshape(tf.bitcast(tf.range(n, dtype=tf.int32), tf.uint32),
+                       tf.stack([tf.cast(batch, tf.int32), units]))  # (B, H)
+    threshold = _u32(min(int(round(keep_prob * 2.0 ** 32)), 2 ** 32 - 1))
+
+    def keep(t):
+        t = tf.bitcast(tf.cast(t, tf.int32), tf.uint32)
+        step_key = _fmix32(key + t * _u32(0x85EBCA77))
+        bits = _fmix32(tf.bitwise.bitwise_xor(_fmix32(index * _u32(0x9E3779B9) + step_key),
+                                              key))
+        return bits < threshold if keep_prob < 1.0 else tf.ones_like(bits, tf.bool)
+
+    return keep
+
+
 def _chunk_size(steps, limit=32):
     """Largest divisor of a static step count that is <= limit (None when unknown)."""
     if steps is None:
@@ -342,7 +391,9 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
         w_h: (H, 4H) recurrent kernel.
         h0, c0: (B, H) initial state.
         params: tuple of small parameter tensors for pointwise.
-        keep_mask: None or bool (T, B, H) recurrent-dropout mask of g (no gradient).
+        keep_mask: None, a bool (T, B, H) recurrent-dropout mask of g (no gradient), or a
+            function t -> bool (B, H) mask of step t (e.g. hashed_keep_mask), called again
+            for the same t in the backward pass.
         keep_prob: keep probability; kept g are scaled by 1 / keep_prob.
         lengths: optional (B,) int steps per sequence: h_last, c_last are the state after
             step lengths - 1 (h0, c0 for 0). None: after the last step.
@@ -364,7 +415,10 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
         last = (tf.fill(tf.shape(h0)[:1], steps - 1) if lengths is None
                 else lengths - 1)[:, None]  # (B, 1) index of the last step; -1 for none
         xs = _array(x)
-        ks = None if keep_mask is None else _array(keep_mask)
+        if keep_mask is None or callable(keep_mask):
+            keep_at = keep_mask
+        else:
+            keep_at = _array(keep_mask).read
         wh, wh_t = matmul_operand(w_h)
         h_store = h0.dtype if return_sequence else store
 
@@ -374,7 +428,7 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
         def body(t, h, c, h_last, c_last, pres, hs, cs):
             pre = (tf.linalg.matmul(xs.read(t), w_x) + xp_seq
                    + matmul(h, wh, transpose_b=wh_t))  # (B, 4H)
-            keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, c.dtype)
+            keep = None if keep_at is None else _keep_multiplier(keep_at(t), keep_prob, c.dtype)
             h, c = pointwise(pre, c, keep, params)
             if lengths is None:
                 h_last, c_last = h, c
@@ -416,7 +470,8 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
                     pre = _from_storage(pres.read(t), xp_seq.dtype)
                 cp = tf.where(t > 0, _from_storage(cs.read(tf.maximum(t - 1, 0)), c0.dtype),
                               c0)  # c_{t-1}
-                keep = None if ks is None else _keep_multiplier(ks.read(t), keep_prob, cp.dtype)
+                keep = (None if keep_at is None
+                        else _keep_multiplier(keep_at(t), keep_prob, cp.dtype))
                 dh = dh_next if lengths is None else dh_next + tf.where(last == t, dh_last, 0.0)
                 if dh_a is not None:
                     dh = dh + dh_a.read(t)
@@ -545,6 +600,13 @@ class _DropoutCellMixin:
         u = tf.random.stateless_uniform(shape, seed=seed, alg="philox")
         return u < self.recurrent_dropout_keep
 
+    def _keep_fn(self, batch, training):
+        """None, or a hashed_keep_mask function (t -> bool (B, H)) when training with dropout."""
+        if not (training and self.recurrent_dropout_keep < 1.0):
+            return None
+        return hashed_keep_mask(self.seed_generator.next(), batch, self.units,
+                                self.recurrent_dropout_keep)
+
     def _keep_mask(self, shape, training):
         """None, or multipliers of g (0 or 1/keep) of `shape` when training with dropout."""
         return _keep_multiplier(self._keep_bool(shape, training), self.recurrent_dropout_keep,
@@ -646,7 +708,7 @@ class _FusedKernelLSTM(_DropoutCellMixin):
             xp_seq = tf.linalg.matmul(constants, kernel[n_in:x_rows])  # (B, 4H)
         if self._bias() is not None:
             xp_seq = xp_seq + self._bias()
-        mask = self._keep_bool(tf.concat([tf.shape(inputs)[:2], [self.units]], 0), training)
+        mask = self._keep_fn(tf.shape(inputs)[1], training)
         hs, h, c = recurrent_scan(self._pointwise, inputs, kernel[:n_in], xp_seq,
                                   kernel[x_rows:], h0, c0, self._params(), mask,
                                   self.recurrent_dropout_keep, lengths, return_sequence,

@@ -154,10 +154,13 @@ def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult, length
     return tf.stack(hs), h_last, c_last
 
 
-@pytest.mark.parametrize("kind,t,recompute,mode", [
-    (kind, 6, recompute, mode) for kind, recompute in (("lstm", False), ("layer_norm", True))
-    for mode in ("eager", "graph", "xla")] + [("lstm", 34, True, "graph")])
-def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode):
+@pytest.mark.parametrize("kind,t,recompute,mode,hashed", [
+    (kind, 6, recompute, mode, False)
+    for kind, recompute in (("lstm", False), ("layer_norm", True))
+    for mode in ("eager", "graph", "xla")] + [("lstm", 34, True, "graph", False),
+                                              ("lstm", 6, False, "eager", True),
+                                              ("layer_norm", 34, True, "xla", True)])
+def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode, hashed):
     # t=6 is one backward chunk of 6 steps, t=34 two chunks of 17: both check dw_h.
     rng = np.random.default_rng(7)
     b, x_size, h = 3, 4, 5
@@ -175,6 +178,8 @@ def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode):
         params = (1.0 + const(4 * h), const(4 * h), 1.0 + const(h), const(h))
         pointwise = lambda p, c, k, q: layers.ln_lstm_pointwise(p, c, k, q, 0.7)  # noqa: E731
     mask = tf.constant(rng.random((t, b, h)) < 0.8)
+    if hashed:  # Per-step masks from a function, re-derived in the backward pass.
+        mask = layers.hashed_keep_mask(tf.constant([5, 9]), b, h, 0.8)
     lengths = tf.constant([t, 2, 0], tf.int32)
     w_out, w_h_last, w_c_last = const(t, b, h), const(b, h), const(b, h)
     inputs = [x, w_x, xp_seq, w_h, h0, c0, *params]
@@ -184,7 +189,8 @@ def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode):
                                      recompute=recompute)
 
     def reference(*args):
-        mult = tf.cast(mask, tf.float32) / 0.8
+        full = tf.stack([mask(i) for i in range(t)]) if hashed else mask  # (T, B, H)
+        mult = tf.cast(full, tf.float32) / 0.8
         return _reference_scan(pointwise, *args[:6], args[6:], mult, lengths)
 
     def grads(fn):
@@ -224,6 +230,24 @@ def test_run_sequence_matches_cell_steps(cls):
     np.testing.assert_allclose(h_last, states[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(c_last, states[1], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(held[0][1], states[0][1], rtol=1e-5, atol=1e-5)
+
+
+def test_hashed_keep_mask_rate_determinism_and_independence():
+    keep = layers.hashed_keep_mask(tf.constant([3, 5]), 100, 512, 0.9)
+    eager = np.stack([keep(t).numpy() for t in range(12)])  # (T, B, H)
+    xla = tf.function(lambda t: keep(t), jit_compile=True)
+    np.testing.assert_array_equal(eager, np.stack([xla(tf.constant(t)) for t in range(12)]))
+    assert abs(eager.mean() - 0.9) < 0.002  # 614,400 draws: std 0.0004.
+    corr = np.corrcoef(eager.reshape(12, -1).astype(float))
+    assert np.abs(corr - np.eye(12)).max() < 0.03  # Steps are uncorrelated (std 0.0044).
+    other = layers.hashed_keep_mask(tf.constant([3, 6]), 100, 512, 0.9)(0).numpy()
+    assert abs(np.corrcoef(other.ravel(), eager[0].ravel())[0, 1]) < 0.03
+    assert not np.array_equal(other, eager[0])
+    rows = eager.mean(axis=(0, 2))  # Each batch row gets its own draws.
+    assert rows.min() > 0.88 and rows.max() < 0.92
+    half = layers.hashed_keep_mask(tf.constant([0, 0]), 64, 64, 0.5)
+    assert abs(np.mean([half(t).numpy().mean() for t in range(40)]) - 0.5) < 0.005
+    assert layers.hashed_keep_mask(tf.constant([1, 2]), 4, 8, 1.0)(3).numpy().all()
 
 
 def test_run_sequence_dropout_mask_only_when_training():
