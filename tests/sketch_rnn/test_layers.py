@@ -159,9 +159,11 @@ def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult, length
     for kind, recompute in (("lstm", False), ("layer_norm", True))
     for mode in ("eager", "graph", "xla")] + [("lstm", 34, True, "graph", False),
                                               ("lstm", 6, False, "eager", True),
-                                              ("layer_norm", 34, True, "xla", True)])
+                                              ("lstm", 34, True, "graph", True),
+                                              ("layer_norm", 6, True, "xla", True)])
 def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode, hashed):
     # t=6 is one backward chunk of 6 steps, t=34 two chunks of 17: both check dw_h.
+    # hashed: the masks come from hashed_keep_mask, re-derived in the backward pass.
     rng = np.random.default_rng(7)
     b, x_size, h = 3, 4, 5
 
