@@ -412,8 +412,8 @@ def recurrent_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params=(), keep_mask=
     @tf.custom_gradient
     def scan(x, w_x, xp_seq, w_h, h0, c0, *params):
         steps = tf.shape(x)[0]
-        last = (tf.fill(tf.shape(h0)[:1], steps - 1) if lengths is None
-                else lengths - 1)[:, None]  # (B, 1) index of the last step; -1 for none
+        # (B, 1) index of each sequence's last step (-1 for none); None: all end at T - 1.
+        last = None if lengths is None else (lengths - 1)[:, None]
         xs = _array(x)
         if keep_mask is None or callable(keep_mask):
             keep_at = keep_mask

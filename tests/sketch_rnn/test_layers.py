@@ -160,10 +160,12 @@ def _reference_scan(pointwise, x, w_x, xp_seq, w_h, h0, c0, params, mult, length
     for mode in ("eager", "graph", "xla")] + [("lstm", 34, True, "graph", False),
                                               ("lstm", 6, False, "eager", True),
                                               ("lstm", 34, True, "graph", True),
-                                              ("layer_norm", 6, True, "xla", True)])
+                                              ("layer_norm", 6, True, "xla", True),
+                                              ("lstm", 34, False, "xla", "no_lengths")])
 def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode, hashed):
     # t=6 is one backward chunk of 6 steps, t=34 two chunks of 17: both check dw_h.
-    # hashed: the masks come from hashed_keep_mask, re-derived in the backward pass.
+    # hashed: the masks come from hashed_keep_mask, re-derived in the backward pass;
+    # "no_lengths": the fixed mask and lengths=None (every sequence ends at T - 1).
     rng = np.random.default_rng(7)
     b, x_size, h = 3, 4, 5
 
@@ -180,6 +182,8 @@ def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode, hashe
         params = (1.0 + const(4 * h), const(4 * h), 1.0 + const(h), const(h))
         pointwise = lambda p, c, k, q: layers.ln_lstm_pointwise(p, c, k, q, 0.7)  # noqa: E731
     mask = tf.constant(rng.random((t, b, h)) < 0.8)
+    no_lengths = hashed == "no_lengths"
+    hashed = hashed is True
     if hashed:  # Per-step masks from a function, re-derived in the backward pass.
         mask = layers.hashed_keep_mask(tf.constant([5, 9]), b, h, 0.8)
     lengths = tf.constant([t, 2, 0], tf.int32)
@@ -187,13 +191,14 @@ def test_recurrent_scan_gradients_match_autodiff(kind, t, recompute, mode, hashe
     inputs = [x, w_x, xp_seq, w_h, h0, c0, *params]
 
     def fused(*args):
-        return layers.recurrent_scan(pointwise, *args[:6], args[6:], mask, 0.8, lengths,
-                                     recompute=recompute)
+        return layers.recurrent_scan(pointwise, *args[:6], args[6:], mask, 0.8,
+                                     None if no_lengths else lengths, recompute=recompute)
 
     def reference(*args):
         full = tf.stack([mask(i) for i in range(t)]) if hashed else mask  # (T, B, H)
         mult = tf.cast(full, tf.float32) / 0.8
-        return _reference_scan(pointwise, *args[:6], args[6:], mult, lengths)
+        return _reference_scan(pointwise, *args[:6], args[6:], mult,
+                               tf.fill([b], t) if no_lengths else lengths)
 
     def grads(fn):
         def run(*args):
