@@ -30,9 +30,22 @@ def machine():
     try:
         import tensorflow as tf
         info["tf"] = tf.__version__
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            info["gpu"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
     except ImportError:
         pass
     return info
+
+
+def gpu_memory_mb(device="GPU:0"):
+    """Peak and current bytes of TF's allocator on `device`, in MiB; {} without a GPU."""
+    import tensorflow as tf
+    if not tf.config.list_physical_devices("GPU"):
+        return {}
+    info = tf.config.experimental.get_memory_info(device)
+    return {"gpu_peak_mb": round(info["peak"] / 2**20, 1),
+            "gpu_current_mb": round(info["current"] / 2**20, 1)}
 
 
 def cpu_seconds():

@@ -65,6 +65,7 @@ def run_one(args):
     from sketch_rnn import layers
     from sketch_rnn import train
 
+    from common import memory
     from common import training
     if args.strategy == "mirrored":  # Before TF touches the devices.
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -90,7 +91,8 @@ def run_one(args):
     else:
         batch = {k: tf.constant(v) for k, v in batch.items()}
     t0 = time.perf_counter()
-    first = step_fn(batch)
+    with memory.trimming():  # As common.training.run does for its first step.
+        first = step_fn(batch)
     loss0 = float(strategy.reduce("MEAN", first["loss"], axis=None))
     compile_s = time.perf_counter() - t0
 
@@ -107,7 +109,7 @@ def run_one(args):
              "first_step_s": round(compile_s, 2),
              "cpu_s_per_step": round(common.summary(timer.cpu)["median"], 3),
              "first_loss": round(loss0, 4),
-             **common.machine()}
+             **common.gpu_memory_mb(), **common.machine()}
     common.emit(f"train_{args.config[0]}_s_per_step", "s/step", times, **extra)
     common.emit(f"train_{args.config[0]}_sketches_per_s", "sketches/s",
                 common.rates(times, config.batch_size), **extra)

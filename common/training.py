@@ -1,5 +1,6 @@
 """Shared training loop: strategies, guarded optimiser steps, checkpoints with resume, summaries, exports."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -13,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from common import memory
 from common import workdir as workdir_lib
 from common.errors import WorkdirError
 
@@ -372,9 +374,19 @@ def run(spec: LoopSpec):
                 for name, img in spec.images(step).items():
                     tf.summary.image(name, img, max_outputs=4)
 
+    compiled = set()  # What this process has run once (and so compiled).
+
+    def first_time(name):
+        """Trims the heap while `name` first runs: its compile's freed heap is returned."""
+        if name in compiled:
+            return contextlib.nullcontext()
+        compiled.add(name)
+        return memory.trimming()
+
     while step < spec.num_steps:
         batch = next(iterator)
-        metrics = step_fn(batch)
+        with first_time("step"):
+            metrics = step_fn(batch)
         step += 1
         finite = bool(metrics.pop("finite"))
         if not finite:
@@ -393,9 +405,11 @@ def run(spec: LoopSpec):
             progress.line(step, {k: v for k, v in last.items() if k in _SHOWN or k.startswith("L_")},
                           rate)
         if step % spec.eval_every == 0 or step == spec.num_steps:
-            evaluate(step)
+            with first_time("evaluate"):
+                evaluate(step)
         if step % spec.save_every == 0 or step == spec.num_steps:
-            save(step)
+            with first_time("save"):
+                save(step)
     if writer is not None:
         writer.flush()
         eval_writer.flush()

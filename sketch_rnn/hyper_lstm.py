@@ -5,7 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from sketch_rnn.layers import (
-    BlockOrthogonal, LSTMCell, LayerNormLSTMCell, _DropoutCellMixin, _check_cell_args,
+    BlockOrthogonal, LSTMCell, LayerNormLSTMCell, _DropoutCellMixin, _array, _check_cell_args,
     layer_norm_blocks, matmul, project_inputs)
 
 HYPER_INIT_GAMMA = 0.10  # magenta hyper_norm: alpha starts at 0.1 (recurrent batch norm trick).
@@ -105,37 +105,53 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         return (self._keep_mask(tuple(shape) + (self.units,), training),
                 self.hyper_cell._keep_mask(tuple(shape) + (self.hyper_num_units,), training))
 
-    def _step(self, xh, hyper_xp, states, keep, hyper_keep):
-        """One step from the input projections xh = x @ W_xh (B, 4H), hyper_xp (B, 4Nh)."""
+    def _weights(self):
+        """The step's weights as tensors, by name (explicit inputs of the custom gradient)."""
+        hyper = self.hyper_cell
+        hyper_kernel = tf.convert_to_tensor(hyper.kernel)
+        x_rows = hyper_kernel.shape[0] - self.units - self.hyper_num_units
+        w = {"hyper_recurrent": hyper_kernel[x_rows:]}
+        names = ["recurrent_kernel", "zw_kernel", "zw_bias", "alpha_kernel", "zb_kernel",
+                 "beta_kernel", "bias", "ln_c_gamma", "ln_c_beta"]
+        if self.use_layer_norm:
+            names += ["ln_gamma", "ln_beta"]
+        w.update({k: tf.convert_to_tensor(getattr(self, k)) for k in names})
+        w.update({f"hyper_param_{i}": p for i, p in enumerate(hyper._params())})
+        return w
+
+    def _step(self, xh, hyper_xp, states, keep, hyper_keep, w=None):
+        """One step from the input projections xh = x @ W_xh (B, 4H), hyper_xp (B, 4Nh).
+
+        w: the weights by name (`_weights()`, the default).
+        """
+        w = self._weights() if w is None else w
         h, h_hyper, c, c_hyper = states
         n = self.units
         hyper = self.hyper_cell
-        hyper_kernel = tf.convert_to_tensor(hyper.kernel)
-        x_rows = hyper_kernel.shape[0] - n - self.hyper_num_units
+        hyper_params = tuple(w[k] for k in sorted(
+            (k for k in w if k.startswith("hyper_param_")), key=lambda k: int(k[12:])))
         hyper_pre = hyper_xp + matmul(ops.concatenate([h, h_hyper], axis=-1),
-                                      hyper_kernel[x_rows:])  # (B, 4Nh)
-        hyper_out, new_c_hyper = hyper._pointwise(hyper_pre, c_hyper, hyper_keep,
-                                                  hyper._params())
+                                      w["hyper_recurrent"])  # (B, 4Nh)
+        hyper_out, new_c_hyper = hyper._pointwise(hyper_pre, c_hyper, hyper_keep, hyper_params)
         new_h_hyper = hyper_out
 
         xh = ops.reshape(xh, (-1, 4, n))  # (B, 4, H)
-        hh = ops.reshape(matmul(h, tf.convert_to_tensor(self.recurrent_kernel)),
-                         (-1, 4, n))  # (B, 4, H)
-        zw = ops.einsum("bu,uke->bke", hyper_out, self.zw_kernel) + self.zw_bias  # (B, 8, E)
-        alpha = ops.einsum("bke,ken->bkn", zw, self.alpha_kernel)  # (B, 8, H)
-        zb = ops.einsum("bu,uke->bke", hyper_out, self.zb_kernel)  # (B, 4, E)
-        beta = ops.einsum("bke,ken->bkn", zb, self.beta_kernel)  # (B, 4, H)
-        bias = ops.reshape(self.bias, (4, n))  # (4, H)
+        hh = ops.reshape(matmul(h, w["recurrent_kernel"]), (-1, 4, n))  # (B, 4, H)
+        zw = ops.einsum("bu,uke->bke", hyper_out, w["zw_kernel"]) + w["zw_bias"]  # (B, 8, E)
+        alpha = ops.einsum("bke,ken->bkn", zw, w["alpha_kernel"])  # (B, 8, H)
+        zb = ops.einsum("bu,uke->bke", hyper_out, w["zb_kernel"])  # (B, 4, E)
+        beta = ops.einsum("bke,ken->bkn", zb, w["beta_kernel"])  # (B, 4, H)
+        bias = ops.reshape(w["bias"], (4, n))  # (4, H)
         gates = alpha[:, :4] * xh + alpha[:, 4:] * hh + beta + bias  # (B, 4, H)
         gates = ops.reshape(gates, (-1, 4 * n))  # (B, 4H)
         if self.use_layer_norm:
-            gates = layer_norm_blocks(gates, 4, self.ln_gamma, self.ln_beta)
+            gates = layer_norm_blocks(gates, 4, w["ln_gamma"], w["ln_beta"])
         i, j, f, o = ops.split(gates, 4, axis=-1)
         g = ops.tanh(j)
         if keep is not None:
             g = g * keep
         new_c = c * ops.sigmoid(f + self.forget_bias) + ops.sigmoid(i) * g
-        ln_c = layer_norm_blocks(new_c, 1, self.ln_c_gamma, self.ln_c_beta)
+        ln_c = layer_norm_blocks(new_c, 1, w["ln_c_gamma"], w["ln_c_beta"])
         new_h = ops.tanh(ln_c) * ops.sigmoid(o)
         return new_h, [new_h, new_h_hyper, new_c, new_c_hyper]
 
@@ -174,8 +190,9 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
                      lengths=None, return_sequence=True, recompute=False):
         """Runs the cell over a whole time-major sequence (see LSTMCell.run_sequence).
 
-        The recurrence is a tf.while_loop differentiated by TF autodiff (recompute is
-        accepted for API compatibility and ignored).
+        The recurrence is one tf.while_loop with a step-checkpointed backward pass (see
+        `_scan`); `recompute` is accepted for API compatibility and ignored (every step
+        is recomputed in the backward pass anyway).
 
         Args:
             inputs: (T, B, Xi) time-major inputs.
@@ -197,29 +214,96 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         hyper_xp = project_inputs(inputs, tf.convert_to_tensor(self.hyper_cell.kernel),
                                   self._hyper_bias(), constants)  # (T, B, 4Nh)
         keep, hyper_keep = self._keep_masks(tuple(ops.shape(inputs)[:2]), training)
-        steps = tf.shape(inputs)[0]
         states = [ops.cast(s, self.compute_dtype) for s in initial_state]
-        last = (tf.fill(tf.shape(states[0])[:1], steps - 1) if lengths is None
-                else tf.cast(lengths, tf.int32) - 1)[:, None]  # (B, 1)
+        last = None if lengths is None else (tf.cast(lengths, tf.int32) - 1)[:, None]  # (B, 1)
+        outs, *finals = self._scan(xh, hyper_xp, states, keep, hyper_keep, last)
+        return (outs if return_sequence else None), finals
 
-        def arrays(x):
-            return None if x is None else tf.TensorArray(
-                x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+    def _scan(self, xh, hyper_xp, states, keep, hyper_keep, last):
+        """The recurrence with a step-checkpointed backward pass.
 
-        xs, hs_in, ks, hks = arrays(xh), arrays(hyper_xp), arrays(keep), arrays(hyper_keep)
+        The forward loop saves only the four states of every step; the backward loop
+        recomputes each step from the states before it and differentiates that one step.
+        Memory is O(T * B * (2H + 2Nh)) instead of every intermediate of every step (about
+        40 GB for paper() at batch 100 under TF autodiff), for one more forward pass.
 
-        def body(t, states, finals, outs):
-            _, states = self._step(
-                xs.read(t), hs_in.read(t), states, None if ks is None else ks.read(t),
-                None if hks is None else hks.read(t))
-            finals = [tf.where(last == t, s, f) for s, f in zip(states, finals)]
-            return t + 1, states, finals, outs.write(t, states[0])
+        Args:
+            xh: (T, B, 4H) and hyper_xp: (T, B, 4Nh) input projections.
+            states: [h, h_hyper, c, c_hyper] initial states.
+            keep, hyper_keep: (T, B, H) / (T, B, Nh) dropout multipliers or None.
+            last: (B, 1) index of each sequence's last step, or None for T - 1.
 
-        outs = tf.TensorArray(states[0].dtype, size=steps, element_shape=states[0].shape)
-        _, _, finals, outs = tf.while_loop(lambda t, *_: t < steps, body,
-                                           (tf.constant(0), states, list(states), outs),
-                                           maximum_iterations=steps)
-        return (outs.stack() if return_sequence else None), finals
+        Returns:
+            [hs (T, B, H), final states in state order].
+        """
+        w = self._weights()
+        names = sorted(w)
+
+        def read(array, t):
+            return None if array is None else array.read(t)
+
+        @tf.custom_gradient
+        def scan(xh, hyper_xp, *flat):
+            states0, weights = list(flat[:4]), dict(zip(names, flat[4:]))
+            steps = tf.shape(xh)[0]
+            xs, hxs = _array(xh), _array(hyper_xp)
+            ks = None if keep is None else _array(keep)
+            hks = None if hyper_keep is None else _array(hyper_keep)
+            saved = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape,
+                                    clear_after_read=False) for s in states0]
+
+            def body(t, st, finals, saved):
+                _, st = self._step(xs.read(t), hxs.read(t), st, read(ks, t), read(hks, t),
+                                   weights)
+                if last is None:
+                    finals = st
+                else:
+                    finals = [tf.where(last == t, s, f) for s, f in zip(st, finals)]
+                return t + 1, st, finals, [a.write(t, s) for a, s in zip(saved, st)]
+
+            _, _, finals, saved = tf.while_loop(
+                lambda t, *_: t < steps, body, (tf.constant(0), states0, states0, saved),
+                maximum_iterations=steps)
+
+            def grad(dhs, *dfinals):
+                dfinals = [tf.zeros_like(s) if d is None else d for d, s in zip(dfinals, states0)]
+                dhs_a = None if dhs is None else _array(dhs)
+                flat_w = [weights[k] for k in names]
+
+                def back(i, dst, dw, dxs, dhxs):
+                    t = steps - 1 - i
+                    dst = list(dst)
+                    if last is not None:
+                        dst = [d + tf.where(last == t, f, 0.0) for d, f in zip(dst, dfinals)]
+                    if dhs_a is not None:
+                        dst[0] = dst[0] + dhs_a.read(t)
+                    prev = [tf.where(t > 0, a.read(tf.maximum(t - 1, 0)), s0)
+                            for a, s0 in zip(saved, states0)]  # states after step t - 1
+                    x_t, hx_t = xs.read(t), hxs.read(t)
+                    with tf.GradientTape() as tape:
+                        tape.watch([x_t, hx_t] + prev + flat_w)
+                        _, new = self._step(x_t, hx_t, prev, read(ks, t), read(hks, t),
+                                            dict(zip(names, flat_w)))
+                    g = tape.gradient(new, [x_t, hx_t] + prev + flat_w, output_gradients=dst,
+                                      unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                    dw = [a + b for a, b in zip(dw, g[6:])]
+                    return i + 1, g[2:6], dw, dxs.write(t, g[0]), dhxs.write(t, g[1])
+
+                carry0 = ([tf.zeros_like(s) for s in states0] if last is not None
+                          else list(dfinals))  # Without lengths every sequence ends at T - 1.
+                init = (tf.constant(0), carry0, [tf.zeros_like(v) for v in flat_w],
+                        tf.TensorArray(xh.dtype, size=steps, element_shape=xh.shape[1:]),
+                        tf.TensorArray(hyper_xp.dtype, size=steps,
+                                       element_shape=hyper_xp.shape[1:]))
+                _, dst, dw, dxs, dhxs = tf.while_loop(lambda i, *_: i < steps, back, init,
+                                                      maximum_iterations=steps)
+                if last is not None:  # Empty sequences: the final state is the initial one.
+                    dst = [d + tf.where(last < 0, f, 0.0) for d, f in zip(dst, dfinals)]
+                return [dxs.stack(), dhxs.stack()] + list(dst) + dw
+
+            return [saved[0].stack()] + list(finals), grad
+
+        return scan(xh, hyper_xp, *states, *[w[k] for k in names])
 
     def get_config(self):
         config = super().get_config()

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks import roofline
 from benchmarks import train_wae
 from benchmarks import wae_transfer
@@ -48,3 +50,59 @@ def test_step_flops_match_the_hand_count():
     # Decoder LSTM 512: per step the 5-wide input and h @ W_hh; z is projected once.
     assert parts["decoder_forward"] == t * 2 * b * (5 + 512) * 2048 + 2 * b * 128 * 2048
     assert parts["total"] == parts["forward"] + parts["backward"]
+
+
+def test_train_sketch_rnn_prints_figures(capsys):
+    from benchmarks import train_sketch_rnn
+    train_sketch_rnn.main(["--config", "small", "--batch_size", "2", "--max_seq_len", "8",
+                           "--reps", "2", "--warmup", "0", "--jit_compile", "false",
+                           "--override", "enc_rnn_size=8", "--override", "dec_rnn_size=16"])
+    recs = _records(capsys.readouterr().out)
+    r = recs["train_small_s_per_step"]
+    assert r["reps"] == 2 and r["batch_size"] == 2 and r["max_seq_len"] == 8
+    assert r["peak_rss_mb"] > 0 and "gpu_peak_mb" not in r  # No GPU here.
+    assert recs["train_small_sketches_per_s"]["median"] > 0
+
+
+def test_max_batch_fits_a_line_through_the_probes():
+    from benchmarks import max_batch
+    # 50 MB per sketch over 1000 MB fixed; 90% of 10000 MB leaves 8000 MB: 160 sketches.
+    batch, slope, fixed = max_batch.predict_max_batch([(100, 6000.0), (20, 2000.0)], 10000)
+    assert (batch, round(slope, 6), round(fixed, 6)) == (160, 50.0, 1000.0)
+    assert max_batch.predict_max_batch([(100, 6000.0), (20, 2000.0)], 10000, fill=1.0,
+                                       multiple=64)[0] == 128
+    with pytest.raises(ValueError, match="two batch sizes"):
+        max_batch.predict_max_batch([(100, 6000.0), (100, 6100.0)], 10000)
+    with pytest.raises(ValueError, match="does not grow"):
+        max_batch.predict_max_batch([(100, 6000.0), (200, 6000.0)], 10000)
+    with pytest.raises(ValueError, match="no room"):
+        max_batch.predict_max_batch([(100, 6000.0), (20, 2000.0)], 1000)
+
+
+def test_max_batch_needs_a_gpu(capsys):
+    from benchmarks import max_batch
+    with pytest.raises(SystemExit):
+        max_batch.main(["--config", "small"])
+    assert "no GPU" in capsys.readouterr().err
+
+
+def test_max_batch_retries_smaller_after_out_of_memory(monkeypatch, capsys):
+    from benchmarks import max_batch
+    tried = []
+
+    def fake_child(config, batch, extra, timeout):
+        tried.append(batch)
+        if batch in (100, 400):
+            return [{"name": "train_paper_s_per_step", "unit": "s/step", "gpu_peak_mb": 1000.0 + 10.0 * batch}], False, ""
+        if batch > 600:
+            return [], True, "RESOURCE_EXHAUSTED: out of memory"
+        return [{"name": "train_paper_sketches_per_s", "unit": "sketches/s", "median": 42.0, "gpu_peak_mb": 1000.0 + 10.0 * batch,
+                 "gpu": "fake"}], False, ""
+
+    monkeypatch.setattr(max_batch, "run_child", fake_child)
+    monkeypatch.setattr("tensorflow.config.list_physical_devices", lambda kind=None: ["gpu"])
+    max_batch.main(["--config", "paper", "--capacity_mb", "10000"])
+    # Fit: 10 MB per sketch over 1000 MB; 9000 - 1000 MB -> 800; OOM; 0.8 * 800 = 640; OOM; 512.
+    assert tried == [100, 400, 800, 640, 512]
+    rec = _records(capsys.readouterr().out)["max_batch_paper"]
+    assert rec["value"] == 512 and rec["sketches_per_s"] == 42.0 and rec["mb_per_sketch"] == 10.0

@@ -1,5 +1,6 @@
 """Fixtures for the reliability suite: the loader sandbox, a results log and two reference trainer runs."""
 
+import concurrent.futures
 import json
 import os
 import pathlib
@@ -58,14 +59,18 @@ def reference_runs(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("reference")
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    runs = {}
-    for model, args in TRAINERS.items():
+
+    def run(model):  # Both at once: much of a CLI run is single-threaded Python.
         workdir = root / model
         res = subprocess.run(
-            [sys.executable, "-m"] + args + [f"--workdir={workdir}",
-                                             f"--num_steps={REFERENCE_STEPS}",
-                                             f"--save_every={REFERENCE_STEPS}", "--eval_every=100"],
+            [sys.executable, "-m"] + TRAINERS[model] + [f"--workdir={workdir}",
+                                                        f"--num_steps={REFERENCE_STEPS}",
+                                                        f"--save_every={REFERENCE_STEPS}",
+                                                        "--eval_every=100"],
             cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-        runs[model] = workdir
-    return runs
+        return workdir
+
+    with concurrent.futures.ThreadPoolExecutor(len(TRAINERS)) as pool:
+        futures = {model: pool.submit(run, model) for model in TRAINERS}
+        return {model: f.result() for model, f in futures.items()}

@@ -198,9 +198,13 @@ DEFAULT_KILLS = {  # save_every=2, num_steps=4.
 def test_kill_once_and_resume(tmp_path, reference_runs, record):
     """One kill per model; the reference is the session's uninterrupted CLI run."""
     num_steps, save_every = REFERENCE_STEPS, 2
+    with concurrent.futures.ThreadPoolExecutor(len(DEFAULT_KILLS)) as pool:  # Both at once.
+        futures = {model: pool.submit(scenario, model, tmp_path, f"{model}-killed", [kill],
+                                      num_steps, save_every)
+                   for model, (kill, _) in DEFAULT_KILLS.items()}
+        results = {model: f.result() for model, f in futures.items()}
     for model, (kill, expect_last) in DEFAULT_KILLS.items():
-        workdir, obs, n_ckpts = scenario(model, tmp_path, f"{model}-killed", [kill], num_steps,
-                                         save_every)
+        workdir, obs, n_ckpts = results[model]
         assert obs[0]["last_complete"] == expect_last, model
         got = checkpoint_state(workdir)
         assert int(got["step/.ATTRIBUTES/VARIABLE_VALUE"]) == num_steps
