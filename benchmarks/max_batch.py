@@ -20,16 +20,16 @@ if __package__ in (None, ""):  # Run as a file: `common` must be the project pac
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+MULTIPLE = 8  # Batch sizes tried are multiples of this.
 OOM_MARKERS = ("ResourceExhausted", "RESOURCE_EXHAUSTED", "Out of memory", "out of memory", "OOM")
 
 
-def predict_max_batch(points, capacity_mb, fill=0.9, multiple=8):
+def predict_max_batch(points, capacity_mb, fill=0.9, multiple=MULTIPLE):
     """Largest batch, a multiple of `multiple`, whose linear peak-memory fit stays under fill*capacity.
 
     points: [(batch_size, peak_mb), ...] with at least two distinct batch sizes.
     """
-    sizes = sorted(set(b for b, _ in points))
-    if len(sizes) < 2:
+    if len({b for b, _ in points}) < 2:
         raise ValueError(f"need peaks at two batch sizes to fit a line, got {points}")
     n = len(points)
     mean_b = sum(b for b, _ in points) / n
@@ -117,7 +117,7 @@ def main(argv=None):
                               "sketches_per_s": rate.get("median"),
                               "gpu": rate.get("gpu")}), flush=True)
             return
-        batch = int(batch * 0.8) // 8 * 8
+        batch = int(batch * 0.8) // MULTIPLE * MULTIPLE
     raise RuntimeError(f"no batch fit after {args.tries} tries (last tried {batch})")
 
 

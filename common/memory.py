@@ -25,6 +25,15 @@ def _load_malloc_trim():
 _MALLOC_TRIM = _load_malloc_trim()
 
 
+def rss_mb():
+    """This process's resident set size now, in MiB (Linux /proc); nan if it reports none."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
 def trim_heap():
     """Gives free heap pages back to the OS (glibc malloc_trim); False where unsupported."""
     if _MALLOC_TRIM is None:

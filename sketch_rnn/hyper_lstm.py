@@ -128,8 +128,8 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         h, h_hyper, c, c_hyper = states
         n = self.units
         hyper = self.hyper_cell
-        hyper_params = tuple(w[k] for k in sorted(
-            (k for k in w if k.startswith("hyper_param_")), key=lambda k: int(k[12:])))
+        n_hyper_params = sum(k.startswith("hyper_param_") for k in w)
+        hyper_params = tuple(w[f"hyper_param_{i}"] for i in range(n_hyper_params))
         hyper_pre = hyper_xp + matmul(ops.concatenate([h, h_hyper], axis=-1),
                                       w["hyper_recurrent"])  # (B, 4Nh)
         hyper_out, new_c_hyper = hyper._pointwise(hyper_pre, c_hyper, hyper_keep, hyper_params)
@@ -244,7 +244,8 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
 
         @tf.custom_gradient
         def scan(xh, hyper_xp, *flat):
-            states0, weights = list(flat[:4]), dict(zip(names, flat[4:]))
+            states0, flat_w = list(flat[:4]), list(flat[4:])
+            weights = dict(zip(names, flat_w))
             steps = tf.shape(xh)[0]
             xs, hxs = _array(xh), _array(hyper_xp)
             ks = None if keep is None else _array(keep)
@@ -268,7 +269,6 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
             def grad(dhs, *dfinals):
                 dfinals = [tf.zeros_like(s) if d is None else d for d, s in zip(dfinals, states0)]
                 dhs_a = None if dhs is None else _array(dhs)
-                flat_w = [weights[k] for k in names]
 
                 def back(i, dst, dw, dxs, dhxs):
                     t = steps - 1 - i
@@ -283,7 +283,7 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
                     with tf.GradientTape() as tape:
                         tape.watch([x_t, hx_t] + prev + flat_w)
                         _, new = self._step(x_t, hx_t, prev, read(ks, t), read(hks, t),
-                                            dict(zip(names, flat_w)))
+                                            weights)
                     g = tape.gradient(new, [x_t, hx_t] + prev + flat_w, output_gradients=dst,
                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
                     dw = [a + b for a, b in zip(dw, g[6:])]

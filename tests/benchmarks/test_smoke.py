@@ -92,12 +92,14 @@ def test_max_batch_retries_smaller_after_out_of_memory(monkeypatch, capsys):
 
     def fake_child(config, batch, extra, timeout):
         tried.append(batch)
+        peak = 1000.0 + 10.0 * batch
         if batch in (100, 400):
-            return [{"name": "train_paper_s_per_step", "unit": "s/step", "gpu_peak_mb": 1000.0 + 10.0 * batch}], False, ""
+            return [{"name": "train_paper_s_per_step", "unit": "s/step",
+                     "gpu_peak_mb": peak}], False, ""
         if batch > 600:
             return [], True, "RESOURCE_EXHAUSTED: out of memory"
-        return [{"name": "train_paper_sketches_per_s", "unit": "sketches/s", "median": 42.0, "gpu_peak_mb": 1000.0 + 10.0 * batch,
-                 "gpu": "fake"}], False, ""
+        return [{"name": "train_paper_sketches_per_s", "unit": "sketches/s", "median": 42.0,
+                 "gpu_peak_mb": peak, "gpu": "fake"}], False, ""
 
     monkeypatch.setattr(max_batch, "run_child", fake_child)
     monkeypatch.setattr("tensorflow.config.list_physical_devices", lambda kind=None: ["gpu"])

@@ -2,6 +2,7 @@
 
 import contextlib
 import sys
+import threading
 import time
 
 import pytest
@@ -10,14 +11,6 @@ from common import memory
 
 glibc = pytest.mark.skipif(memory._MALLOC_TRIM is None or not sys.platform.startswith("linux"),
                            reason="needs glibc malloc_trim and /proc")
-
-
-def _rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024.0
-    raise AssertionError("no VmRSS")
 
 
 def _fragmented_heap(mb=200):
@@ -32,9 +25,9 @@ def _fragmented_heap(mb=200):
 def test_trim_heap_returns_freed_heap():
     keep, drop = _fragmented_heap()
     drop.clear()
-    before = _rss_mb()  # Freed, but still resident: glibc keeps it in the arena.
+    before = memory.rss_mb()  # Freed, but still resident: glibc keeps it in the arena.
     assert memory.trim_heap() is True
-    assert _rss_mb() < before - 100
+    assert memory.rss_mb() < before - 100
     del keep
 
 
@@ -43,12 +36,12 @@ def test_trimming_trims_while_the_block_runs():
     with memory.trimming(interval=0.05):
         keep, drop = _fragmented_heap()
         drop.clear()
-        before = _rss_mb()
+        before = memory.rss_mb()
         deadline = time.monotonic() + 5
-        while _rss_mb() > before - 100 and time.monotonic() < deadline:
+        while memory.rss_mb() > before - 100 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _rss_mb() < before - 100  # Trimmed by the thread, before the block ends.
-    assert not any(t.name == "malloc-trim" for t in __import__("threading").enumerate())
+        assert memory.rss_mb() < before - 100  # Trimmed by the thread, before the block ends.
+    assert not any(t.name == "malloc-trim" for t in threading.enumerate())
     del keep
 
 

@@ -12,19 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from common.memory import rss_mb
 from common.studio import server
 
 DRAWING = ([[100.0, 100.0, 0]] + [[6.0, (-1) ** i * 9.0, 0] for i in range(20)] + [[0.0, 0.0, 1]]
            + [[-90.0, 80.0, 0]] + [[4.0, -2.5, 0]] * 15 + [[1.0, 1.0, 1]])
 SQUARE = [[10.0, 10.0, 0], [100.0, 0.0, 0], [0.0, 100.0, 0], [-100.0, 0.0, 0], [0.0, -100.0, 1]]
-
-
-def rss_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _png(size=(40, 30), mode="RGB"):
