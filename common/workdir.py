@@ -10,6 +10,11 @@ import shutil
 import socket
 import tempfile
 
+try:
+    import fcntl
+except ImportError:  # Not POSIX.
+    fcntl = None
+
 from absl import logging
 
 from common.errors import WorkdirError
@@ -105,60 +110,123 @@ def _pid_alive(pid):
 
 
 class WorkdirLock:
-    """An exclusive lock file in a workdir, released on exit, with stale-lock detection.
+    """An exclusive lock on a workdir, released on exit, with stale-lock detection.
 
-    A lock left by a process that no longer runs on this host is taken over with a
-    warning. A live one makes `acquire()` raise WorkdirError.
+    The lock file holds the owner's pid, host and start time, and the owner keeps an
+    `fcntl.flock` on it for the whole run, so two runs can never both take it (not even
+    two that find the same stale file at once). A file left by a run that died is taken
+    over with a warning. A live owner, or a file written on another host (where flock may
+    not reach), makes `acquire()` raise WorkdirError. Where flock is unavailable, an
+    O_EXCL lock file and a pid check are used instead.
     """
 
     def __init__(self, workdir):
         self.path = pathlib.Path(workdir) / LOCK_NAME
         self.held = False
+        self._fd = None
 
-    def _try_create(self):
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
+    def _info(self):
+        return {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": datetime.datetime.now().isoformat(timespec="seconds")}
+
+    def _read(self):
+        """(info dict, raw text) of the lock file; {} for an empty, missing or garbled one."""
+        try:
+            raw = self.path.read_text()
+        except OSError:
+            return {}, ""
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            return {}, raw
+        return (info if isinstance(info, dict) else {}), raw
+
+    def _check_owner(self, flocked):
+        """Raises when the lock file names a run that may still be alive; else warns.
+
+        Under our flock a same-host owner is dead (a live one would hold the flock), even
+        if its pid has been reused; without flock a live pid counts as the owner.
+        """
+        info, raw = self._read()
+        pid, host = info.get("pid"), info.get("host")
+        same_host = host == socket.gethostname()
+        if (not flocked and isinstance(pid, int) and same_host and _pid_alive(pid)
+                and pid != os.getpid()):
+            raise WorkdirError(
+                f"workdir {self.path.parent} is in use by process {pid} "
+                f"(lock file {self.path}, since {info.get('started')}). Stop that run "
+                "or choose another --workdir.")
+        if not same_host and host is not None:
+            raise WorkdirError(
+                f"workdir {self.path.parent} is locked by host {host!r} pid {pid} "
+                f"(lock file {self.path}). If no run is active there, delete the lock file.")
+        if raw.strip():
+            logging.warning("Removing stale lock %s left by pid %s.", self.path, pid)
+
+    def _flock(self):
+        """Takes the flock; True when held, False to retry, None when flock is unusable."""
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = self._read()[0].get("pid", "unknown")
+            raise WorkdirError(
+                f"workdir {self.path.parent} is in use by process {pid} "
+                f"(lock file {self.path}). Stop that run or choose another --workdir.") from None
+        except OSError:  # No flock on this filesystem.
+            os.close(fd)
+            return None
+        try:
+            if os.fstat(fd).st_ino != os.stat(self.path).st_ino:
+                raise FileNotFoundError  # Released and removed while we opened it.
+            self._check_owner(flocked=True)
+        except FileNotFoundError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(self._info()).encode())
+        self._fd = fd
+        return True
+
+    def _exclusive_create(self):
+        """The fallback without flock: O_EXCL create, stale files removed."""
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
+            self._check_owner(flocked=False)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
             return False
         with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
+            json.dump(self._info(), f)
         return True
 
     def acquire(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            if self._try_create():
+        use_flock = fcntl is not None
+        for _ in range(5):
+            got = self._flock() if use_flock else None
+            if got is None:
+                use_flock = False
+                got = self._exclusive_create()
+            if got:
                 self.held = True
                 return self
-            try:
-                info = json.loads(self.path.read_text() or "{}")
-            except (OSError, ValueError):
-                info = {}
-            pid, host = info.get("pid"), info.get("host")
-            same_host = host == socket.gethostname()
-            if isinstance(pid, int) and same_host and _pid_alive(pid) and pid != os.getpid():
-                raise WorkdirError(
-                    f"workdir {self.path.parent} is in use by process {pid} "
-                    f"(lock file {self.path}, since {info.get('started')}). Stop that run "
-                    "or choose another --workdir.")
-            if not same_host and host is not None:
-                raise WorkdirError(
-                    f"workdir {self.path.parent} is locked by host {host!r} pid {pid} "
-                    f"(lock file {self.path}). If no run is active there, delete the lock file.")
-            logging.warning("Removing stale lock %s left by pid %s.", self.path, pid)
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
         raise WorkdirError(f"could not take the lock {self.path}")
 
     def release(self):
         if not self.held:
             return
         with contextlib.suppress(OSError, ValueError):
-            info = json.loads(self.path.read_text())
-            if info.get("pid") == os.getpid():
-                self.path.unlink()
+            if self._fd is not None or self._read()[0].get("pid") == os.getpid():
+                self.path.unlink()  # Still under our flock: no one else holds this file.
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self.held = False
 
     def __enter__(self):

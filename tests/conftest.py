@@ -47,3 +47,44 @@ def sketches_dir(shared_data):
 @pytest.fixture(scope="session")
 def images_dir(shared_data):
     return shared_data / "images"
+
+
+
+# The default run uses two xdist workers (setup.cfg: -n 2 --dist loadfile), one test file per
+# unit of work. Files that share a costly session fixture form one unit, so it is built once,
+# and the slowest units start first, so no worker is left with a long file at the end. Both
+# lists only steer speed; a file missing from them still runs.
+SHARED_UNITS = {
+    "tests/common/test_studio_api.py": "studio exports",
+    "tests/common/test_studio_browser.py": "studio exports",
+    "tests/reliability/test_kill_resume.py": "reference runs",
+    "tests/reliability/test_load.py": "reference runs",
+}
+SLOWEST_FIRST = (
+    "tests/sketch_rnn/test_train.py", "tests/wae_style/test_train.py", "reference runs",
+    "tests/reliability/test_faults.py", "tests/scripts/test_scripts.py",
+    "tests/scripts/test_sketch_tools.py", "studio exports", "tests/common/test_alexnet_train.py",
+    "tests/sketch_rnn/test_layers.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile` with the units and order above; other --dist modes are untouched."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    rank = {unit: i for i, unit in enumerate(SLOWEST_FIRST)}
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return SHARED_UNITS.get(path, path)
+
+        def _assign_work_unit(self, node):
+            # The workqueue keeps the collection's indices; only the pick order changes.
+            first = min(self.workqueue, key=lambda unit: rank.get(unit, len(rank)))
+            self.workqueue.move_to_end(first, last=False)
+            super()._assign_work_unit(node)
+
+    return Scheduling(config, log)

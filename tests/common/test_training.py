@@ -116,19 +116,89 @@ def test_unknown_strategy():
         training.make_strategy("tpu")
 
 
-def test_lock_refuses_live_and_takes_stale(tmp_path):
+def test_lock_refuses_live_and_takes_stale(tmp_path, caplog):
     lock = workdir_lib.WorkdirLock(tmp_path).acquire()
     other = workdir_lib.WorkdirLock(tmp_path)
-    # Same pid counts as ours; fake a live foreign pid (our parent).
-    (tmp_path / ".lock").write_text(json.dumps(
-        {"pid": os.getppid(), "host": os.uname().nodename}))
+    (tmp_path / ".lock").write_text("")  # Mid-write by its owner: still refused.
     with pytest.raises(WorkdirError, match="in use by process"):
         other.acquire()
-    (tmp_path / ".lock").write_text(json.dumps({"pid": 2 ** 22 + 7, "host": os.uname().nodename}))
-    other.acquire()
-    other.release()
+    lock.release()
     assert not (tmp_path / ".lock").exists()
-    lock.held = False
+    # Files left by dead runs are taken over, even if the pid now names another process.
+    host = os.uname().nodename
+    for pid in (2 ** 22 + 7, os.getppid()):
+        (tmp_path / ".lock").write_text(json.dumps({"pid": pid, "host": host}))
+        with caplog.at_level("WARNING"):
+            other.acquire()
+        assert f"left by pid {pid}" in caplog.text
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+        other.release()
+        assert not (tmp_path / ".lock").exists()
+
+
+def test_lock_without_flock(tmp_path, monkeypatch):
+    """The O_EXCL fallback: a live pid on this host is the owner; a dead one is stale."""
+    monkeypatch.setattr(workdir_lib, "fcntl", None)
+    lock = workdir_lib.WorkdirLock(tmp_path)
+    (tmp_path / ".lock").write_text(json.dumps(
+        {"pid": os.getppid(), "host": os.uname().nodename}))
+    with pytest.raises(WorkdirError, match=f"in use by process {os.getppid()}"):
+        lock.acquire()
+    (tmp_path / ".lock").write_text(json.dumps({"pid": 2 ** 22 + 7, "host": os.uname().nodename}))
+    lock.acquire()
+    assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / ".lock").exists()
+
+
+CONTENDER = """
+import pathlib, sys, time
+from common.workdir import WorkdirLock
+from common.errors import WorkdirError
+workdir, log = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+while time.time() < float(sys.argv[3]):
+    pass
+won = 0
+for _ in range(40):
+    try:
+        lock = WorkdirLock(workdir).acquire()
+    except WorkdirError:
+        time.sleep(0.001)
+        continue
+    with log.open("a") as f:
+        f.write(f"+{sys.argv[4]}\\n")
+        f.flush()
+        time.sleep(0.002)
+        f.write(f"-{sys.argv[4]}\\n")
+    lock.release()
+    won += 1
+print(won)
+"""
+
+
+def test_lock_is_exclusive_under_contention(tmp_path):
+    """Six processes race for the lock over and over; never are two inside at once, and a
+    stale file left at the start is taken over by exactly one of them."""
+    import subprocess
+    import sys
+    import time
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").write_text(json.dumps(
+        {"pid": 2 ** 22 + 7, "host": os.uname().nodename}))
+    log = tmp_path / "log"
+    start = time.time() + 3
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", CONTENDER, str(tmp_path / "run"), str(log), str(start), str(i)],
+        cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), stdout=subprocess.PIPE, text=True)
+        for i in range(6)]
+    wins = [int(p.communicate(timeout=120)[0].split()[-1]) for p in procs]
+    assert sum(wins) > 0
+    lines = log.read_text().split()
+    assert len(lines) == 2 * sum(wins)
+    for enter, leave in zip(lines[::2], lines[1::2]):  # Strictly +i, -i, +j, -j, ...
+        assert enter[0] == "+" and leave == "-" + enter[1:], lines
+    assert not (tmp_path / "run" / ".lock").exists()
 
 
 def test_config_guard_and_overwrite(tmp_path):
