@@ -129,6 +129,12 @@ class WorkdirLock:
         return {"pid": os.getpid(), "host": socket.gethostname(),
                 "started": datetime.datetime.now().isoformat(timespec="seconds")}
 
+    def _in_use(self, pid, started=None):
+        since = f", since {started}" if started else ""
+        return WorkdirError(
+            f"workdir {self.path.parent} is in use by process {pid} (lock file {self.path}"
+            f"{since}). Stop that run or choose another --workdir.")
+
     def _read(self):
         """(info dict, raw text) of the lock file; {} for an empty, missing or garbled one."""
         try:
@@ -152,10 +158,7 @@ class WorkdirLock:
         same_host = host == socket.gethostname()
         if (not flocked and isinstance(pid, int) and same_host and _pid_alive(pid)
                 and pid != os.getpid()):
-            raise WorkdirError(
-                f"workdir {self.path.parent} is in use by process {pid} "
-                f"(lock file {self.path}, since {info.get('started')}). Stop that run "
-                "or choose another --workdir.")
+            raise self._in_use(pid, info.get("started"))
         if not same_host and host is not None:
             raise WorkdirError(
                 f"workdir {self.path.parent} is locked by host {host!r} pid {pid} "
@@ -170,10 +173,8 @@ class WorkdirLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            pid = self._read()[0].get("pid", "unknown")
-            raise WorkdirError(
-                f"workdir {self.path.parent} is in use by process {pid} "
-                f"(lock file {self.path}). Stop that run or choose another --workdir.") from None
+            info = self._read()[0]
+            raise self._in_use(info.get("pid", "unknown"), info.get("started")) from None
         except OSError:  # No flock on this filesystem.
             os.close(fd)
             return None
@@ -221,7 +222,7 @@ class WorkdirLock:
     def release(self):
         if not self.held:
             return
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError):
             if self._fd is not None or self._read()[0].get("pid") == os.getpid():
                 self.path.unlink()  # Still under our flock: no one else holds this file.
         if self._fd is not None:

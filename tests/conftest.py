@@ -49,7 +49,6 @@ def images_dir(shared_data):
     return shared_data / "images"
 
 
-
 # The default run uses two xdist workers (setup.cfg: -n 2 --dist loadfile), one test file per
 # unit of work. Files that share a costly session fixture form one unit, so it is built once,
 # and the slowest units start first, so no worker is left with a long file at the end. Both
