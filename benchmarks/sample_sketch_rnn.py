@@ -26,7 +26,7 @@ def build_model(name, seed=0, matmul_dtype=None):
     from sketch_rnn.model import SketchRNN
     keras.utils.set_random_seed(seed)
     config = make_config(name, matmul_dtype=matmul_dtype)
-    model = SketchRNN(config)  # Sets the matmul dtype from the config.
+    model = SketchRNN(config)
     bias = model.head.bias.numpy()
     bias[2] = -30.0  # p3 (end of sketch) logit.
     model.head.bias.assign(bias.astype(np.float32))
@@ -49,10 +49,9 @@ def main(argv=None):
 
     import numpy as np
     from benchmarks import timing as common
-    from sketch_rnn import layers
     from sketch_rnn import sample as sample_lib
     model, config = build_model(args.config, matmul_dtype=args.matmul_dtype)
-    matmul_dtype = layers.get_matmul_dtype()
+    matmul_dtype = config.matmul_dtype
     extra = {"config": args.config, "max_len": args.max_len, "matmul_dtype": matmul_dtype,
              **common.machine()}
     seed = [0]

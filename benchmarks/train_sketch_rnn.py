@@ -62,7 +62,6 @@ def full_length_batch(config, seed=0):
 def run_one(args):
     import tensorflow as tf
     from benchmarks import timing as common
-    from sketch_rnn import layers
     from sketch_rnn import train
 
     from common import memory
@@ -74,8 +73,8 @@ def run_one(args):
     config = make_config(args.config[0], args.batch_size, args.max_seq_len, args.jit_compile,
                          args.override, args.matmul_dtype)
     strategy = training.make_strategy(args.strategy)
-    model, step, optimizer = train.build(config, strategy)  # Sets the matmul dtype.
-    matmul_dtype = layers.get_matmul_dtype()
+    model, step, optimizer = train.build(config, strategy)
+    matmul_dtype = config.matmul_dtype  # Resolved when the config was built.
     replica_step = train.make_replica_step(model, optimizer, step, config)
 
     @tf.function
@@ -126,7 +125,7 @@ def main(argv=None):
     parser.add_argument("--jit_compile", type=lambda s: s.lower() in ("1", "true", "yes"),
                         default=None, help="override config.jit_compile")
     parser.add_argument("--matmul_dtype", choices=("float32", "bfloat16", "auto"), default=None,
-                        help="operand dtype of the recurrent matmuls (sketch_rnn.layers)")
+                        help="operand dtype of the recurrent matmuls (sketch_rnn.precision)")
     parser.add_argument("--strategy", choices=("default", "mirrored"), default="default",
                         help="mirrored: MirroredStrategy over --logical_cpus logical CPUs")
     parser.add_argument("--logical_cpus", type=int, default=2)

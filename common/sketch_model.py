@@ -121,6 +121,37 @@ class SketchModel:
             out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)
         return _unpad(out)
 
+    @property
+    def scale_factor(self):
+        """The normaliser: the model sees stroke-3 offsets divided by it."""
+        return float(self.meta.get("data", {}).get("scale_factor", 1.0))
+
+    def log_likelihood(self, sketches, normaliser=None, batch_size=100):
+        """Per-sketch NLLs in nats: dict of (B,) float64 nll_offsets, nll_pen and nll.
+
+        Args:
+          sketches: list of (P_i, 3) stroke-3 in the export's units (see metadata).
+          normaliser: score as if the export's normaliser were this one (the model then
+            sees offsets / normaliser), e.g. one normaliser for several models.
+          batch_size: sketches per call.
+        """
+        if not hasattr(self._m, "log_likelihood"):
+            raise DataError(f"{self.path}: this export has no log_likelihood signature (it was "
+                            "written before it existed); train or import it again")
+        if normaliser is not None and not normaliser > 0:
+            raise DataError(f"normaliser={normaliser} must be > 0")
+        factor = 1.0 if normaliser is None else self.scale_factor / float(normaliser)
+        checked = [validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)]
+        out = {"nll_offsets": [], "nll_pen": [], "nll": []}
+        for start in range(0, len(checked), batch_size):
+            x, lengths = pad(checked[start:start + batch_size])
+            x[..., :2] *= factor
+            with self.lock:
+                got = self._m.log_likelihood(strokes=x, lengths=lengths)
+            for k in out:
+                out[k].append(got[k].numpy().astype(np.float64))
+        return {k: np.concatenate(v) if v else np.zeros([0]) for k, v in out.items()}
+
     def reconstruct(self, sketches, temperature, seed, max_len=None):
         """encode then decode: one output per input sketch."""
         return self.decode(self.encode(sketches), temperature, seed, max_len)

@@ -18,6 +18,10 @@ flags.DEFINE_integer("sketch_steps", 400, "Sketch RNN training steps.")
 flags.DEFINE_integer("wae_steps", 300, "WAE training steps.")
 flags.DEFINE_bool("quick", False, "Tiny models and a handful of steps (a smoke test).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_string("vgg_weights", "random",
+                    "The WAE's VGG16: 'random' (seeded, works offline; its style features are not "
+                    "ImageNet's), a VGG16 weights file, e.g. "
+                    "../shared/data/weights/vgg16_imagenet_notop.weights.h5, or 'imagenet'.")
 
 
 def sketch_config(sources, steps, quick, seed):
@@ -34,9 +38,9 @@ def sketch_config(sources, steps, quick, seed):
         jit_compile=True, seed=seed)
 
 
-def wae_config(sources, steps, quick, seed):
+def wae_config(sources, steps, quick, seed, vgg_weights="random"):
     from wae_style import configs
-    base = configs.testing()
+    base = dataclasses.replace(configs.testing(), vgg_weights=vgg_weights)
     if quick:
         return dataclasses.replace(base, data=sources, num_steps=steps, save_every=steps,
                                    eval_every=steps, seed=seed)
@@ -100,6 +104,14 @@ def sketch_gallery(gallery, export_dir, splits, seed, max_len):
                                                "sketches, decoded at tau 0.1")
 
 
+def vgg_caption(config):
+    """What the gallery says about the WAE's VGG16."""
+    if config.vgg_weights == "random":
+        return ("VGG16: seeded random weights, not ImageNet (run with --vgg_weights=FILE for "
+                "the real VGG16), so the style features are only a smoke test")
+    return f"VGG16 weights: {config.vgg_weights}"
+
+
 def wae_gallery(gallery, export_dir, config, sources):
     """Reconstructions and a content x style transfer grid from the exported WAE."""
     import tensorflow as tf
@@ -124,7 +136,8 @@ def wae_gallery(gallery, export_dir, config, sources):
                     render.image_grid(np.concatenate(rows), ncols=len(styles) + 1),
                     caption="first row: style images; first column: content images; each "
                             "cell is one feed-forward pass. A few hundred steps mostly carry "
-                            "colour; content needs about 1,000+ steps (docs/wae_style.md)")
+                            "colour; content needs about 1,000+ steps (docs/wae_style.md). "
+                            + vgg_caption(config))
     strengths = np.linspace(0.0, 1.0, 6).astype(np.float32)
     ramp = [m.transfer(content=contents[:1], style=styles[:1], strength=s)["images"].numpy()[0]
             for s in strengths]
@@ -133,7 +146,8 @@ def wae_gallery(gallery, export_dir, config, sources):
                                "latent towards the target style)")
 
 
-def run_demo(out, sketch_sources, image_sources, sketch_steps, wae_steps, quick, seed):
+def run_demo(out, sketch_sources, image_sources, sketch_steps, wae_steps, quick, seed,
+             vgg_weights="random"):
     from common import training
     from common.gallery import Gallery
     from sketch_rnn import data as sketch_data
@@ -143,6 +157,8 @@ def run_demo(out, sketch_sources, image_sources, sketch_steps, wae_steps, quick,
 
     out = pathlib.Path(out)
     t0 = time.time()
+    wconfig = wae_config(tuple(image_sources), wae_steps, quick, seed, vgg_weights)
+    wae_train.resolve_config(wconfig)  # A bad VGG weights file fails now, not after Sketch RNN.
     gallery = Gallery(out / "gallery", title="sketchstyle demo")
 
     print("== Sketch RNN ==", flush=True)
@@ -153,7 +169,7 @@ def run_demo(out, sketch_sources, image_sources, sketch_steps, wae_steps, quick,
     print(f"Sketch RNN done after {time.time() - t0:.0f} s.", flush=True)
 
     print("== WAE style transfer ==", flush=True)
-    wconfig = wae_config(tuple(image_sources), wae_steps, quick, seed)
+    print(vgg_caption(wconfig) + ".", flush=True)
     wae_train.train_and_evaluate(wconfig, out / "wae_style")
     wae_gallery(gallery, out / "wae_style" / "export", wconfig, wae_data.load_sources(wconfig))
     index = gallery.write_index()
@@ -171,7 +187,7 @@ def main(argv):
     cli.quiet_logging()
     cli.exit_on_error(run_demo, FLAGS.out, FLAGS.data_dir or ["builtin"],
                       FLAGS.image_dir or ["builtin"], FLAGS.sketch_steps, FLAGS.wae_steps,
-                      FLAGS.quick, FLAGS.seed)
+                      FLAGS.quick, FLAGS.seed, FLAGS.vgg_weights)
 
 
 def run():

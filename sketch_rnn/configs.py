@@ -4,11 +4,10 @@ import dataclasses
 
 from common import config_utils
 from common.training import STRATEGIES
-from sketch_rnn.layers import MATMUL_DTYPE_CHOICES
+from sketch_rnn.cells import CELL_KINDS
+from sketch_rnn.precision import MATMUL_DTYPE_CHOICES, resolve_matmul_dtype
 
 replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
-
-CELL_KINDS = ("lstm", "layer_norm", "hyper")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,8 +49,10 @@ class SketchRNNConfig:
       num_steps, save_every, eval_every, log_every, seed, jit_compile,
       strategy (see common.training.STRATEGIES).
       matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
-        accumulation, fp32 states and losses), "float32", or "auto" (the default: bf16
-        only where the hardware has bf16 matmuls, else fp32); see layers.set_matmul_dtype.
+        accumulation, fp32 states and losses) or "float32". "auto" (the default) is
+        resolved when the config is built: bf16 only where the hardware has bf16 matmuls,
+        else fp32 (sketch_rnn.precision.resolve_matmul_dtype); the config then holds the
+        resolved value, and so does config.json.
       sample_temperatures: temperatures of the samples logged during training.
     """
 
@@ -139,6 +140,8 @@ class SketchRNNConfig:
             fail("strategy", f"must be one of {STRATEGIES}")
         if self.matmul_dtype not in MATMUL_DTYPE_CHOICES:
             fail("matmul_dtype", f"must be one of {MATMUL_DTYPE_CHOICES}")
+        # Resolved once, here: every layer of a model built from this config uses it.
+        object.__setattr__(self, "matmul_dtype", resolve_matmul_dtype(self.matmul_dtype))
 
     @property
     def recurrent_dropout_keep(self):

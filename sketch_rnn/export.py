@@ -6,6 +6,7 @@ import pathlib
 import tensorflow as tf
 
 from common.exports import resolve_export
+from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
 
 METADATA = "metadata.json"
@@ -49,7 +50,8 @@ class SketchRNNExport(tf.Module):
         self.scale = tf.Variable(float(info["scale_factor"]), trainable=False, name="scale_factor")
         meta = {"model": "sketch_rnn", "config": config.to_dict(), "data": info,
                 "signatures": self.signature_names(),
-                "units": "stroke-3 rows (dx, dy, lift) in the training data's raw units"}
+                "units": "stroke-3 rows (dx, dy, lift) in the training data's raw units; the "
+                         "model sees them divided by data.scale_factor (the normaliser)"}
         self.meta_text = json.dumps(meta, indent=2)  # A str: tf.Module would wrap a dict.
         self.metadata_json = tf.Variable(self.meta_text, trainable=False, name="metadata")
 
@@ -62,6 +64,8 @@ class SketchRNNExport(tf.Module):
         self.complete = tf.function(self._complete, input_signature=strokes_spec + [
             scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len")])
         self.metadata = tf.function(self._metadata, input_signature=[])
+        self.log_likelihood = tf.function(self._log_likelihood, input_signature=strokes_spec)
+        self.mixture = tf.function(self._mixture, input_signature=strokes_spec)
         if self.conditional:
             self.encode = tf.function(self._encode, input_signature=strokes_spec)
             self.decode = tf.function(self._decode, input_signature=[
@@ -69,7 +73,7 @@ class SketchRNNExport(tf.Module):
                 scalar(i32, "seed"), scalar(i32, "max_len")])
 
     def signature_names(self):
-        names = ["sample", "complete", "metadata"]
+        names = ["sample", "complete", "log_likelihood", "mixture", "metadata"]
         return (["encode", "decode"] if self.conditional else []) + names
 
     def _metadata(self):
@@ -79,6 +83,35 @@ class SketchRNNExport(tf.Module):
         x, lengths = stroke3_to_input(strokes, lengths, self.scale)
         mu, presig = self.model.encode(x, lengths, training=False)
         return {"z": mu, "mu": mu, "presig": presig}
+
+    def _teacher_forced(self, strokes, lengths):
+        """The decoder's parameters along each sketch: (params, target (B, N + 1, 5), lengths).
+
+        One padding row is appended so the end-of-sketch step of a full-length sketch is
+        predicted too; a conditional model decodes with z = mu of the sketch itself.
+        """
+        x, lengths = stroke3_to_input(strokes, lengths, self.scale)  # (B, N + 1, 5)
+        end = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 0.0, 1.0]]]), [tf.shape(x)[0], 1, 1])
+        x = tf.concat([x, end], axis=1)  # (B, N + 2, 5)
+        inputs, target = x[:, :-1], x[:, 1:]  # (B, N + 1, 5) each
+        z = None
+        if self.conditional:
+            z, _ = self.model.encode(target, lengths, training=False)
+        params, _ = self.model.decode_sequence(inputs, z, training=False)
+        return params, target, lengths
+
+    def _log_likelihood(self, strokes, lengths):
+        params, target, lengths = self._teacher_forced(strokes, lengths)
+        return losses.sketch_nll(target, lengths, params)
+
+    def _mixture(self, strokes, lengths):
+        """Mixture and pen parameters at temperature 1 before each point and the end step."""
+        params, _, _ = self._teacher_forced(strokes, lengths)
+        return {"pen": tf.nn.softmax(params["pen_logits"]),
+                "pi": tf.nn.softmax(params["pi_logits"]),
+                "mu_x": params["mu_x"], "mu_y": params["mu_y"],
+                "sigma_x": tf.exp(params["log_sigma_x"]),
+                "sigma_y": tf.exp(params["log_sigma_y"]), "rho": params["rho"]}
 
     def _output(self, strokes5, lengths):
         return {"strokes": stroke5_to_stroke3(strokes5, lengths, self.scale), "lengths": lengths}

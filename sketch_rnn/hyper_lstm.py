@@ -4,15 +4,17 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from sketch_rnn.layers import (
-    BlockOrthogonal, LSTMCell, LayerNormLSTMCell, _DropoutCellMixin, _array, _check_cell_args,
-    layer_norm_blocks, matmul, project_inputs)
+from sketch_rnn.initializers import BlockOrthogonal
+from sketch_rnn.lstm import (
+    DropoutCellMixin, LayerNormLSTMCell, LSTMCell, check_cell_args, layer_norm_blocks)
+from sketch_rnn.precision import matmul
+from sketch_rnn.recurrence import project_inputs, time_array
 
 HYPER_INIT_GAMMA = 0.10  # magenta hyper_norm: alpha starts at 0.1 (recurrent batch norm trick).
 
 
 @keras.saving.register_keras_serializable(package="sketchstyle")
-class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
+class HyperLSTMCell(DropoutCellMixin, keras.layers.Layer):
     """HyperLSTM with layer norm and recurrent dropout, exactly as magenta's rnn.py.
 
     The hyper cell (LayerNorm LSTM, or plain LSTM without layer norm) reads [x; h] and
@@ -37,6 +39,9 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         use_layer_norm: layer norm on the main gates, and a LayerNorm hyper cell.
         hyper_use_recurrent_dropout: recurrent dropout inside the hyper cell too.
         seed: int seed of the dropout SeedGenerators.
+        matmul_dtype: operand dtype of the matmuls with the recurrent kernels and of the
+            hyper cell's: "float32", "bfloat16" or "auto" (resolved here, see
+            sketch_rnn.precision).
         **kwargs: keras.layers.Layer arguments.
 
     Reference:
@@ -46,9 +51,10 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
 
     def __init__(self, units, hyper_num_units=256, hyper_embedding_size=32, forget_bias=1.0,
                  recurrent_dropout_keep=1.0, use_layer_norm=True,
-                 hyper_use_recurrent_dropout=False, seed=None, **kwargs):
+                 hyper_use_recurrent_dropout=False, seed=None, matmul_dtype="float32",
+                 **kwargs):
         super().__init__(**kwargs)
-        _check_cell_args(units, recurrent_dropout_keep)
+        check_cell_args(units, recurrent_dropout_keep)
         if hyper_num_units < 1 or hyper_embedding_size < 1:
             raise ValueError(f"hyper_num_units={hyper_num_units} and hyper_embedding_size="
                              f"{hyper_embedding_size} must be positive")
@@ -60,6 +66,7 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         self.use_layer_norm = use_layer_norm
         self.hyper_use_recurrent_dropout = hyper_use_recurrent_dropout
         self.seed = seed
+        self._set_matmul_dtype(matmul_dtype)
         self.state_size = [units, hyper_num_units, units, hyper_num_units]
         self.output_size = units
         self._make_seed_generator()
@@ -67,7 +74,8 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         self.hyper_cell = hyper_cls(
             hyper_num_units,
             recurrent_dropout_keep=recurrent_dropout_keep if hyper_use_recurrent_dropout else 1.0,
-            seed=None if seed is None else seed + 1, name="hyper_cell")
+            seed=None if seed is None else seed + 1, matmul_dtype=self.matmul_dtype,
+            name="hyper_cell")
 
     def build(self, input_shape):
         x_size = input_shape[-1]
@@ -131,12 +139,13 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         n_hyper_params = sum(k.startswith("hyper_param_") for k in w)
         hyper_params = tuple(w[f"hyper_param_{i}"] for i in range(n_hyper_params))
         hyper_pre = hyper_xp + matmul(ops.concatenate([h, h_hyper], axis=-1),
-                                      w["hyper_recurrent"])  # (B, 4Nh)
+                                      w["hyper_recurrent"], self.matmul_dtype)  # (B, 4Nh)
         hyper_out, new_c_hyper = hyper._pointwise(hyper_pre, c_hyper, hyper_keep, hyper_params)
         new_h_hyper = hyper_out
 
         xh = ops.reshape(xh, (-1, 4, n))  # (B, 4, H)
-        hh = ops.reshape(matmul(h, w["recurrent_kernel"]), (-1, 4, n))  # (B, 4, H)
+        hh = ops.reshape(matmul(h, w["recurrent_kernel"], self.matmul_dtype),
+                         (-1, 4, n))  # (B, 4, H)
         zw = ops.einsum("bu,uke->bke", hyper_out, w["zw_kernel"]) + w["zw_bias"]  # (B, 8, E)
         alpha = ops.einsum("bke,ken->bkn", zw, w["alpha_kernel"])  # (B, 8, H)
         zb = ops.einsum("bu,uke->bke", hyper_out, w["zb_kernel"])  # (B, 4, E)
@@ -156,9 +165,9 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         return new_h, [new_h, new_h_hyper, new_c, new_c_hyper]
 
     def call(self, inputs, states, training=None):
-        xh = matmul(inputs, tf.convert_to_tensor(self.kernel))  # (B, 4H)
+        xh = matmul(inputs, tf.convert_to_tensor(self.kernel), self.matmul_dtype)  # (B, 4H)
         hyper_xp = project_inputs(inputs[None], tf.convert_to_tensor(self.hyper_cell.kernel),
-                                  self._hyper_bias())[0]  # (B, 4Nh)
+                                  self._hyper_bias(), None, self.matmul_dtype)[0]  # (B, 4Nh)
         keep, hyper_keep = self._keep_masks(ops.shape(inputs)[:1], training)
         return self._step(xh, hyper_xp, list(states), keep, hyper_keep)
 
@@ -209,10 +218,11 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
         inputs = ops.cast(inputs, self.compute_dtype)
         if constants is not None:
             constants = ops.cast(constants, self.compute_dtype)
-        xh = project_inputs(inputs, tf.convert_to_tensor(self.kernel), None,
-                            constants)  # (T, B, 4H)
+        xh = project_inputs(inputs, tf.convert_to_tensor(self.kernel), None, constants,
+                            self.matmul_dtype)  # (T, B, 4H)
         hyper_xp = project_inputs(inputs, tf.convert_to_tensor(self.hyper_cell.kernel),
-                                  self._hyper_bias(), constants)  # (T, B, 4Nh)
+                                  self._hyper_bias(), constants,
+                                  self.matmul_dtype)  # (T, B, 4Nh)
         keep, hyper_keep = self._keep_masks(tuple(ops.shape(inputs)[:2]), training)
         states = [ops.cast(s, self.compute_dtype) for s in initial_state]
         last = None if lengths is None else (tf.cast(lengths, tf.int32) - 1)[:, None]  # (B, 1)
@@ -247,9 +257,9 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
             states0, flat_w = list(flat[:4]), list(flat[4:])
             weights = dict(zip(names, flat_w))
             steps = tf.shape(xh)[0]
-            xs, hxs = _array(xh), _array(hyper_xp)
-            ks = None if keep is None else _array(keep)
-            hks = None if hyper_keep is None else _array(hyper_keep)
+            xs, hxs = time_array(xh), time_array(hyper_xp)
+            ks = None if keep is None else time_array(keep)
+            hks = None if hyper_keep is None else time_array(hyper_keep)
             saved = [tf.TensorArray(s.dtype, size=steps, element_shape=s.shape,
                                     clear_after_read=False) for s in states0]
 
@@ -268,7 +278,7 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
 
             def grad(dhs, *dfinals):
                 dfinals = [tf.zeros_like(s) if d is None else d for d, s in zip(dfinals, states0)]
-                dhs_a = None if dhs is None else _array(dhs)
+                dhs_a = None if dhs is None else time_array(dhs)
 
                 def back(i, dst, dw, dxs, dhxs):
                     t = steps - 1 - i
@@ -312,5 +322,6 @@ class HyperLSTMCell(_DropoutCellMixin, keras.layers.Layer):
             hyper_embedding_size=self.hyper_embedding_size, forget_bias=self.forget_bias,
             recurrent_dropout_keep=self.recurrent_dropout_keep,
             use_layer_norm=self.use_layer_norm,
-            hyper_use_recurrent_dropout=self.hyper_use_recurrent_dropout, seed=self.seed)
+            hyper_use_recurrent_dropout=self.hyper_use_recurrent_dropout, seed=self.seed,
+            matmul_dtype=self.matmul_dtype)
         return config

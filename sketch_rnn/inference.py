@@ -21,30 +21,40 @@ def parse_sketch_ref(ref):
     return path, split, index
 
 
-def load_sketch(ref):
-    """One raw stroke-3 sketch from 'FILE[:INDEX]' or 'FILE.npz[:SPLIT]:INDEX'.
+def read_sketches(path, split=None, ref=None):
+    """All raw stroke-3 sketches of one file: (list of arrays, a description of where).
 
     ndjson (QuickDraw raw or simplified) goes through the QuickDraw recipe
     (common.quickdraw.load_ndjson); npz through the safe loader (split "test" by default).
     A raw ndjson drawing comes out in QuickDraw's 256-pixel units.
 
     Raises:
-        DataError: missing or unreadable file, unknown extension, index out of range.
+        DataError: missing or unreadable file, unknown extension or split.
     """
-    path, split, index = parse_sketch_ref(ref)
+    ref = ref or path
     if not os.path.isfile(path):
         raise DataError(f"{ref}: no such file {path!r}")
     if path.endswith(".ndjson"):
         from common.quickdraw import load_ndjson  # noqa: PLC0415
-        sketches = load_ndjson(path).sketches
-        where = path
-    elif path.endswith(".npz"):
+        return list(load_ndjson(path).sketches), path
+    if path.endswith(".npz"):
         from common.safe_npz import load_npz  # noqa: PLC0415
         split = split or "test"
-        sketches = list(load_npz(path)[split])
-        where = f"{path} [{split}]"
-    else:
-        raise DataError(f"{ref}: expected an .ndjson or .npz file")
+        data = load_npz(path)
+        if split not in data:
+            raise DataError(f"{ref}: no split {split!r} in {path} (it has {sorted(data)})")
+        return list(data[split]), f"{path} [{split}]"
+    raise DataError(f"{ref}: expected an .ndjson or .npz file")
+
+
+def load_sketch(ref):
+    """One raw stroke-3 sketch from 'FILE[:INDEX]' or 'FILE.npz[:SPLIT]:INDEX' (see read_sketches).
+
+    Raises:
+        DataError: missing or unreadable file, unknown extension, index out of range.
+    """
+    path, split, index = parse_sketch_ref(ref)
+    sketches, where = read_sketches(path, split, ref)
     if not -len(sketches) <= index < len(sketches):
         raise DataError(f"{ref}: index {index} out of range; {where} holds {len(sketches)} "
                         "readable sketches")

@@ -29,6 +29,45 @@ def _mask(lengths_or_mask, num_steps):
     return _f32(m)
 
 
+def offset_nll_steps(target, params, epsilon=1e-6):
+    """-log(sum_j Pi_j N(dx_i, dy_i | ...) + eps) at every step: (B, T).
+
+    Args:
+        target: (B, T, 5) stroke-5 targets.
+        params: dict with pi_logits, mu_x, mu_y, log_sigma_x, log_sigma_y, rho (B, T, M).
+        epsilon: added inside the log (magenta's 1e-6).
+    """
+    target = _f32(target)
+    dx, dy = target[..., 0:1], target[..., 1:2]  # (B, T, 1)
+    pdf = bivariate_normal_pdf(
+        dx, dy, _f32(params["mu_x"]), _f32(params["mu_y"]),
+        ops.exp(_f32(params["log_sigma_x"])), ops.exp(_f32(params["log_sigma_y"])),
+        _f32(params["rho"]))  # (B, T, M)
+    pi = ops.softmax(_f32(params["pi_logits"]), axis=-1)
+    return -ops.log(ops.sum(pi * pdf, axis=-1) + epsilon)  # (B, T)
+
+
+def offset_log_density_steps(target, params):
+    """log sum_j Pi_j N(dx_i, dy_i | ...) at every step, exactly (log-sum-exp, no epsilon): (B, T)."""
+    target = _f32(target)
+    dx, dy = target[..., 0:1], target[..., 1:2]  # (B, T, 1)
+    log_sx, log_sy = _f32(params["log_sigma_x"]), _f32(params["log_sigma_y"])
+    rho = _f32(params["rho"])
+    zx = (dx - _f32(params["mu_x"])) / ops.exp(log_sx)
+    zy = (dy - _f32(params["mu_y"])) / ops.exp(log_sy)
+    one_minus_rho2 = 1.0 - ops.square(rho)
+    log_pdf = (-(ops.square(zx) + ops.square(zy) - 2.0 * rho * zx * zy) / (2.0 * one_minus_rho2)
+               - math.log(2.0 * math.pi) - log_sx - log_sy - 0.5 * ops.log(one_minus_rho2))
+    log_pi = ops.log_softmax(_f32(params["pi_logits"]), axis=-1)
+    return ops.logsumexp(log_pi + log_pdf, axis=-1)  # (B, T, M) -> (B, T)
+
+
+def pen_nll_steps(target, pen_logits):
+    """Pen-state cross-entropy -sum_k p_k log q_k at every step: (B, T)."""
+    log_q = ops.log_softmax(_f32(pen_logits), axis=-1)
+    return -ops.sum(_f32(target)[..., 2:5] * log_q, axis=-1)
+
+
 def stroke_loss(target, lengths_or_mask, params, epsilon=1e-6):
     """L_s = -(1/N_max) sum_{i<=N_s} log(sum_j Pi_j N(dx_i, dy_i | ...) + eps), batch mean.
 
@@ -41,14 +80,7 @@ def stroke_loss(target, lengths_or_mask, params, epsilon=1e-6):
     Returns:
         float32 scalar.
     """
-    target = _f32(target)
-    dx, dy = target[..., 0:1], target[..., 1:2]  # (B, T, 1)
-    pdf = bivariate_normal_pdf(
-        dx, dy, _f32(params["mu_x"]), _f32(params["mu_y"]),
-        ops.exp(_f32(params["log_sigma_x"])), ops.exp(_f32(params["log_sigma_y"])),
-        _f32(params["rho"]))  # (B, T, M)
-    pi = ops.softmax(_f32(params["pi_logits"]), axis=-1)
-    nll = -ops.log(ops.sum(pi * pdf, axis=-1) + epsilon)  # (B, T)
+    nll = offset_nll_steps(target, params, epsilon)  # (B, T)
     mask = _mask(lengths_or_mask, ops.shape(target)[1])
     return ops.mean(nll * mask)
 
@@ -65,12 +97,36 @@ def pen_loss(target, pen_logits, mask=None):
     Returns:
         float32 scalar.
     """
-    target = _f32(target)
-    log_q = ops.log_softmax(_f32(pen_logits), axis=-1)
-    ce = -ops.sum(target[..., 2:5] * log_q, axis=-1)  # (B, T)
+    ce = pen_nll_steps(target, pen_logits)  # (B, T)
     if mask is not None:
         ce = ce * _mask(mask, ops.shape(target)[1])
     return ops.mean(ce)
+
+
+def sketch_nll(target, lengths, params):
+    """Per-sketch negative log-likelihoods in nats (the `log_likelihood` export signature).
+
+    Args:
+        target: (B, T, 5) stroke-5 targets S_1..S_T with T > max(lengths): the end-of-sketch
+            row (0, 0, 0, 0, 1) after each sketch's last real point is scored too.
+        lengths: (B,) real points N per sketch.
+        params: the decoder's outputs along the sketch (teacher forcing), (B, T, ...).
+
+    Returns:
+        dict of (B,) float32: nll_offsets, the mean over the N real points of
+        -log sum_j Pi_j N(dx, dy) (exact: no epsilon, unlike L_s; 0 for an empty sketch);
+        nll_pen, the mean pen cross-entropy over the N points and the end-of-sketch step;
+        nll, their sum. Offsets are in the model's (normalised) units.
+    """
+    steps = ops.shape(target)[1]
+    n = ops.cast(lengths, "float32")
+    points = _mask(lengths, steps)  # (B, T)
+    with_end = _mask(ops.cast(lengths, "int32") + 1, steps)  # (B, T)
+    log_density = ops.where(points > 0, offset_log_density_steps(target, params), 0.0)
+    offsets = -ops.sum(log_density, axis=1)
+    offsets = ops.where(n > 0, offsets / ops.maximum(n, 1.0), 0.0)
+    pen = ops.sum(pen_nll_steps(target, params["pen_logits"]) * with_end, axis=1) / (n + 1.0)
+    return {"nll_offsets": offsets, "nll_pen": pen, "nll": offsets + pen}
 
 
 def kl_divergence(mu, presig):

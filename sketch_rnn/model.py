@@ -4,8 +4,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from sketch_rnn import layers
+from sketch_rnn.cells import make_cell
 from sketch_rnn.configs import SketchRNNConfig
+from sketch_rnn.mdn import MixtureDensityHead, split_mixture_params
 
 NUM_INPUTS = 5  # stroke-5.
 
@@ -48,9 +49,9 @@ class SketchRNN(keras.Model):
             config = SketchRNNConfig.from_dict(config)
         self.config = config
         c = config
-        # Process-wide, read when functions are traced: the last model built sets it.
-        layers.set_matmul_dtype(c.matmul_dtype)
+        # The config's (resolved) matmul dtype goes to every cell and the head.
         cell_kwargs = dict(
+            matmul_dtype=c.matmul_dtype,
             forget_bias=c.forget_bias, recurrent_dropout_keep=c.recurrent_dropout_keep,
             hyper_num_units=c.hyper_num_units, hyper_embedding_size=c.hyper_embedding_size,
             use_layer_norm=c.hyper_use_layer_norm,
@@ -58,18 +59,18 @@ class SketchRNN(keras.Model):
         init = keras.initializers.RandomNormal(stddev=c.init_stddev)
         if c.conditional:
             self.enc_fw = keras.layers.RNN(
-                layers.make_cell(c.enc_model, c.enc_rnn_size, seed=c.seed + 11,
-                                 name="enc_fw_cell", **cell_kwargs),
+                make_cell(c.enc_model, c.enc_rnn_size, seed=c.seed + 11, name="enc_fw_cell",
+                          **cell_kwargs),
                 return_state=True, name="enc_fw")
             self.enc_bw = keras.layers.RNN(
-                layers.make_cell(c.enc_model, c.enc_rnn_size, seed=c.seed + 13,
-                                 name="enc_bw_cell", **cell_kwargs),
+                make_cell(c.enc_model, c.enc_rnn_size, seed=c.seed + 13, name="enc_bw_cell",
+                          **cell_kwargs),
                 return_state=True, go_backwards=True, name="enc_bw")
             self.enc_mu = keras.layers.Dense(c.z_size, kernel_initializer=init, name="enc_mu")
             self.enc_presig = keras.layers.Dense(
                 c.z_size, kernel_initializer=init, name="enc_presig")
-        dec_cell = layers.make_cell(c.dec_model, c.dec_rnn_size, seed=c.seed + 17,
-                                    name="dec_cell", **cell_kwargs)
+        dec_cell = make_cell(c.dec_model, c.dec_rnn_size, seed=c.seed + 17, name="dec_cell",
+                             **cell_kwargs)
         self.dec_rnn = keras.layers.RNN(
             dec_cell, return_sequences=True, return_state=True, name="dec_rnn")
         self.state_sizes = list(dec_cell.state_size)
@@ -77,7 +78,8 @@ class SketchRNN(keras.Model):
             self.init_state = keras.layers.Dense(
                 sum(self.state_sizes), kernel_initializer=init, name="init_state")
             self.eps_seed = keras.random.SeedGenerator(c.seed + 19, name="eps_seed")
-        self.head = layers.MixtureDensityHead(c.num_mixture, name="mdn_head")
+        self.head = MixtureDensityHead(c.num_mixture, matmul_dtype=c.matmul_dtype,
+                                       name="mdn_head")
         self.build()
 
     def build(self, input_shape=None):
@@ -160,7 +162,7 @@ class SketchRNN(keras.Model):
         return [ops.zeros((batch, n), dtype=self.compute_dtype) for n in self.state_sizes]
 
     def _params(self, hidden):
-        return layers.split_mixture_params(self.head(hidden), self.config.num_mixture)
+        return split_mixture_params(self.head(hidden), self.config.num_mixture)
 
     def decoder_step(self, x_t, z, states, training=False):
         """One decoder step.
@@ -226,7 +228,7 @@ class SketchRNN(keras.Model):
             x_tm, states, training=training, constants=z if c.conditional else None,
             lengths=lengths)
         raw = ops.transpose(self.head(hidden), (1, 0, 2))  # (B, T, 6M+3)
-        return layers.split_mixture_params(raw, c.num_mixture), final_states
+        return split_mixture_params(raw, c.num_mixture), final_states
 
     # ------------------------------------------------------------------ model
 

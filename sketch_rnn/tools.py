@@ -217,3 +217,103 @@ def evaluate(model_path, scorer_path, sources, out, split="test", data_seed=0, p
           f"correct {result['outputs_correct']}/{result['n']}, output mean true-class softmax "
           f"{result['table3']['outputs']['mean']:.3f}.")
     return result
+
+
+def expand_inputs(inputs):
+    """--input values -> [(class name, path, split or None)]: files, FILE.npz:SPLIT, folders."""
+    out = []
+    for ref in inputs:
+        ref = str(ref)
+        path, split = ref, None
+        if not os.path.exists(ref) and ":" in ref:
+            path, split = ref.rsplit(":", 1)
+            if split not in ("train", "valid", "test"):
+                raise DataError(f"--input={ref}: use FILE, FILE.npz:SPLIT (train, valid, test) "
+                                "or a folder")
+        if os.path.isdir(path):
+            files = sorted(f for f in os.listdir(path) if f.endswith((".npz", ".ndjson")))
+            if not files:
+                raise DataError(f"--input={ref}: no .npz or .ndjson files in the folder")
+            out += [(pathlib.Path(f).stem, os.path.join(path, f), split) for f in files]
+        else:
+            out.append((pathlib.Path(path).stem, path, split))
+    if not out:
+        raise DataError("give the drawings to score with --input")
+    return out
+
+
+def _model_name(model):
+    names = model.class_names
+    return names[0] if len(names) == 1 else pathlib.Path(model.path).parent.name
+
+
+def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
+    """Scores drawings under Sketch RNN exports by likelihood (the `log_likelihood` signature).
+
+    Args:
+        model_paths: exports or workdirs.
+        inputs: see expand_inputs; each file is one class, named by its stem.
+        out: JSON file to write (per-sketch values and the per-class means), or None.
+        normaliser: None (each export's own), a number, or "inputs": the std of all the
+            inputs' offsets, one normaliser for every model.
+        batch_size: sketches per call.
+
+    Returns:
+        The report dict.
+    """
+    if not model_paths:
+        raise DataError("give at least one --model")
+    classes = {}
+    for name, path, split in expand_inputs(inputs):
+        sketches, _ = inference.read_sketches(path, split)
+        if not sketches:
+            raise DataError(f"{path}: no readable sketches")
+        classes.setdefault(name, []).extend(np.asarray(s, np.float32) for s in sketches)
+    if normaliser == "inputs":
+        normaliser = S.scale_factor([s for group in classes.values() for s in group])
+    elif normaliser is not None:
+        try:
+            normaliser = float(normaliser)
+        except ValueError:
+            raise DataError(f"--normaliser={normaliser!r}: a number or 'inputs'") from None
+    report = {"normaliser": normaliser, "units": "nats; offsets in model units",
+              "models": {}}
+    for path in model_paths:
+        model = inference.SketchModel(path)
+        name = _model_name(model)
+        rows = {}
+        for cls, sketches in classes.items():
+            nll = model.log_likelihood(sketches, normaliser, batch_size)
+            rows[cls] = {"n": len(sketches),
+                         **{f"mean_{k}": float(v.mean()) for k, v in nll.items()},
+                         **{k: [round(float(x), 5) for x in v] for k, v in nll.items()}}
+            print(f"{name:>16} on {cls:<16} n={len(sketches):<5} nll_offsets "
+                  f"{rows[cls]['mean_nll_offsets']:.4f}  nll_pen {rows[cls]['mean_nll_pen']:.4f}"
+                  f"  nll {rows[cls]['mean_nll']:.4f}", flush=True)
+        report["models"][name] = {"path": str(model.path), "scale_factor": model.scale_factor,
+                                  "classes": rows}
+    report["ranking"] = rank_models(report)
+    if report["ranking"]["scored"]:
+        r = report["ranking"]
+        print(f"Lowest mean nll_offsets from the class's own model: {r['matched']}/{r['scored']} "
+              "classes.", flush=True)
+    if out:
+        from common.workdir import atomic_write_text
+        atomic_write_text(out, json.dumps(report, indent=1) + "\n")
+        print(f"Wrote {out}.", flush=True)
+    return report
+
+
+def rank_models(report, key="mean_nll_offsets"):
+    """For each class that has a model of its own name: which model scores it best."""
+    models = report["models"]
+    classes = sorted({c for m in models.values() for c in m["classes"]})
+    best, matched, scored = {}, 0, 0
+    for cls in classes:
+        values = {m: v["classes"][cls][key] for m, v in models.items() if cls in v["classes"]}
+        winner = min(values, key=values.get)
+        best[cls] = winner
+        if cls in models:
+            scored += 1
+            matched += winner == cls
+    return {"best_model": best, "matched": matched, "scored": scored, "key": key}

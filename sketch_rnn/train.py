@@ -11,7 +11,6 @@ from common import strokes as strokes_lib
 from common import training
 from sketch_rnn import data
 from sketch_rnn import export as export_lib
-from sketch_rnn import layers
 from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
 from sketch_rnn.model import SketchRNN
@@ -135,9 +134,8 @@ def _prepare(config, strategy):
         print(f"Data: dropped {dropped} sketches longer than max_seq_len={config.max_seq_len}; "
               f"clamped large offsets in {clamped}; skipped {splits.n_skipped} bad ndjson lines.",
               flush=True)
-    built = build(config, strategy)  # Building the model sets the matmul dtype.
-    print(f"Matmul dtype: {layers.get_matmul_dtype()} (config matmul_dtype="
-          f"{config.matmul_dtype!r}).", flush=True)
+    built = build(config, strategy)
+    print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
     return splits, strategy, built
 
 

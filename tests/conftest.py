@@ -31,6 +31,14 @@ SKETCHES = SHARED_DATA / "sketches"
 IMAGES = SHARED_DATA / "images"
 
 
+def shared_file(*parts):
+    """A path under ../shared/data; the calling test is skipped loudly when it is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data missing: {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def shared_data():
     """Path to ../shared/data; tests that need it are skipped loudly if it is missing."""
@@ -63,7 +71,7 @@ SLOWEST_FIRST = (
     "tests/sketch_rnn/test_train.py", "tests/wae_style/test_train.py", "reference runs",
     "tests/reliability/test_faults.py", "tests/scripts/test_scripts.py",
     "tests/scripts/test_sketch_tools.py", "studio exports", "tests/common/test_alexnet_train.py",
-    "tests/sketch_rnn/test_layers.py")
+    "tests/sketch_rnn/test_recurrence.py")
 
 
 @pytest.hookimpl(optionalhook=True)

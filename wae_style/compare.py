@@ -1,5 +1,6 @@
-"""WAE transfers against the Gatys baseline on the same VGG: content/style losses, time per image, a grid."""
+"""WAE transfers against Gatys (and optional peers) on the same VGG: losses, time per image, a grid."""
 
+import dataclasses
 import json
 import pathlib
 import time
@@ -9,17 +10,55 @@ import tensorflow as tf
 
 from common import images as images_lib
 from common import render
-from common.errors import WorkdirError
+from common.errors import DataError, WorkdirError
 from wae_style import baselines
 from wae_style import configs
+from wae_style import peer as peer_lib
 from wae_style import train
+from wae_style.model import resolve_vgg_weights
 
-# Settings that must agree between models compared on one VGG.
-_SHARED = ("vgg_weights", "vgg_seed", "image_size", "style_layers", "content_feature_layers")
+# Settings that must agree between models compared on one VGG (the weights: see _vgg_identity).
+_SHARED = ("vgg_seed", "image_size", "style_layers", "content_feature_layers")
 
 
-def restore(workdir):
-    """(config, model, checkpoint path) from a WAE training workdir's config and latest checkpoint."""
+def _vgg_identity(config):
+    """What names a VGG's weights: the file's sha256 when known, else the setting."""
+    return config.vgg_weights_sha256 or config.vgg_weights
+
+
+def with_vgg_weights(config, vgg_weights, workdir):
+    """`config` reading its VGG from `vgg_weights`, which must be the file it was trained with.
+
+    Args:
+      config: a workdir's WAEConfig.
+      vgg_weights: "imagenet" or a weights file path (e.g. where the file is on this machine).
+      workdir: for the messages.
+
+    Raises:
+      DataError: the workdir records no sha256 to check against, or another one.
+    """
+    if vgg_weights == config.vgg_weights:
+        return config
+    if not config.vgg_weights_sha256:
+        raise DataError(
+            f"--vgg_weights={vgg_weights}: {workdir} records no vgg_weights_sha256 (trained with "
+            f"vgg_weights={config.vgg_weights!r}), so another weights file cannot be checked")
+    sha, _ = resolve_vgg_weights(vgg_weights)
+    if sha != config.vgg_weights_sha256:
+        raise DataError(
+            f"--vgg_weights={vgg_weights} has sha256 {sha}, but {workdir} was trained with "
+            f"{config.vgg_weights} (sha256 {config.vgg_weights_sha256})")
+    return dataclasses.replace(config, vgg_weights=vgg_weights)
+
+
+def restore(workdir, vgg_weights=None):
+    """(config, model, checkpoint path) from a WAE training workdir's config and latest checkpoint.
+
+    Args:
+      workdir: a WAE training workdir.
+      vgg_weights: None (the recorded setting), or the same weights file elsewhere
+        (checked by its sha256; see with_vgg_weights).
+    """
     workdir = pathlib.Path(workdir)
     path = workdir / "config.json"
     if not path.is_file():
@@ -31,6 +70,8 @@ def restore(workdir):
     ckpt_path = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     if ckpt_path is None:
         raise WorkdirError(f"{workdir}/checkpoints holds no checkpoint; train first")
+    if vgg_weights is not None:
+        config = with_vgg_weights(config, vgg_weights, workdir)
     model, step, optimizer, _ = train.build(config, tf.distribute.get_strategy())
     tf.train.Checkpoint(model=model, optimizer=optimizer, step=step).restore(ckpt_path).expect_partial()
     return config, model, ckpt_path
@@ -40,16 +81,22 @@ def label(workdir, config):
     return f"WAE {pathlib.Path(workdir).name} (content_dim {config.content_dim})"
 
 
-def compare(workdirs, contents, styles, iterations, out, progress=print):
-    """Transfers every content x style pair with each WAE and with Gatys; writes the report.
+def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_weights=None,
+            peers=()):
+    """Transfers every content x style pair with each WAE, Gatys and the peers; writes the report.
 
     Args:
       workdirs: one or more WAE training workdirs sharing the VGG (weights, seed, layers).
       contents, styles: image files; the pairs are content i x style j.
       iterations: Gatys optimisation steps per image.
       out: output folder for report.md, report.json and grid.png (rows: content, style,
-        one row per WAE, Gatys).
-      progress: called with a line after each Gatys image.
+        one row per WAE, Gatys, one per peer).
+      progress: called with a line after each Gatys image and each peer.
+      vgg_weights: None (each workdir's recorded VGG weights), or the same file at another
+        path (checked against the recorded sha256).
+      peers: extra methods from wae_style.peer.PEERS, e.g. ("magenta",) (needs
+        pip install '.[compare]'). A peer stylises at its own size (Magenta: 384 px, timed
+        there); its output is resized to the WAE's size for the losses and the grid.
 
     Returns:
       The report dict (also written to report.json).
@@ -59,7 +106,8 @@ def compare(workdirs, contents, styles, iterations, out, progress=print):
     if not workdirs or not contents or not styles:
         raise ValueError("need at least one workdir, one content and one style image")
     out = pathlib.Path(out)
-    models = [(str(w), *restore(w)) for w in workdirs]
+    methods = [(name, peer_lib.make(name)) for name in peers]  # Fails early when missing.
+    models = [(str(w), *restore(w, vgg_weights)) for w in workdirs]
     config0, vgg = models[0][1], models[0][2].vgg
     for w, config, _, _ in models[1:]:
         for name in _SHARED:
@@ -67,6 +115,12 @@ def compare(workdirs, contents, styles, iterations, out, progress=print):
                 raise ValueError(f"{w}: {name}={getattr(config, name)!r} differs from "
                                  f"{models[0][0]} ({getattr(config0, name)!r}); the models "
                                  "must share one VGG to be compared")
+        if _vgg_identity(config) != _vgg_identity(config0):
+            raise ValueError(f"{w}: vgg_weights={config.vgg_weights!r} (sha256 "
+                             f"{config.vgg_weights_sha256 or 'unknown'}) differs from "
+                             f"{models[0][0]} ({config0.vgg_weights!r}, sha256 "
+                             f"{config0.vgg_weights_sha256 or 'unknown'}); the models must "
+                             "share one VGG to be compared")
     size = config0.image_size
     c = np.stack([images_lib.load_image(p, size) for p in contents])
     s = np.stack([images_lib.load_image(p, size) for p in styles])
@@ -82,7 +136,7 @@ def compare(workdirs, contents, styles, iterations, out, progress=print):
         result = fn(ci, si).numpy()
         name = label(w, config)
         rows[name] = {"seconds_per_image": (time.perf_counter() - t0) / len(pairs),
-                      "workdir": w, "checkpoint": ckpt_path}
+                      "size": size, "workdir": w, "checkpoint": ckpt_path}
         outputs.append((name, result))
 
     gatys_out, gatys_s = [], []
@@ -92,8 +146,18 @@ def compare(workdirs, contents, styles, iterations, out, progress=print):
         gatys_s.append(info["seconds"])
         progress(f"Gatys {k + 1}/{len(pairs)}: {info['seconds']:.1f} s")
     gatys_name = f"Gatys ({iterations} it.)"
-    rows[gatys_name] = {"seconds_per_image": float(np.median(gatys_s))}
+    rows[gatys_name] = {"seconds_per_image": float(np.median(gatys_s)), "size": size}
     outputs.append((gatys_name, np.stack(gatys_out)))
+
+    for name, method in methods:
+        native = peer_lib.NATIVE_SIZE
+        pc = np.stack([images_lib.load_image(contents[i], native) for i, _ in pairs])
+        ps = np.stack([images_lib.load_image(styles[j], peer_lib.STYLE_SIZE) for _, j in pairs])
+        result, seconds = method.transfer(pc, ps, size)
+        rows[method.name] = {"seconds_per_image": seconds, "size": native,
+                             "note": f"stylised at {native} px, resized to {size} px for losses"}
+        outputs.append((method.name, result))
+        progress(f"{name}: {len(pairs)} images, {seconds:.3f} s per image at {native} px")
 
     def losses(images):
         cl, sl = baselines.content_style_losses(vgg, images, ci, si,
@@ -110,7 +174,9 @@ def compare(workdirs, contents, styles, iterations, out, progress=print):
     render.save_png(grid, out / "grid.png")
     report = {"workdirs": [w for w, *_ in models], "pairs": len(pairs),
               "contents": [str(p) for p in contents], "styles": [str(p) for p in styles],
-              "iterations": iterations, "vgg_weights": config0.vgg_weights, "results": rows}
+              "iterations": iterations, "vgg_weights": config0.vgg_weights,
+              "vgg_weights_sha256": config0.vgg_weights_sha256, "peers": list(peers),
+              "results": rows}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report) + "\n")
     return report
@@ -122,10 +188,12 @@ def markdown(report):
     lines = [f"{report['pairs']} content x style pairs, VGG16 weights `{report['vgg_weights']}`, "
              f"{report['iterations']} Gatys iterations. Lower is better; losses are the mean VGG "
              "feature MSE to the content image and Gram MSE to the style image.", "",
-             "| method | content loss | style loss | seconds / image |", "|---|---|---|---|"]
+             "| method | content loss | style loss | seconds / image | at px |",
+             "|---|---|---|---|---|"]
     for name, r in rows.items():
         sec = f"{r['seconds_per_image']:.4f}" if "seconds_per_image" in r else "-"
-        lines.append(f"| {name} | {r['content_loss']:.4g} | {r['style_loss']:.4g} | {sec} |")
+        px = r.get("size", "-")
+        lines.append(f"| {name} | {r['content_loss']:.4g} | {r['style_loss']:.4g} | {sec} | {px} |")
     names = [n for n in rows if n != "content image itself"]
     lines += ["", f"Grid rows (`grid.png`): content, style, {', '.join(names)}."]
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Hyperparameters of the WAE style-transfer model: one frozen dataclass and named presets."""
 
 import dataclasses
+import re
 
 from common import config_utils
 
@@ -46,7 +47,11 @@ class WAEConfig:
       gram_flatten: "triu" (upper triangle, Gram is symmetric) or "full".
       gram_transform: "log1p" (Gram entries are >= 0 and span decades) or "none".
       weight_norm, data_dependent_init: weight normalisation on every conv/dense.
-      vgg_weights: "imagenet", a path to a VGG16 no-top .h5 file, or "random".
+      vgg_weights: "imagenet", a path to a VGG16 weights file (Keras 3 .weights.h5 or
+        legacy Keras 2 .h5; see wae_style.vgg_weights), or "random".
+      vgg_weights_sha256: sha256 of the weights file ("imagenet": the Keras cache file),
+        "" for "random" or not yet known. The trainer resolves it before training and
+        stores it in config.json; a file with another hash is refused.
       vgg_seed: seed of the "random" VGG.
 
     Loss:
@@ -88,6 +93,7 @@ class WAEConfig:
     weight_norm: bool = True
     data_dependent_init: bool = False
     vgg_weights: str = "imagenet"
+    vgg_weights_sha256: str = ""
     vgg_seed: int = 0
     pixel_weight: float = 1.0
     feature_weight: float = 2e-5
@@ -159,6 +165,10 @@ class WAEConfig:
             fail("gram_transform", f"must be one of {GRAM_TRANSFORMS}")
         if not self.vgg_weights:
             fail("vgg_weights", 'must be "imagenet", "random" or a path to an .h5 file')
+        if self.vgg_weights_sha256 and not re.fullmatch(r"[0-9a-f]{64}", self.vgg_weights_sha256):
+            fail("vgg_weights_sha256", "must be empty or 64 lowercase hex digits")
+        if self.vgg_weights == "random" and self.vgg_weights_sha256:
+            fail("vgg_weights_sha256", 'must be empty for vgg_weights="random"')
         for name in ("pixel_weight", "feature_weight", "gram_weight", "mmd_lambda",
                      "gan_lambda", "max_grad_norm"):
             if getattr(self, name) < 0:

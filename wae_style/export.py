@@ -24,6 +24,7 @@ class WAEExport(tf.Module):
         size = config.image_size
         meta = {"model": "wae_style", "config": config.to_dict(), "image_size": size,
                 "vgg_weights": config.vgg_weights,
+                "vgg_weights_sha256": config.vgg_weights_sha256,
                 "signatures": ["transfer", "reconstruct", "encode_content", "encode_style",
                                "decode", "metadata"],
                 "images": "float32 (B, S, S, 3) in [0, 1]; batches of 1 broadcast against N"}

@@ -8,10 +8,12 @@ import numpy as np
 import keras
 from keras import ops
 import tensorflow as tf
+from absl import logging
 
 from common.errors import DataError, SketchStyleError
 from common.gram import gram_matrix
 from wae_style import configs
+from wae_style import vgg_weights
 from wae_style.layers import GLU, ResBlock, SubpixelConv2D, VGGPreprocess, WeightNormalization
 
 # Log-variances are clipped to this range before exp() when sampling.
@@ -51,46 +53,90 @@ def _random_init(base, seed):
         layer.bias.assign(np.zeros((cout,), "float32"))
 
 
-def _vgg16_base(weights):
+def _imagenet_error(err):
+    return VGGWeightsError(
+        "could not get the ImageNet VGG16 weights (keras downloads "
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 into ~/.keras/models; "
+        f"this failed: {err}). Put that file in the Keras cache, pass its path "
+        'as vgg_weights=/path/to/file.h5, or use vgg_weights="random".')
+
+
+def resolve_vgg_weights(weights):
+    """(sha256, note) of a vgg_weights setting, checking a file before anything else runs.
+
+    Args:
+      weights: "imagenet" (the Keras cache file, fetched as keras.applications would;
+        VGGWeightsError if that fails), "random" (sha256 ""), or a path to a VGG16
+        weights file (read and checked: DataError naming the file and the first
+        mismatching layer).
+
+    Returns:
+      (hex sha256 or "", a note on what was done with the file or "").
+    """
+    if weights == "random":
+        return "", ""
+    if weights == "imagenet":
+        try:
+            path = vgg_weights.imagenet_file()
+        except Exception as err:
+            raise _imagenet_error(err) from err
+        return vgg_weights.file_sha256(path), ""
+    wf = vgg_weights.read(_weights_path(weights))
+    return wf.sha256, wf.note
+
+
+def _weights_path(weights):
+    path = os.fspath(weights)
+    if not path.endswith((".h5", ".hdf5")):
+        raise DataError(
+            f'vgg_weights={path!r}: expected "imagenet", "random" or a path to a VGG16 '
+            ".weights.h5 / .h5 weights file")
+    return path
+
+
+def _vgg16_base(weights, sha256=""):
     """(VGG16 no-top model, whether it still needs the seeded random init)."""
     if getattr(_local, "from_checkpoint", False):
         return keras.applications.VGG16(include_top=False, weights=None), True
     if weights == "imagenet":
         try:
-            return keras.applications.VGG16(include_top=False, weights="imagenet"), False
+            base = keras.applications.VGG16(include_top=False, weights="imagenet")
         except Exception as err:
-            raise VGGWeightsError(
-                "could not get the ImageNet VGG16 weights (keras downloads "
-                "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 into ~/.keras/models; "
-                f"this failed: {err}). Put that file in the Keras cache, pass its path "
-                'as vgg_weights=/path/to/file.h5, or use vgg_weights="random".') from err
+            raise _imagenet_error(err) from err
+        if sha256:
+            path = vgg_weights.imagenet_file()  # Cached by now.
+            vgg_weights.check_sha256(path, vgg_weights.file_sha256(path), sha256)
+        return base, False
     if weights == "random":
         return keras.applications.VGG16(include_top=False, weights=None), True
-    path = os.fspath(weights)
-    if not path.endswith(".h5"):
-        raise DataError(
-            f'vgg_weights={path!r}: expected "imagenet", "random" or a path to a VGG16 '
-            "no-top .h5 weights file")
-    if not os.path.isfile(path):
-        raise DataError(f"VGG16 weights file {path} does not exist")
-    try:
-        return keras.applications.VGG16(include_top=False, weights=path), False
-    except Exception as err:
-        raise DataError(f"cannot load VGG16 no-top weights from {path}: {err}") from err
+    wf = vgg_weights.read(_weights_path(weights))
+    vgg_weights.check_sha256(wf.path, wf.sha256, sha256)
+    if wf.note:
+        logging.info("%s", wf.note)
+    base = keras.applications.VGG16(include_top=False, weights=None)
+    for name, (kernel, bias) in wf.weights.items():
+        layer = base.get_layer(name)
+        layer.kernel.assign(kernel)
+        layer.bias.assign(bias)
+    return base, False
 
 
 def build_vgg(weights, seed=0, layers=("block1_conv1", "block2_conv1", "block3_conv1"),
-              image_size=None):
+              image_size=None, sha256=""):
     """Frozen VGG16 feature extractor for RGB images in [0, 1].
 
     Args:
       weights: "imagenet" (Keras cache / download; a clear VGGWeightsError if that
-        fails), a path to a VGG16 no-top .h5 file (DataError if missing or
-        unreadable), or "random" (He-normal from np.random.default_rng, identical
-        in every process for the same seed). Never falls back between these.
+        fails), a path to a VGG16 weights file: Keras 3 .weights.h5 or legacy Keras 2
+        .h5, no-top or with-top (then only its conv layers are used); DataError naming
+        the file if it is missing, unreadable or not VGG16 (wae_style.vgg_weights), or
+        "random" (He-normal from np.random.default_rng, identical in every process for
+        the same seed). Never falls back between these.
       seed: seed of the "random" weights.
       layers: VGG16 conv layer names to return; the network is cut after the deepest.
       image_size: fixed input side, or None for any size.
+      sha256: the weights file's recorded sha256 (config.vgg_weights_sha256); a file
+        with another hash raises DataError. "" skips the check.
 
     Returns:
       A keras.Model (B, H, W, 3) -> {layer name: (B, h, w, C) activation}, trainable=False.
@@ -99,7 +145,7 @@ def build_vgg(weights, seed=0, layers=("block1_conv1", "block2_conv1", "block3_c
     bad = [n for n in layers if n not in configs.VGG16_CONV_LAYERS]
     if not layers or bad:
         raise ValueError(f"build_vgg layers must be VGG16 conv layers, got {layers}")
-    base, needs_init = _vgg16_base(weights)
+    base, needs_init = _vgg16_base(weights, sha256)
     deepest = max(configs.VGG16_CONV_LAYERS.index(n) for n in layers)
     last = configs.VGG16_CONV_LAYERS[deepest]
     inputs = keras.Input((image_size, image_size, 3), name="images")
@@ -407,7 +453,8 @@ class WAEStyle(keras.Model):
         super().__init__(**kwargs)
         self.config = _as_config(config)
         cfg = self.config
-        self.vgg = build_vgg(cfg.vgg_weights, cfg.vgg_seed, cfg.vgg_layers, cfg.image_size)
+        self.vgg = build_vgg(cfg.vgg_weights, cfg.vgg_seed, cfg.vgg_layers, cfg.image_size,
+                             sha256=cfg.vgg_weights_sha256)
         self.content_encoder = ContentEncoder(cfg, name="content_encoder")
         self.style_encoder = StyleEncoder(cfg, name="style_encoder")
         self.decoder = Decoder(cfg, name="decoder")

@@ -1,5 +1,7 @@
 """WAE style training: one tf.function step, TensorBoard summaries, checkpoints, resume and export."""
 
+import dataclasses
+import json
 import pathlib
 
 import keras
@@ -8,11 +10,13 @@ import tensorflow as tf
 
 from common import render
 from common import training
+from common import workdir as workdir_lib
 from wae_style import data
 from wae_style import export as export_lib
 from wae_style import losses
 from wae_style import transfer as transfer_lib
-from wae_style.model import WAEStyle
+from wae_style import vgg_weights
+from wae_style.model import WAEStyle, resolve_vgg_weights
 
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy", "jit_compile",
                     "max_grad_norm")
@@ -129,15 +133,66 @@ def make_images(model, config, eval_images):
     return images
 
 
+def resolve_config(config):
+    """(config with vgg_weights_sha256 set, note): checks the VGG weights before anything runs.
+
+    Args:
+      config: a WAEConfig. A non-empty vgg_weights_sha256 pins the file: another hash
+        raises DataError.
+
+    Returns:
+      (resolved WAEConfig, a note on the weights to print, or "").
+    """
+    sha, note = resolve_vgg_weights(config.vgg_weights)
+    vgg_weights.check_sha256(config.vgg_weights, sha, config.vgg_weights_sha256)
+    return dataclasses.replace(config, vgg_weights_sha256=sha), note
+
+
+def resumable_fields(workdir, config):
+    """RESUMABLE_FIELDS plus what a resume may change about the VGG weights.
+
+    vgg_weights_sha256 "" means unknown (a workdir from before the field, or "random"):
+    only two known hashes are compared. With equal known hashes the file may have moved,
+    so vgg_weights (its path) may change.
+    """
+    fields = RESUMABLE_FIELDS
+    try:
+        old = json.loads((pathlib.Path(workdir) / workdir_lib.CONFIG_NAME).read_text())
+    except (OSError, ValueError):
+        return fields  # No run yet, or a broken config.json that check_or_write_config names.
+    if not isinstance(old, dict):
+        return fields
+    old_sha = old.get("vgg_weights_sha256") or ""
+    if not old_sha or not config.vgg_weights_sha256:
+        fields += ("vgg_weights_sha256",)
+    elif old_sha == config.vgg_weights_sha256:
+        fields += ("vgg_weights",)
+    return fields
+
+
+def describe_vgg(config):
+    """One line on the VGG16 weights a run uses."""
+    if config.vgg_weights == "random":
+        return (f"VGG16 weights: 'random' (seeded He-normal init, seed {config.vgg_seed}; "
+                "not ImageNet, for tests and offline smoke runs).")
+    return (f"VGG16 weights: {config.vgg_weights!r} (pretrained, sha256 "
+            f"{config.vgg_weights_sha256 or 'unknown'}).")
+
+
 def train_and_evaluate(config, workdir, overwrite=False):
-    """Trains (or resumes) the WAE in `workdir`; returns the last training metrics."""
+    """Trains (or resumes) the WAE in `workdir`; returns the last training metrics.
+
+    The VGG weights are checked (and their sha256 put into the config) first, so a bad
+    file fails before anything is written to `workdir`.
+    """
     workdir = pathlib.Path(workdir)
+    config, note = resolve_config(config)
     strategy = training.make_strategy(config.strategy)
-    print(f"VGG16 weights: {config.vgg_weights!r} "
-          f"({'seeded random init, seed %d' % config.vgg_seed if config.vgg_weights == 'random' else 'pretrained'}).",
-          flush=True)
+    if note:
+        print(note + ".", flush=True)
+    print(describe_vgg(config), flush=True)
     return training.run_in_workdir(
-        workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, strategy,
+        workdir, config.to_dict(), resumable_fields(workdir, config), overwrite, strategy,
         lambda: _prepare(config, strategy), lambda prepared: _train(config, workdir, *prepared))
 
 

@@ -46,6 +46,9 @@ class Limits:
 
     Attributes:
         max_body_bytes: request body cap (413 above it).
+        max_drain_bytes: an oversize body up to this size is read and dropped before the
+            413 is sent, so that a client still sending it reads the 413 instead of a
+            broken pipe; a larger one is cut off (the client may see a broken pipe).
         max_points: points in one submitted drawing.
         max_coord: largest absolute stroke-3 value accepted.
         max_n: most drawings per request (n).
@@ -58,6 +61,7 @@ class Limits:
     """
 
     max_body_bytes: int = 4 * 1024 * 1024
+    max_drain_bytes: int = 16 * 1024 * 1024
     max_points: int = 1000
     max_coord: float = 1e5
     max_n: int = 16
@@ -384,11 +388,55 @@ def _presets(size):
     return out
 
 
+def _drain(req, max_bytes):
+    """Reads and drops an unread request body of at most `max_bytes` (declared length)."""
+    length = req.content_length
+    stream = req.environ.get("wsgi.input")
+    if not length or length > max_bytes or stream is None:
+        return
+    try:
+        while length > 0:
+            chunk = stream.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
+    except OSError:  # The client went away: nothing to answer.
+        pass
+
+
+def model_name(model, taken=()):
+    """A short picker name for a SketchModel: its one class ("sheep"), else its run folder."""
+    names = model.class_names
+    path = pathlib.Path(model.path)
+    base = names[0] if len(names) == 1 else (path.parent.name if path.name == "export"
+                                              else path.name)
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def load_sketch_models(sketch):
+    """{name: SketchModel} from None, a model or path, a list of them, or a {name: ...} dict."""
+    if sketch is None:
+        return {}
+    if isinstance(sketch, dict):
+        items = list(sketch.items())
+    else:
+        items = [(None, m) for m in (sketch if isinstance(sketch, (list, tuple)) else [sketch])]
+    models = {}
+    for name, m in items:
+        m = m if isinstance(m, SketchModel) else SketchModel(m)
+        models[name or model_name(m, models)] = m
+    return models
+
+
 def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOSTS):
     """Builds the studio app.
 
     Args:
-        sketch: a SketchModel, an export path, or None.
+        sketch: a SketchModel or an export path, a list of them, a {name: model or path}
+            dict (the page's model picker; the first is the default), or None.
         style: a StyleModel, an export path, or None.
         limits: Limits (default Limits()).
         trusted_hosts: Host header names accepted (DNS-rebinding guard); None accepts any.
@@ -397,8 +445,7 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
         a Flask app; run it with any WSGI server (scripts/serve.py uses Werkzeug's threaded one).
     """
     limits = limits or Limits()
-    if sketch is not None and not isinstance(sketch, SketchModel):
-        sketch = SketchModel(sketch)
+    sketches = load_sketch_models(sketch)
     if style is not None and not isinstance(style, StyleModel):
         style = StyleModel(style)
     size = style.image_size if style is not None else 64
@@ -411,11 +458,17 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
         MAX_FORM_PARTS=limits.max_form_parts,
         TRUSTED_HOSTS=list(trusted_hosts) if trusted_hosts else None)
 
-    def need_sketch():
-        if sketch is None:
+    def need_sketch(body):
+        if not sketches:
             raise ApiError(503, "no Sketch RNN model is loaded (start the server with "
                                 "--sketch_model)")
-        return sketch
+        name = body.get("model")
+        if name is None:
+            return next(iter(sketches.values()))
+        if not isinstance(name, str) or name not in sketches:
+            raise ApiError(400, f"model must be one of {list(sketches)}, got "
+                                f"{str(name)[:40]!r}")
+        return sketches[name]
 
     def need_style():
         if style is None:
@@ -439,6 +492,17 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
     def _http_error(e):
         return jsonify(error=e.description or e.name, status=e.code), e.code
 
+    @app.before_request
+    def _read_body():
+        # Every answer, an early error included, comes after the whole body was read, so a
+        # client still sending reads it instead of a broken pipe.
+        length = request.content_length
+        if length is not None and length > limits.max_body_bytes:
+            _drain(request, limits.max_drain_bytes)
+            raise ApiError(413, f"the request body ({length} bytes) exceeds the cap of "
+                                f"{limits.max_body_bytes} bytes")
+        request.get_data(cache=True)  # Bounded by MAX_CONTENT_LENGTH; parsers reuse it.
+
     @app.errorhandler(Exception)
     def _internal(e):
         log.exception("unexpected error")
@@ -461,16 +525,17 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
 
     @app.get("/api/health")
     def health():
+        listed = [{"name": name, **m.info()} for name, m in sketches.items()]
         return jsonify(status="ok",
-                       models={"sketch": sketch.info() if sketch else None,
+                       models={"sketch": listed[0] if listed else None, "sketches": listed,
                                "style": style.info() if style else None},
                        limits=limits.to_dict(), rdp_epsilon=RDP_EPSILON, canvas_box=CANVAS)
 
     @app.post("/api/sample")
     def sample():
-        model = need_sketch()
         body = json_body()
-        check_keys(body, ("temperature", "n", "seed", "max_len"))
+        check_keys(body, ("temperature", "n", "seed", "max_len", "model"))
+        model = need_sketch(body)
         tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
         n = get_int(body, "n", 1, limits.max_n, default=1)
         seed = seed_of(body)
@@ -479,9 +544,9 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
 
     @app.post("/api/complete")
     def complete():
-        model = need_sketch()
         body = json_body()
-        check_keys(body, ("strokes", "temperature", "n", "seed", "max_len", "units"))
+        check_keys(body, ("strokes", "temperature", "n", "seed", "max_len", "units", "model"))
+        model = need_sketch(body)
         units = get_choice(body, "units", UNITS, "canvas")
         s3 = get_strokes(body, "strokes", limits)
         tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
@@ -502,9 +567,10 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
 
     @app.post("/api/interpolate")
     def interpolate_route():
-        model = need_sketch()
         body = json_body()
-        check_keys(body, ("a", "b", "steps", "method", "temperature", "seed", "max_len", "units"))
+        check_keys(body, ("a", "b", "steps", "method", "temperature", "seed", "max_len", "units",
+                          "model"))
+        model = need_sketch(body)
         units = get_choice(body, "units", UNITS, "canvas")
         a = get_strokes(body, "a", limits)
         b = get_strokes(body, "b", limits)

@@ -4,6 +4,7 @@ import concurrent.futures
 import io
 import json
 import math
+import pathlib
 import struct
 import subprocess
 import sys
@@ -418,6 +419,34 @@ def test_body_and_image_size_caps(studio_models):
     assert_error(small.post("/api/stylize", data=parts, content_type="multipart/form-data"), 413)
 
 
+def _post_raw(port, body, declared=None):
+    """POSTs `body` over a raw socket, sending all of it, then returns the status line."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        head = (f"POST /api/complete HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/json\r\n"
+                f"Content-Length: {declared or len(body)}\r\n\r\n").encode()
+        sock.sendall(head + body)  # Fails with a broken pipe if the server stops reading.
+        return sock.makefile("rb").readline().decode()
+
+
+def test_oversize_body_is_drained_so_the_client_reads_413():
+    from werkzeug.serving import make_server
+
+    app = server.create_app(limits=server.Limits(max_body_bytes=1000,
+                                                 max_drain_bytes=16 << 20))
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # 8 MB is far more than the socket buffers: without the drain the send breaks.
+        assert " 413 " in _post_raw(httpd.server_port, b" " * (8 << 20))
+        assert " 413 " in _post_raw(httpd.server_port, b" " * 5000)
+    finally:
+        httpd.shutdown()
+
+
 def test_routing_method_and_host_errors_are_json(client):
     assert_error(client.get("/api/complete"), 405)
     assert_error(client.post("/api/health"), 405)
@@ -428,7 +457,8 @@ def test_routing_method_and_host_errors_are_json(client):
 
 def test_missing_models_give_503(studio_models):
     empty = server.create_app().test_client()
-    assert empty.get("/api/health").get_json()["models"] == {"sketch": None, "style": None}
+    assert empty.get("/api/health").get_json()["models"] == {"sketch": None, "sketches": [],
+                                                                "style": None}
     assert_error(empty.post("/api/complete", json={"strokes": DRAWING}), 503)
     assert_error(empty.post("/api/stylize", data={"content_preset": "0", "style_preset": "0"}),
                  503)
@@ -483,11 +513,35 @@ def test_serve_without_models_exits_with_the_demo_command(tmp_path):
 def test_serve_finds_demo_exports(tmp_path, capsys):
     (tmp_path / "wae_style" / "export").mkdir(parents=True)
     (tmp_path / "wae_style" / "export" / "saved_model.pb").write_bytes(b"")
-    assert serve.find_models(None, None, tmp_path) == (None, tmp_path / "wae_style" / "export")
+    assert serve.find_models(None, None, tmp_path) == ([], tmp_path / "wae_style" / "export")
     assert "sketch_rnn" in capsys.readouterr().out
-    assert serve.find_models("a", None, tmp_path) == ("a", None)
+    assert serve.find_models("a", None, tmp_path) == ([pathlib.Path("a")], None)
     assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1")
     assert not serve.is_loopback("0.0.0.0")
+
+
+def test_several_sketch_models_and_the_picker(tmp_path, sketch_export):
+    # A folder of workdirs stands for their exports, sorted by name.
+    for name in ("b_run", "a_run"):
+        (tmp_path / name / "export").mkdir(parents=True)
+        (tmp_path / name / "export" / "saved_model.pb").write_bytes(b"")
+    (tmp_path / "notes").mkdir()
+    assert serve.expand_sketch_models([str(tmp_path), sketch_export]) == [
+        tmp_path / "a_run", tmp_path / "b_run", pathlib.Path(sketch_export)]
+    with pytest.raises(server.DataError, match="folder of such workdirs"):
+        serve.expand_sketch_models([str(tmp_path / "notes")])
+    model = server.SketchModel(sketch_export)
+    client = server.create_app({"sheep": model, "cat": model}).test_client()
+    health = client.get("/api/health").get_json()
+    assert [m["name"] for m in health["models"]["sketches"]] == ["sheep", "cat"]
+    assert health["models"]["sketch"]["name"] == "sheep"
+    resp = client.post("/api/sample", json={"model": "cat", "n": 2, "seed": 1, "max_len": 20})
+    assert resp.status_code == 200 and len(resp.get_json()["samples"]) == 2
+    assert_error(client.post("/api/sample", json={"model": "dog"}), 400)
+    assert_error(client.post("/api/complete", json={"model": 3, "strokes": DRAWING}), 400)
+    # Names come from the class (one class) or the run folder, made unique.
+    names = list(server.load_sketch_models([model, model]))
+    assert len(names) == 2 and names[1] == names[0] + "-2"
 
 
 def test_bad_model_paths_are_refused(tmp_path, sketch_export):

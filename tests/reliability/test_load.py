@@ -108,7 +108,10 @@ def call(port, name, rng):
         hdrs["Content-Type"] = ctype
     t0 = time.monotonic()
     try:
-        conn.request(method, path, body=body, headers=hdrs)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # The server answered before reading the whole body: read its answer.
         resp = conn.getresponse()
         data = resp.read()
         status = resp.status

@@ -175,3 +175,28 @@ def test_load_sketch_refs(sketches_dir):
         inference.load_sketch(f"{npz}:test:100000")
     with pytest.raises(DataError, match="no such file"):
         inference.load_sketch("missing.ndjson:1")
+
+
+def test_score_sketches_per_class_json_and_cli(exports, sketches_dir, tmp_path):
+    raw = sketches_dir / "quickdraw_exupery_raw"
+    out = tmp_path / "scores.json"
+    report = tools.score([exports[0]], [str(raw / "fork.ndjson"), str(raw / "moon.ndjson")],
+                         out=out, normaliser="inputs", batch_size=16)
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(report))
+    (name, model), = saved["models"].items()
+    assert sorted(model["classes"]) == ["fork", "moon"]
+    fork = model["classes"]["fork"]
+    assert fork["n"] == len(fork["nll"]) == len(inference.read_sketches(str(raw / "fork.ndjson"))[0])
+    np.testing.assert_allclose(fork["mean_nll"], fork["mean_nll_offsets"] + fork["mean_nll_pen"],
+                               rtol=1e-5)
+    assert np.isfinite(fork["nll"]).all() and saved["normaliser"] > 0
+    # Another normaliser: the model sees other offsets.
+    again = tools.score([exports[0]], [str(raw / "fork.ndjson")], normaliser=2 * saved["normaliser"])
+    assert again["models"][name]["classes"]["fork"]["nll_offsets"] != fork["nll_offsets"]
+    proc = subprocess.run([sys.executable, "-m", "scripts.score_sketches", f"--model={exports[0]}",
+                           f"--input={raw / 'moon.ndjson'}", "--input=nope.npz:test"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "nope.npz" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(DataError, match="SPLIT"):
+        tools.expand_inputs(["a.npz:bogus"])

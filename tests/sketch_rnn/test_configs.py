@@ -107,20 +107,17 @@ def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
     assert SketchRNNConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
-def test_matmul_dtype_reaches_the_layers():
-    from sketch_rnn import layers
+def test_matmul_dtype_is_resolved_and_reaches_the_layers():
     from sketch_rnn.model import SketchRNN
-    assert SketchRNNConfig.default().matmul_dtype == "auto"
-    assert SketchRNNConfig.paper().matmul_dtype == "auto"
+    from sketch_rnn.precision import resolve_matmul_dtype
+    native = resolve_matmul_dtype("auto")
+    assert SketchRNNConfig.default().matmul_dtype == native  # "auto", resolved when built.
+    assert SketchRNNConfig.paper().matmul_dtype == native
     assert SketchRNNConfig.testing().matmul_dtype == "float32"
-    try:
-        SketchRNN(dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="bfloat16"))
-        assert layers.get_matmul_dtype() == "bfloat16"
-    finally:
-        SketchRNN(SketchRNNConfig.testing())
-    assert layers.get_matmul_dtype() == "float32"
-    try:  # "auto" resolves to what this machine runs natively.
-        SketchRNN(dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="auto"))
-        assert layers.get_matmul_dtype() == ("bfloat16" if layers.native_bf16() else "float32")
-    finally:
-        SketchRNN(SketchRNNConfig.testing())
+    for dtype in ("bfloat16", "float32", "auto"):
+        config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype=dtype)
+        want = native if dtype == "auto" else dtype
+        assert config.matmul_dtype == want
+        assert SketchRNNConfig.from_dict(config.to_dict()) == config
+        model = SketchRNN(config)
+        assert model.dec_cell.matmul_dtype == want and model.head.matmul_dtype == want

@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from sketch_rnn.hyper_lstm import HyperLSTMCell
-from sketch_rnn.layers import project_inputs
+from sketch_rnn.recurrence import project_inputs
 from tests.layer_testing import run_layer_test
-from tests.sketch_rnn.test_layers import np_layer_norm, np_ln_lstm_step, np_lstm_step, sigmoid
+from tests.sketch_rnn.np_cells import np_layer_norm, np_ln_lstm_step, np_lstm_step, sigmoid
 
 
 def np_hyper_norm(hyper_out, layer, zw_w, zw_b, alpha_w, zb_w=None, beta_w=None):
@@ -47,7 +47,7 @@ def np_hyper_step(cell, x, states):
 def test_hyper_step_matches_numpy(use_layer_norm):
     rng = np.random.default_rng(0)
     cell = HyperLSTMCell(6, hyper_num_units=5, hyper_embedding_size=3, forget_bias=0.8,
-                         use_layer_norm=use_layer_norm)
+                         use_layer_norm=use_layer_norm, matmul_dtype="float32")
     cell.build((None, 4))
     for v in cell.weights:
         v.assign(rng.normal(scale=0.5, size=v.shape).astype("float32"))
@@ -81,7 +81,8 @@ def test_hyper_layer_checks(tmp_path):
 def _randomised_cell(use_layer_norm, units=5, hyper=4, embed=3, x_size=3):
     """A built cell whose zero- and one-initialised weights are made random (nonzero grads)."""
     cell = HyperLSTMCell(units, hyper_num_units=hyper, hyper_embedding_size=embed,
-                         use_layer_norm=use_layer_norm, recurrent_dropout_keep=0.8, seed=3)
+                         use_layer_norm=use_layer_norm, recurrent_dropout_keep=0.8, seed=3,
+                         matmul_dtype="float32")
     cell.build((None, x_size))
     rng = np.random.default_rng(1)
     for v in cell.weights:

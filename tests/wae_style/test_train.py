@@ -103,6 +103,7 @@ def test_unavailable_imagenet_weights_refuse_before_writing(tmp_path, monkeypatc
         raise Exception("URL fetch failure: no network")
 
     monkeypatch.setattr(keras.applications, "VGG16", no_network)
+    monkeypatch.setattr(keras.utils, "get_file", no_network)  # How the trainer finds its hash.
     with pytest.raises(SketchStyleError, match="random"):
         train.train_and_evaluate(_config(vgg_weights="imagenet"), tmp_path)
     assert not (tmp_path / "config.json").exists()

@@ -200,7 +200,7 @@ async function run(button, label, fn) {
 
 $("complete").onclick = () => run($("complete"), "Finishing your drawing", async () => {
   if (!main.strokes.length) throw new Error("Draw something first.");
-  const reply = await api("/api/complete", { strokes: main.toStroke3(), temperature: Number($("tau").value), n: Number($("n").value) });
+  const reply = await api("/api/complete", { model: $("model").value, strokes: main.toStroke3(), temperature: Number($("tau").value), n: Number($("n").value) });
   studio.last.complete = reply;
   const alts = $("alts");
   alts.replaceChildren();
@@ -222,7 +222,7 @@ $("complete").onclick = () => run($("complete"), "Finishing your drawing", async
 });
 
 $("sample").onclick = () => run($("sample"), "Sampling", async () => {
-  const reply = await api("/api/sample", { temperature: Number($("tau").value), n: Number($("n").value) });
+  const reply = await api("/api/sample", { model: $("model").value, temperature: Number($("tau").value), n: Number($("n").value) });
   studio.last.sample = reply;
   $("alts").replaceChildren(...reply.samples.map((s) => thumb(s)));
   setStatus(`${reply.samples.length} new drawings from the model (seed ${reply.seed}).`);
@@ -230,7 +230,7 @@ $("sample").onclick = () => run($("sample"), "Sampling", async () => {
 
 $("interpolate").onclick = () => run($("interpolate"), "Interpolating", async () => {
   if (!padA.strokes.length || !padB.strokes.length) throw new Error("Draw both A and B first.");
-  const reply = await api("/api/interpolate", { a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value });
+  const reply = await api("/api/interpolate", { model: $("model").value, a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value });
   studio.last.interpolate = reply;
   $("strip").replaceChildren(...reply.frames.map((f) => { const t = thumb(f.strokes); t.title = `t = ${f.t.toFixed(2)}`; return t; }));
   setStatus(`${reply.frames.length} steps from A to B (${reply.method}).`);
@@ -272,14 +272,31 @@ $("stylize").onclick = () => run($("stylize"), "Stylising", async () => {
   setStatus("Stylised.");
 });
 
-async function checkHealth() {
-  const h = await (await fetch("/api/health")).json();
-  const sk = h.models.sketch, st = h.models.style;
+// The model picker: one entry per loaded Sketch RNN ("sheep", "bicycle", ...).
+let sketchModels = [];
+function pickModel() {
+  const sk = sketchModels.find((m) => m.name === $("model").value);
   for (const id of ["complete", "sample"]) $(id).disabled = !sk;
   $("interpolate").disabled = !(sk && sk.conditional);
+  $("model-info").textContent = sk ? `up to ${sk.max_seq_len} points${sk.conditional ? "" : " (unconditional: no interpolation)"}` : "";
+}
+$("model").onchange = pickModel;
+
+async function checkHealth() {
+  const h = await (await fetch("/api/health")).json();
+  const st = h.models.style;
+  sketchModels = h.models.sketches;
+  $("model").replaceChildren(...sketchModels.map((m) => {
+    const opt = document.createElement("option");
+    opt.value = m.name;
+    opt.textContent = m.name;
+    return opt;
+  }));
+  $("model").disabled = sketchModels.length < 2;
+  pickModel();
   $("stylize").disabled = !st;
   $("health").textContent = [
-    sk ? `Sketch RNN: up to ${sk.max_seq_len} points${sk.conditional ? "" : " (unconditional)"}` : "Sketch RNN: not loaded",
+    sketchModels.length ? `Sketch RNN: ${sketchModels.length} model${sketchModels.length > 1 ? "s" : ""} (${sketchModels.map((m) => m.name).join(", ")})` : "Sketch RNN: not loaded",
     st ? `style transfer: ${st.image_size}\u00d7${st.image_size}` : "style transfer: not loaded"].join(" \u00b7 ");
   if (st) await loadPresets();
   document.body.dataset.ready = "1";

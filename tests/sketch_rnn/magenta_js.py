@@ -1,0 +1,124 @@
+"""Runs Google's reference runtime, @magenta/sketch 0.2.0 under Node.js, on `.gen.json` models."""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+NODE_DIR = pathlib.Path(__file__).resolve().parent / "node"
+PDF_JS = NODE_DIR / "pdf.js"
+MANIFESTS = ("package.json", "package-lock.json")
+DEFAULT_DEST = pathlib.Path(tempfile.gettempdir()) / "sketchstyle-magenta-sketch-0.2.0"
+MARKER = ".installed"  # Holds the manifests' hash; written last, so its presence means complete.
+NPM_TIMEOUT_S = 600
+NODE_TIMEOUT_S = 300
+PDF_KEYS = ("pen", "pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "corr")
+
+
+def _require_node():
+    """Raises RuntimeError, with install hints, unless node and npm are on PATH."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(
+            f"{' and '.join(missing)} not found on PATH. Node.js 20 and npm are needed for this "
+            "test: apt-get install nodejs npm, or https://nodejs.org")
+
+
+def _tail(text, n=2000):
+    return text[-n:].strip()
+
+
+def _manifest_hash():
+    digest = hashlib.sha256()
+    for name in MANIFESTS:
+        digest.update((NODE_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def install(dest=None):
+    """Installs @magenta/sketch 0.2.0 from the committed lock file, once per cache folder.
+
+    A lock file next to the folder serialises installs, so parallel pytest workers wait for
+    one `npm ci` instead of racing; a marker written last says the install is complete and
+    matches the committed package.json and package-lock.json.
+
+    Args:
+      dest: Cache folder; defaults to <tempdir>/sketchstyle-magenta-sketch-0.2.0.
+
+    Returns:
+      The folder, which holds node_modules.
+
+    Raises:
+      RuntimeError: node or npm is missing, or `npm ci` failed (with npm's stderr tail).
+    """
+    _require_node()
+    dest = pathlib.Path(dest) if dest is not None else DEFAULT_DEST
+    dest.mkdir(parents=True, exist_ok=True)
+    want = _manifest_hash()
+    marker = dest / MARKER
+    with open(dest.parent / f".{dest.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file() and marker.read_text() == want:
+            return dest
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+        for name in MANIFESTS:
+            shutil.copyfile(NODE_DIR / name, dest / name)
+        try:
+            proc = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=dest,
+                                  capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
+        except subprocess.TimeoutExpired as err:
+            raise RuntimeError(f"npm ci in {dest} took over {NPM_TIMEOUT_S} s: "
+                               f"{_tail(err.stderr or '')}") from err
+        if proc.returncode:
+            raise RuntimeError(f"npm ci in {dest} failed (exit {proc.returncode}): "
+                               f"{_tail(proc.stderr)}")
+        marker.write_text(want)
+    return dest
+
+
+def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
+    """Feeds strokes to a model in @magenta/sketch and returns getPDF() after every step.
+
+    Args:
+      model_path: A `.gen.json` file.
+      strokes5: (N, 5) stroke-5 rows in the model's normalised units, without S0. They reach
+        the model as float32 (tfjs), unscaled: pdf.js sets the pixel factor so that
+        update()'s scale factor is exactly 1.
+      temperature: getPDF's temperature: sigmas are multiplied by sqrt(temperature).
+      softmax_temperature: Divides the pen and pi logits before their softmax.
+
+    Returns:
+      A dict of float64 arrays with N + 1 rows (row t predicts strokes5[t]): "pen" (N+1, 3),
+      and "pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "corr" (N+1, M); plus the floats
+      "scale_factor" (1.0), "pixel_factor", "default_pixel_factor", "info_scale_factor" and the
+      str "backend".
+
+    Raises:
+      RuntimeError: node or npm is missing, the install failed, or pdf.js failed.
+    """
+    dest = install()
+    request = {"model": os.fspath(pathlib.Path(model_path).resolve()),
+               "strokes": np.asarray(strokes5, dtype=np.float64).reshape(-1, 5).tolist(),
+               "temperature": float(temperature),
+               "softmax_temperature": float(softmax_temperature)}
+    try:
+        proc = subprocess.run(["node", os.fspath(PDF_JS), os.fspath(dest)],
+                              input=json.dumps(request), capture_output=True, text=True,
+                              timeout=NODE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        raise RuntimeError(f"node {PDF_JS.name} took over {NODE_TIMEOUT_S} s") from err
+    if proc.returncode:
+        raise RuntimeError(f"node {PDF_JS.name} failed (exit {proc.returncode}): "
+                           f"{_tail(proc.stderr)}")
+    out = json.loads(proc.stdout)
+    return {key: np.asarray(value, dtype=np.float64) if key in PDF_KEYS
+            else value if isinstance(value, str) else float(value)
+            for key, value in out.items()}

@@ -1,0 +1,363 @@
+"""VGG16 weights files: the shared ImageNet file, legacy layouts, refusals, sha256 in config and export."""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.errors import DataError, WorkdirError
+from tests.conftest import REPO_ROOT, SHARED_DATA, shared_file
+from wae_style import configs
+from wae_style import export as export_lib
+from wae_style import model as wm
+from wae_style import train
+from wae_style import vgg_weights as vw
+
+REPO = str(REPO_ROOT)
+SHARED_WEIGHTS = SHARED_DATA / "weights" / "vgg16_imagenet_notop.weights.h5"
+# From /work/shared/data/weights/README.md.
+SHARED_SHA256 = "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a"
+LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
+
+# Features of pattern() from plain Keras, computed once with
+#   base = keras.applications.VGG16(include_top=False, weights=SHARED_WEIGHTS)
+#   base-cut model(keras.applications.vgg16.preprocess_input(255 * pattern()))
+# layer: (mean, std, {index: value}); five entries above 0.3 x the layer's maximum.
+REFERENCE = {
+    "block1_conv1": (36.04391041407208, 58.469643493837395, {
+        (0, 39, 12, 1): 320.6314392089844, (0, 32, 8, 18): 261.4166564941406,
+        (0, 17, 59, 12): 354.2752685546875, (0, 19, 50, 36): 283.009521484375,
+        (0, 53, 17, 18): 233.0413818359375}),
+    "block2_conv1": (329.8969258936338, 549.5768688305932, {
+        (0, 25, 7, 86): 2833.3515625, (0, 16, 6, 70): 5750.55517578125,
+        (0, 20, 23, 56): 3469.14208984375, (0, 28, 27, 117): 4396.49462890625,
+        (0, 19, 12, 70): 2698.26806640625}),
+    "block3_conv1": (862.9155967510728, 1239.0193380851001, {
+        (0, 10, 10, 157): 7295.01513671875, (0, 12, 12, 39): 8847.59375,
+        (0, 4, 9, 87): 8851.0546875, (0, 14, 15, 13): 6286.24951171875,
+        (0, 9, 1, 46): 6735.9296875}),
+}
+
+
+def pattern():
+    """A fixed, smooth 64x64 RGB image in [0, 1], (1, 64, 64, 3)."""
+    i, j = np.meshgrid(np.arange(64), np.arange(64), indexing="ij")
+    chans = [0.5 + 0.5 * np.sin(0.31 * i + 0.17 * j * (c + 1) + c)
+             * np.cos(0.05 * (i - j) * (c + 2)) for c in range(3)]
+    return np.stack(chans, -1)[None].astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def shared_weights():
+    return shared_file(*SHARED_WEIGHTS.relative_to(SHARED_DATA).parts)
+
+
+@pytest.fixture(scope="module")
+def seeded_vgg16():
+    """A VGG16 no-top with seeded random weights (stands in for real weights in format tests)."""
+    keras.utils.set_random_seed(3)
+    return keras.applications.VGG16(include_top=False, weights=None)
+
+
+@pytest.fixture(scope="module")
+def seeded_file(seeded_vgg16, tmp_path_factory):
+    path = tmp_path_factory.mktemp("seeded") / "seeded_vgg16.weights.h5"
+    seeded_vgg16.save_weights(path)
+    return path
+
+
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _conv_weights(model):
+    return {layer.name: [_np(w) for w in layer.weights] for layer in model.layers
+            if isinstance(layer, keras.layers.Conv2D)}
+
+
+def _write_legacy(path, layers, style="keras2"):
+    """A Keras 2 .h5 weights file: [(layer name, [arrays])], datasets named as `style` says.
+
+    "keras2": block1_conv1/kernel:0 (nested groups); "keras1": block1_conv1_W_1:0 (flat),
+    as in the Keras cache's vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5.
+    """
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = np.array([n.encode() for n, _ in layers])
+        f.attrs["keras_version"] = b"2.2.4"
+        f.attrs["backend"] = b"tensorflow"
+        for name, arrays in layers:
+            group = f.create_group(name)
+            if style == "keras2":
+                names = [f"{name}/{w}:0" for w in ("kernel", "bias")][:len(arrays)]
+            else:
+                names = [f"{name}_{w}_1:0" for w in ("W", "b")][:len(arrays)]
+            group.attrs["weight_names"] = np.array([n.encode() for n in names])
+            for n, a in zip(names, arrays):
+                group.create_dataset(n, data=a)
+
+
+def _legacy_layers(model):
+    """[(layer name, [arrays])] of every layer of a Keras model, weightless ones included."""
+    return [(layer.name, [_np(w) for w in layer.weights]) for layer in model.layers]
+
+
+def _one_line_naming(err, path):
+    text = str(err.value)
+    assert "\n" not in text and str(path) in text, text
+    return text
+
+
+# The shared ImageNet file.
+
+def test_shared_file_loads_like_plain_keras(shared_weights):
+    wf = vw.read(shared_weights)
+    assert wf.sha256 == SHARED_SHA256 and wf.layout == "keras3" and not wf.note
+    keras_vgg = keras.applications.VGG16(include_top=False, weights=str(shared_weights))
+    want = _conv_weights(keras_vgg)
+    assert list(wf.weights) == list(configs.VGG16_CONV_LAYERS) == list(want)
+    for name, (kernel, bias) in wf.weights.items():
+        np.testing.assert_array_equal(kernel, want[name][0], err_msg=name)
+        np.testing.assert_array_equal(bias, want[name][1], err_msg=name)
+    vgg = wm.build_vgg(str(shared_weights), sha256=SHARED_SHA256)
+    for name, arrays in _conv_weights(vgg).items():
+        np.testing.assert_array_equal(arrays[0], want[name][0], err_msg=name)
+    with pytest.raises(DataError, match="not the file the model was trained with") as err:
+        wm.build_vgg(str(shared_weights), sha256="0" * 64)
+    _one_line_naming(err, shared_weights)
+
+
+def test_preprocessing_and_features_match_plain_keras(shared_weights):
+    """VGGPreprocess (RGB in [0, 1]) + our VGG = keras preprocess_input(255 x) + Keras' VGG16."""
+    x = pattern()
+    ours = {k: _np(v).astype(np.float64) for k, v in wm.build_vgg(str(shared_weights))(x).items()}
+    assert set(ours) == set(LAYERS)
+    for name, (mean, std, entries) in REFERENCE.items():
+        got = ours[name]
+        np.testing.assert_allclose(got.mean(), mean, rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(got.std(), std, rtol=1e-4, err_msg=name)
+        for index, value in entries.items():
+            np.testing.assert_allclose(got[index], value, rtol=1e-4, err_msg=f"{name}{index}")
+    # Live: the same numbers from plain Keras on this machine.
+    base = keras.applications.VGG16(include_top=False, weights=str(shared_weights))
+    cut = keras.Model(base.input, [base.get_layer(n).output for n in LAYERS])
+    live = cut(keras.applications.vgg16.preprocess_input(255.0 * x))
+    for name, want in zip(LAYERS, live):
+        np.testing.assert_allclose(ours[name], _np(want), rtol=1e-4, atol=1e-3, err_msg=name)
+
+
+# File layouts.
+
+@pytest.mark.parametrize("style", ["keras2", "keras1"])
+def test_legacy_h5_layouts_load_like_keras(seeded_vgg16, tmp_path, style):
+    path = tmp_path / "vgg16_legacy_notop.h5"
+    _write_legacy(path, _legacy_layers(seeded_vgg16), style)
+    wf = vw.read(path)
+    assert wf.layout == "legacy" and not wf.note
+    keras_vgg = keras.applications.VGG16(include_top=False, weights=str(path))
+    want = _conv_weights(keras_vgg)
+    for name, arrays in _conv_weights(seeded_vgg16).items():
+        np.testing.assert_array_equal(want[name][0], arrays[0])  # Keras reads it the same way.
+        np.testing.assert_array_equal(wf.weights[name][0], arrays[0], err_msg=name)
+        np.testing.assert_array_equal(wf.weights[name][1], arrays[1], err_msg=name)
+
+
+def _top(name, n_in, n_out):
+    rng = np.random.default_rng(0)
+    return (name, [rng.normal(size=(n_in, n_out)).astype("float32"), np.zeros(n_out, "float32")])
+
+
+@pytest.mark.parametrize("layout", ["legacy", "keras3"])
+def test_classifier_file_uses_its_conv_layers_and_says_so(seeded_vgg16, seeded_file, tmp_path,
+                                                          layout):
+    # Small stand-ins for fc1/fc2/predictions (the real ones are 500 MB); only their names count.
+    head = [_top("fc1", 8, 4), _top("fc2", 4, 4), _top("predictions", 4, 3)]
+    if layout == "legacy":
+        path = tmp_path / "vgg16_with_top.h5"
+        _write_legacy(path, _legacy_layers(seeded_vgg16) + [("flatten", [])] + head)
+    else:
+        path = tmp_path / "vgg16_with_top.weights.h5"
+        shutil.copy(seeded_file, path)
+        with h5py.File(path, "a") as f:
+            for i, (name, arrays) in enumerate(head):
+                group = f.create_group(f"layers/dense{'_%d' % i if i else ''}/vars")
+                group.attrs["name"] = name
+                for k, a in enumerate(arrays):
+                    group[str(k)] = a
+    wf = vw.read(path)
+    assert "classifier (include_top)" in wf.note and "fc1, fc2, predictions" in wf.note
+    assert str(path) in wf.note
+    for name, arrays in _conv_weights(seeded_vgg16).items():
+        np.testing.assert_array_equal(wf.weights[name][0], arrays[0], err_msg=name)
+    vgg = wm.build_vgg(str(path), layers=("block1_conv1",))
+    np.testing.assert_array_equal(_np(vgg.get_layer("block1_conv1").kernel),
+                                  _np(seeded_vgg16.get_layer("block1_conv1").kernel))
+
+
+# Refusals: one line naming the file (and the layer).
+
+def test_vgg19_file_is_refused_naming_the_first_extra_layer(tmp_path):
+    path = tmp_path / "vgg19_notop.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(path)
+    with pytest.raises(DataError) as err:
+        vw.read(path)
+    text = _one_line_naming(err, path)
+    assert "block3_conv4" in text and "VGG19" in text
+
+
+def test_wrong_shape_missing_layer_and_classifier_hint(seeded_vgg16, tmp_path):
+    layers = _legacy_layers(seeded_vgg16)
+    bad = [(n, [a[..., :64] if n == "block2_conv1" and a.ndim == 4 else a for a in arrays])
+           for n, arrays in layers]
+    path = tmp_path / "wrong_shape.h5"
+    _write_legacy(path, bad)
+    with pytest.raises(DataError) as err:
+        vw.read(path)
+    text = _one_line_naming(err, path)
+    assert "block2_conv1 kernel has shape (3, 3, 64, 64), VGG16 needs (3, 3, 64, 128)" in text
+    path = tmp_path / "missing.h5"
+    _write_legacy(path, [x for x in layers if x[0] != "block5_conv3"] + [_top("fc1", 8, 4)])
+    with pytest.raises(DataError) as err:
+        vw.read(path)
+    text = _one_line_naming(err, path)
+    assert "block5_conv3 is missing" in text and "classifier" in text
+
+
+def test_unreadable_files_are_named(seeded_file, tmp_path):
+    truncated = tmp_path / "truncated.weights.h5"  # The first 1 MB of a 59 MB file.
+    with open(seeded_file, "rb") as f:
+        truncated.write_bytes(f.read(1 << 20))
+    cases = [(truncated, "truncated"), (tmp_path / "missing.weights.h5", "does not exist")]
+    text = tmp_path / "text.h5"
+    text.write_text("not hdf5")
+    cases.append((text, "not an HDF5 file"))
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as f:
+        f.create_group("something")
+    cases.append((empty, "neither a Keras 3"))
+    folder = tmp_path / "folder.h5"
+    folder.mkdir()
+    cases.append((folder, "is not a file"))
+    for path, needle in cases:
+        with pytest.raises(DataError) as err:
+            wm.build_vgg(str(path))
+        assert needle in _one_line_naming(err, path)
+    with pytest.raises(DataError, match="imagenett"):
+        wm.build_vgg("imagenett")
+
+
+# The trainer: checks before writing, sha256 in config.json and the export, resume.
+
+def _config(**kw):
+    return dataclasses.replace(configs.testing(), num_steps=1, **kw)
+
+
+def test_trainer_refuses_bad_files_before_touching_the_workdir(seeded_file, tmp_path):
+    v19 = tmp_path / "vgg19.weights.h5"
+    keras.applications.VGG19(include_top=False, weights=None).save_weights(v19)
+    text = tmp_path / "text.h5"
+    text.write_text("not hdf5")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "config.json").write_text("{}\n")
+    for bad in (v19, text, tmp_path / "missing.h5"):
+        for workdir in (tmp_path / "new", existing):
+            with pytest.raises(DataError) as err:
+                train.train_and_evaluate(_config(vgg_weights=str(bad)), workdir)
+            _one_line_naming(err, bad)
+            assert not (tmp_path / "new").exists()
+            assert sorted(p.name for p in existing.iterdir()) == ["config.json"]
+            assert (existing / "config.json").read_text() == "{}\n"
+    with pytest.raises(DataError, match="not the file the model was trained with"):
+        train.train_and_evaluate(_config(vgg_weights=str(seeded_file), vgg_weights_sha256="0" * 64),
+                                 tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_config_field_checks():
+    with pytest.raises(ValueError, match="vgg_weights_sha256"):
+        _config(vgg_weights="a.h5", vgg_weights_sha256="ABC")
+    with pytest.raises(ValueError, match="vgg_weights_sha256"):
+        _config(vgg_weights_sha256="0" * 64)  # testing() is "random".
+    assert configs.WAEConfig.from_dict(
+        {k: v for k, v in configs.testing().to_dict().items() if k != "vgg_weights_sha256"}
+    ).vgg_weights_sha256 == ""
+
+
+def test_imagenet_sha256_is_the_cache_file(monkeypatch, seeded_file):
+    monkeypatch.setattr(vw, "imagenet_file", lambda: str(seeded_file))
+    config, note = train.resolve_config(_config(vgg_weights="imagenet"))
+    assert config.vgg_weights_sha256 == vw.file_sha256(seeded_file) and not note
+    assert train.resolve_config(_config())[0].vgg_weights_sha256 == ""
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """train_and_evaluate checks weights and writes config.json, then stops before step 1."""
+    monkeypatch.setattr(train, "_train", lambda config, workdir, *prepared: {})
+
+
+def test_sha256_in_config_json_and_export(shared_weights, no_training, tmp_path):
+    train.train_and_evaluate(_config(vgg_weights=str(shared_weights)), tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["vgg_weights"] == str(shared_weights)
+    assert saved["vgg_weights_sha256"] == SHARED_SHA256
+    config = configs.WAEConfig.from_dict(saved)
+    model = train.build(config, tf.distribute.get_strategy())[0]
+    export_lib.export(model, config, tmp_path / "export")
+    meta = json.loads((tmp_path / "export" / "metadata.json").read_text())
+    assert meta["vgg_weights_sha256"] == SHARED_SHA256
+    assert meta["config"]["vgg_weights_sha256"] == SHARED_SHA256
+
+
+def test_resume_checks_the_weights_hash(shared_weights, seeded_file, no_training, tmp_path):
+    workdir = tmp_path / "run"
+    train.train_and_evaluate(_config(vgg_weights=str(shared_weights)), workdir)
+    # The same file elsewhere: same hash, so the run resumes and records the new path.
+    moved = tmp_path / "moved.weights.h5"
+    shutil.copy(shared_weights, moved)
+    train.train_and_evaluate(_config(vgg_weights=str(moved)), workdir)
+    assert json.loads((workdir / "config.json").read_text())["vgg_weights"] == str(moved)
+    # Another file: refused, naming both hashes.
+    before = (workdir / "config.json").read_text()
+    with pytest.raises(WorkdirError, match="vgg_weights_sha256") as err:
+        train.train_and_evaluate(_config(vgg_weights=str(seeded_file)), workdir)
+    assert SHARED_SHA256 in str(err.value) and vw.file_sha256(seeded_file) in str(err.value)
+    assert (workdir / "config.json").read_text() == before
+    # A workdir from before the field: resumes, and the hash is recorded from now on.
+    old = json.loads(before)
+    del old["vgg_weights_sha256"]
+    (workdir / "config.json").write_text(json.dumps(old))
+    train.train_and_evaluate(_config(vgg_weights=str(moved)), workdir)
+    assert json.loads((workdir / "config.json").read_text())["vgg_weights_sha256"] == SHARED_SHA256
+
+
+@pytest.mark.slow
+def test_one_step_run_on_the_shared_weights(shared_weights, tmp_path):
+    """The whole trainer for one step (20-45 s on 2 cores): config.json and export agree."""
+    train.train_and_evaluate(_config(vgg_weights=str(shared_weights)), tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["vgg_weights_sha256"] == SHARED_SHA256
+    meta = json.loads((tmp_path / "export" / "metadata.json").read_text())
+    assert meta["vgg_weights_sha256"] == SHARED_SHA256
+
+
+def test_train_script_names_a_truncated_file(seeded_file, tmp_path):
+    truncated = tmp_path / "truncated.weights.h5"
+    with open(seeded_file, "rb") as f:
+        truncated.write_bytes(f.read(1 << 20))
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    res = subprocess.run(
+        [sys.executable, "-m", "scripts.train_wae_style", "--config=testing",
+         f"--vgg_weights={truncated}", f"--workdir={tmp_path / 'w'}"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr[-2000:]
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(truncated) in errors[0] and "truncated" in errors[0]
+    assert "Traceback" not in res.stderr and not (tmp_path / "w").exists()
