@@ -7,12 +7,15 @@ from common import cli
 from sketch_rnn import pretrained
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("input", None, "A sketch-rnn-js / magenta-js .gen.json decoder.", required=True)
-flags.DEFINE_string("workdir", None, "Where the imported run goes (config, checkpoint, export/).",
-                    required=True)
-flags.DEFINE_string("normaliser", "scale_factor",
-                    "Data units per model unit: 'scale_factor' (the file's, QuickDraw-app pixels), "
-                    "a number, or a stroke file whose train split's std is used (e.g. aaron_sheep.npz).")
+flags.DEFINE_string("input", None, "A sketch-rnn-js / magenta-js .gen.json decoder, or a folder "
+                    "of them.", required=True)
+flags.DEFINE_string("workdir", None, "Where the imported run goes (config, checkpoint, export/); "
+                    "for a folder, each model goes to WORKDIR/<name>.", required=True)
+flags.DEFINE_string("normaliser", "magenta_js",
+                    "Data units per model unit: 'magenta_js' (scale_factor / 2: the canvas pixels "
+                    "of @magenta/sketch, about the 256-pixel QuickDraw box), 'scale_factor' (the "
+                    "file's, QuickDraw-app pixels), a number, or a stroke file whose train "
+                    "split's std is used (e.g. aaron_sheep.npz).")
 flags.DEFINE_bool("overwrite", False, "Move a non-empty workdir's contents aside first.")
 
 

@@ -15,6 +15,7 @@ from sketch_rnn import js_format
 from sketch_rnn.configs import SketchRNNConfig
 
 SOURCE_KEY = "source"  # config.json section describing an imported model's file.
+JS_PIXEL_FACTOR = 2.0  # @magenta/sketch divides info.scale_factor by this for canvas pixels.
 JS_NUM_MIXTURE = 20  # @magenta/sketch 0.2.0 hard-codes 20 mixture components.
 FORMATS = ("a SavedModel (workdir/export/, written by every training run and import)",
            "a .gen.json for sketch-rnn-js / @magenta/sketch (unconditional models with an "
@@ -25,8 +26,11 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
     """The normaliser (data units per model unit) an imported model's export divides by.
 
     Args:
-        spec: None or "scale_factor" (the file's info.scale_factor, the QuickDraw-app pixel
-            scale magenta-js uses), a positive number, or a stroke source (.npz[:split is
+        spec: None or "magenta_js" (the default): info.scale_factor / 2, the canvas-pixel
+            units @magenta/sketch's demos draw in, close to the 256-pixel QuickDraw box
+            the studio and our QuickDraw recipe use (sheep: 31.5, against 24.2 for the
+            std of real 256-pixel sheep drawings); "scale_factor": the file's own value
+            (QuickDraw-app pixels); a positive number; or a stroke source (.npz[:split is
             ignored] / .ndjson / folder): the std of its train split's offsets, as training
             computes it (right for drawings in their own units, e.g. aaron_sheep: 18.52).
         gen: the GenJSON being imported.
@@ -35,7 +39,10 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
     Returns:
         (normaliser, a description of where it came from).
     """
-    if spec in (None, "", "scale_factor"):
+    if spec in (None, "", "magenta_js"):
+        return (gen.scale_factor / JS_PIXEL_FACTOR,
+                f"info.scale_factor / {JS_PIXEL_FACTOR:g} of {gen.path} (magenta-js canvas pixels)")
+    if spec == "scale_factor":
         return gen.scale_factor, f"info.scale_factor of {gen.path}"
     try:
         value = float(spec)
@@ -43,8 +50,8 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
         value = None
     if value is not None:
         if not (np.isfinite(value) and value > 0):
-            raise DataError(f"--normaliser={spec!r} must be a positive number, a stroke file or "
-                            "'scale_factor'")
+            raise DataError(f"--normaliser={spec!r} must be a positive number, a stroke file, "
+                            "'magenta_js' or 'scale_factor'")
         return value, "given"
     from common import stroke_data
 
@@ -157,7 +164,15 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
 
 
 def import_and_report(path, workdir, normaliser=None, overwrite=False):
-    """import_gen_json, then a short printed summary (for the command line)."""
+    """import_gen_json with a printed summary; a folder imports each .gen.json in it into
+    workdir/<name> (the studio's --sketch_model takes that folder). Returns the workdirs."""
+    path, workdir = pathlib.Path(path), pathlib.Path(workdir)
+    if path.is_dir():
+        files = sorted(path.glob("*.gen.json"))
+        if not files:
+            raise DataError(f"{path}: no .gen.json files in the folder")
+        return [import_and_report(f, workdir / f.name.removesuffix(".gen.json"), normaliser,
+                                  overwrite)[0] for f in files]
     workdir, meta = import_gen_json(path, workdir, normaliser, overwrite)
     source = meta["data"][SOURCE_KEY]
     cfg = meta["config"]
@@ -166,7 +181,7 @@ def import_and_report(path, workdir, normaliser=None, overwrite=False):
           f"Normaliser {source['normaliser']:.6g} ({source['normaliser_from']}): the export "
           f"speaks stroke-3 in those units. Signatures: {', '.join(meta['signatures'])}.",
           flush=True)
-    return workdir
+    return [workdir]
 
 
 def read_workdir_config(workdir):
@@ -205,6 +220,10 @@ def export_gen_json(workdir, out, name=None):
         out: the `.gen.json` file to write (atomically).
         name: the model name in info (default: the data's first class name).
 
+    The file's scale_factor is twice the run's normaliser, so that @magenta/sketch (which
+    divides it by its pixel factor 2) draws in the run's data units, and importing the file
+    with the default normaliser gives the run's normaliser back.
+
     Returns:
         The info written.
 
@@ -237,6 +256,9 @@ def export_gen_json(workdir, out, name=None):
                "W_xh": kernel[:5], "W_hh": kernel[5:], "bias": bias}
     classes = data_info.get("class_names") or [workdir.name]
     info = {"mode": 2, "version": 6, "max_seq_len": int(config.max_seq_len),
-            "name": name or "_".join(classes), "scale_factor": float(data_info["scale_factor"])}
+            "name": name or "_".join(classes),
+            # magenta-js draws in canvas pixels of scale_factor / 2 per model unit: make
+            # those our data's units (the inverse of the "magenta_js" import normaliser).
+            "scale_factor": JS_PIXEL_FACTOR * float(data_info["scale_factor"])}
     js_format.write_gen_json(out, info, weights)
     return info

@@ -27,7 +27,7 @@ def _model_file(shared_data, name):
 
 @pytest.fixture(scope="module")
 def imported(shared_data, tmp_path_factory):
-    """sheep and bicycle imported once (the file's own scale_factor as normaliser)."""
+    """sheep and bicycle imported once (the default normaliser, scale_factor / 2)."""
     out = {}
     for name in ("sheep", "bicycle"):
         workdir = tmp_path_factory.mktemp(f"import_{name}")
@@ -56,7 +56,7 @@ def test_import_writes_a_run_and_matches_numpy(imported, shared_data, name):
     gen = js_format.read_gen_json(path)
     saved = json.loads((workdir / "config.json").read_text())
     assert saved["source"]["sha256"] == gen.sha256 and saved["source"]["info"] == gen.info
-    assert saved["source"]["normaliser"] == gen.scale_factor
+    assert saved["source"]["normaliser"] == gen.scale_factor / 2
     config, source = pretrained.read_workdir_config(workdir)
     assert (config.conditional, config.dec_model, config.dec_rnn_size, config.num_mixture) == (
         False, "lstm", gen.num_units, gen.num_mixture)
@@ -126,7 +126,9 @@ def test_import_refuses_bad_files_and_writes_nothing(shared_data, tmp_path):
 
 def test_normaliser_choices(shared_data):
     gen = js_format.read_gen_json(_model_file(shared_data, "sheep"))
-    assert pretrained.resolve_normaliser(None, gen)[0] == gen.scale_factor
+    assert pretrained.resolve_normaliser(None, gen)[0] == gen.scale_factor / 2
+    assert pretrained.resolve_normaliser("magenta_js", gen)[0] == gen.scale_factor / 2
+    assert pretrained.resolve_normaliser("scale_factor", gen)[0] == gen.scale_factor
     assert pretrained.resolve_normaliser("12.5", gen) == (12.5, "given")
     sheep = shared_data / "sketches" / "hardmaru_sketch-rnn-datasets" / "aaron_sheep.npz"
     if sheep.is_file():
@@ -241,3 +243,23 @@ def test_export_refuses_what_the_format_cannot_hold(web_run, tmp_path):
     with pytest.raises(DataError, match=r"output_b: largest \|weight\| 12.5 exceeds"):
         pretrained.export_gen_json(big, tmp_path / "big.gen.json")
     assert not (tmp_path / "big.gen.json").exists()
+
+
+def test_import_script_takes_a_folder_and_names_bad_files(shared_data, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(_model_file(shared_data, "key"), folder / "key.gen.json")
+    proc = subprocess.run([sys.executable, "-m", "scripts.import_sketch_rnn_js",
+                           f"--input={folder}", f"--workdir={tmp_path / 'runs'}"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Imported" in proc.stdout and (tmp_path / "runs" / "key" / "export").is_dir()
+    (folder / "broken.gen.json").write_text("[{}]")
+    proc = subprocess.run([sys.executable, "-m", "scripts.import_sketch_rnn_js",
+                           f"--input={folder / 'broken.gen.json'}", f"--workdir={tmp_path / 'b'}"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2 and "broken.gen.json" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "b").exists()
