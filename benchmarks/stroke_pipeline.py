@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from common.stroke_data import StrokePipeline, load_strokes
+from common.strokes.dataset import StrokePipeline, load_strokes
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """Sketch RNN training throughput (sketches/s, s/step, peak RSS): one JSON line per figure.
 
 Times the trainer's own step (sketch_rnn.train.make_replica_step under a tf.function, as
-common.training.run builds it) on a synthetic batch where every sketch is a full
+common.training.loop.run builds it) on a synthetic batch where every sketch is a full
 max_seq_len points, so no padding is skipped. Each config runs in its own process so
 that peak RSS is per config.
 
@@ -16,6 +16,7 @@ import pathlib
 import subprocess
 import sys
 import time
+from common.training import config as config_utils
 
 if __package__ in (None, ""):  # Run as a file: `common` must be the project package.
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
@@ -42,7 +43,7 @@ def make_config(name, batch_size=None, max_seq_len=None, jit_compile=None, overr
     if matmul_dtype:
         changes["matmul_dtype"] = matmul_dtype
     config = dataclasses.replace(config, **changes)
-    return configs.replace_from_strings(config, list(overrides))
+    return config_utils.replace_from_strings(config, list(overrides))
 
 
 def full_length_batch(config, seed=0):
@@ -64,8 +65,8 @@ def run_one(args):
     from benchmarks import timing as common
     from sketch_rnn import train
 
-    from common import memory
-    from common import training
+    from common.training import memory
+    from common.training import strategies as training
     if args.strategy == "mirrored":  # Before TF touches the devices.
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
@@ -90,7 +91,7 @@ def run_one(args):
     else:
         batch = {k: tf.constant(v) for k, v in batch.items()}
     t0 = time.perf_counter()
-    with memory.trimming():  # As common.training.run does for its first step.
+    with memory.trimming():  # As common.training.loop.run does for its first step.
         first = step_fn(batch)
     loss0 = float(strategy.reduce("MEAN", first["loss"], axis=None))
     compile_s = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """WAE training throughput (steps/s, images/s, s/step, peak RSS): one JSON line per figure.
 
 Times the trainer's own step (wae_style.train.make_replica_step under a tf.function, as
-common.training.run builds it) on a fixed batch of random 64x64 images, with random VGG16
+common.training.loop.run builds it) on a fixed batch of random 64x64 images, with random VGG16
 weights (the speed does not depend on them).
 
   .venv/bin/python -m benchmarks.train_wae --config default
@@ -13,6 +13,7 @@ import dataclasses
 import pathlib
 import sys
 import time
+from common.training import config as config_utils
 
 if __package__ in (None, ""):  # Run as a file: `common` must be the project package.
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
@@ -42,7 +43,7 @@ def main(argv=None):
         changes["batch_size"] = args.batch_size
     if args.jit_compile is not None:
         changes["jit_compile"] = args.jit_compile
-    config = configs.replace_from_strings(dataclasses.replace(config, **changes), args.override)
+    config = config_utils.replace_from_strings(dataclasses.replace(config, **changes), args.override)
     strategy = tf.distribute.get_strategy()
     model, step, optimizer, disc_optimizer = train.build(config, strategy)
     replica_step = train.make_replica_step(model, optimizer, disc_optimizer, step, config)

@@ -1,1 +1,6 @@
-"""Shared pieces for Sketch RNN and WAE style transfer: data, rendering, Gram matrices, training."""
+"""What Sketch RNN and the WAE share: stroke and image data, training engine, scorer, studio.
+
+Subpackages (each says what it must never import): strokes, images, training, scorer,
+studio; plus the tiny shared modules errors, files (atomic writes), exports (finding
+SavedModels by kind) and cli (the scripts' error exit). See docs/architecture.md.
+"""

@@ -6,11 +6,11 @@ import sys
 from common.errors import SketchStyleError
 
 
-def build_config(get_config, replace_from_strings, name, overrides=(), **fields):
-    """config `name` -> per-field string overrides -> explicit field values (None = keep)."""
-    config = get_config(name)
+def build_config(config_class, name, overrides=(), **fields):
+    """Preset `name` of config_class -> "field=value" overrides -> explicit values (None = keep)."""
+    config = config_class.preset(name)
     if overrides:
-        config = replace_from_strings(config, list(overrides))
+        config = config.replace_from_strings(list(overrides))
     explicit = {k: v for k, v in fields.items() if v is not None}
     if explicit:
         config = dataclasses.replace(config, **explicit)

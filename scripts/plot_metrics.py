@@ -4,7 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
-from common import metrics_plot
+from common.training import metrics_plot
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training workdir (with events/).", required=True)

@@ -3,8 +3,8 @@
 from absl import app
 from absl import flags
 
-from common import alexnet
-from common import alexnet_train
+from common.scorer import configs as alexnet
+from common.scorer import train as alexnet_train
 from common import cli
 
 FLAGS = flags.FLAGS
@@ -27,7 +27,7 @@ def main(argv):
     del argv
     sources = (FLAGS.dataset or []) + (FLAGS.data_dir or [])
     config = cli.exit_on_error(
-        cli.build_config, alexnet.get_config, alexnet.replace_from_strings, FLAGS.config,
+        cli.build_config, alexnet.AlexNetConfig, FLAGS.config,
         FLAGS.override, data=tuple(sources) if sources else None, tfds=FLAGS.tfds,
         tfds_data_dir=FLAGS.tfds_data_dir, num_steps=FLAGS.num_steps,
         save_every=FLAGS.save_every, eval_every=FLAGS.eval_every, strategy=FLAGS.strategy,

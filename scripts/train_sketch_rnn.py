@@ -19,6 +19,8 @@ flags.DEFINE_integer("eval_every", None, "Validate every N steps.")
 flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
 flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_bool("overwrite", False, "Move an incompatible earlier run aside instead of refusing.")
+flags.DEFINE_string("init_from", None, "Start from this workdir's weights (a run of ours or an "
+                    "imported .gen.json model), with a fresh optimiser and step count.")
 
 
 def main(argv):
@@ -26,10 +28,10 @@ def main(argv):
     cli.quiet_logging()
     sources = (FLAGS.dataset or []) + (FLAGS.data_dir or [])
     config = cli.exit_on_error(
-        cli.build_config, configs.get_config, configs.replace_from_strings, FLAGS.config,
+        cli.build_config, configs.SketchRNNConfig, FLAGS.config,
         FLAGS.override, data=tuple(sources) if sources else None, num_steps=FLAGS.num_steps,
         save_every=FLAGS.save_every, eval_every=FLAGS.eval_every, strategy=FLAGS.strategy,
-        seed=FLAGS.seed)
+        seed=FLAGS.seed, init_from=FLAGS.init_from)
     cli.exit_on_error(train.train_and_evaluate, config, FLAGS.workdir, overwrite=FLAGS.overwrite)
 
 

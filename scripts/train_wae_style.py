@@ -35,7 +35,7 @@ def main(argv):
     if FLAGS.mix:
         mix = cli.exit_on_error(lambda: tuple(float(w) for w in FLAGS.mix))
     config = cli.exit_on_error(
-        cli.build_config, configs.get_config, configs.replace_from_strings, FLAGS.config,
+        cli.build_config, configs.WAEConfig, FLAGS.config,
         FLAGS.override,
         data=tuple(FLAGS.data_dir) if FLAGS.data_dir else (() if FLAGS.tfds else None),
         tfds=tuple(FLAGS.tfds) if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir,

@@ -2,16 +2,14 @@
 
 import dataclasses
 
-from common import config_utils
-from common.training import STRATEGIES
+from common.training import config as config_utils
+from common.training.strategies import STRATEGIES
 from sketch_rnn.cells import CELL_KINDS
 from sketch_rnn.precision import MATMUL_DTYPE_CHOICES, resolve_matmul_dtype
 
-replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
-
 
 @dataclasses.dataclass(frozen=True)
-class SketchRNNConfig:
+class SketchRNNConfig(config_utils.ConfigBase):
     """All settings of a Sketch RNN run. Defaults are magenta's `get_default_hparams()`.
 
     Data:
@@ -54,6 +52,9 @@ class SketchRNNConfig:
         else fp32 (sketch_rnn.precision.resolve_matmul_dtype); the config then holds the
         resolved value, and so does config.json.
       sample_temperatures: temperatures of the samples logged during training.
+      init_from: a workdir (a training run or an imported .gen.json model) whose latest
+        weights start this run, with a fresh optimiser and step count; "" starts from the
+        initialisers. Only a new run uses it: a resumed run continues from its checkpoint.
     """
 
     data: tuple[str, ...] = ("builtin",)
@@ -96,6 +97,10 @@ class SketchRNNConfig:
     matmul_dtype: str = "auto"
     strategy: str = "default"
     sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
+    init_from: str = ""
+
+    PRESETS = ("testing", "default", "paper", "layer_norm")
+    LABEL = "Sketch RNN"
 
     def __post_init__(self):
         def fail(name, why):
@@ -173,31 +178,5 @@ class SketchRNNConfig:
                    num_steps=2, save_every=1, eval_every=1, log_every=1, jit_compile=False,
                    matmul_dtype="float32")
 
-    def to_dict(self):
-        """A JSON-friendly dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
 
-    @classmethod
-    def from_dict(cls, d):
-        """Inverse of to_dict; unknown keys raise ValueError."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown SketchRNNConfig fields {unknown}")
-        return cls(**d)
-
-
-_PRESETS = {
-    "testing": SketchRNNConfig.testing,
-    "default": SketchRNNConfig.default,
-    "paper": SketchRNNConfig.paper,
-    "layer_norm": SketchRNNConfig.layer_norm,
-}
-
-
-def get_config(name):
-    """Named preset: "testing", "default", "paper" or "layer_norm"."""
-    if name not in _PRESETS:
-        raise ValueError(f"unknown Sketch RNN config {name!r}; choose from {sorted(_PRESETS)}")
-    return _PRESETS[name]()
+get_config = SketchRNNConfig.preset  # Named preset (see SketchRNNConfig.PRESETS).

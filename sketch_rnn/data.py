@@ -3,8 +3,8 @@
 import json
 import pathlib
 
-from common import stroke_data
-from common import workdir as workdir_lib
+from common.strokes import dataset as stroke_data
+from common import files as workdir_lib
 
 DATA_INFO = "data.json"
 

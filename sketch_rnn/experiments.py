@@ -4,10 +4,13 @@ import json
 
 import numpy as np
 
-from common import render
+from common import files
 from common.errors import DataError
+from common.images import grid
+from common.scorer.client import nonempty
+from common.strokes import render
+from sketch_rnn.latents import latent_path
 from sketch_rnn.sample import GREEDY_TEMPERATURE
-from sketch_rnn.sample import latent_path
 
 # The seed (Fujii 2018) Table 2 bins and its reported figures, quoted beside ours.
 BINS = ("<0.5", "[0.5,0.6)", "[0.6,0.7)", "[0.7,0.8)", "[0.8,0.9)", "[0.9,1.0]")
@@ -25,38 +28,6 @@ def histogram(probs, correct):
     return [int(np.sum(idx == i)) for i in range(len(BINS))]
 
 
-class Scorer:
-    """An exported AlexNet scorer: stroke-3 batches -> softmax and fc7 embeddings.
-
-    Args:
-        path: export folder or workdir (a SavedModel is code: load only what you trust).
-    """
-
-    def __init__(self, path):
-        from common import exports
-
-        self.path, self._m, self.meta = exports.load_export(path, "alexnet")
-        self.class_names = list(self.meta["class_names"])
-
-    def score(self, sketches, batch_size=256):
-        """List of stroke-3 -> (probs (B, C), embedding (B, E)) numpy arrays."""
-        from sketch_rnn.inference import pad
-
-        probs, emb = [], []
-        for i in range(0, len(sketches), batch_size):
-            chunk = [_nonempty(s) for s in sketches[i:i + batch_size]]
-            x, lengths = pad(chunk)
-            out = self._m.score(strokes=x, lengths=lengths)
-            probs.append(out["probs"].numpy())
-            emb.append(out["embedding"].numpy())
-        return np.concatenate(probs), np.concatenate(emb)
-
-
-def _nonempty(s3):
-    s3 = np.asarray(s3, np.float32).reshape(-1, 3)
-    return s3 if len(s3) else np.zeros((1, 3), np.float32)
-
-
 # ----------------------------------------------------------------------------- Experiment 1
 
 
@@ -65,7 +36,7 @@ def fidelity(model, scorer, sketches, class_names, temperatures=DEFAULT_TEMPERAT
     """Seed Experiment 1: reconstruct each input at every τ, keep the best true-class softmax.
 
     Args:
-        model: a sketch_rnn.inference.SketchModel (conditional).
+        model: a sketch_rnn.client.SketchModel (conditional).
         scorer: a Scorer.
         sketches: list of raw stroke-3 inputs.
         class_names: the true class name of each input (must be one of the scorer's classes).
@@ -170,16 +141,16 @@ def write_fidelity_report(result, out_dir, notes=(), cell=96):
     out.mkdir(parents=True, exist_ok=True)
     pairs, labels = [], []
     for rec, a, b in zip(result["records"], result["_inputs"], result["_best_outputs"]):
-        pairs += [_nonempty(a), _nonempty(b)]
+        pairs += [nonempty(a), nonempty(b)]
         labels += [f"{rec['class']} {rec['input_true_prob']:.2f}",
                    f"temp {rec['best_temperature']:g} {rec['best_true_prob']:.2f}"]
-    render.save_png(render.sketch_grid(pairs, ncols=10, cell=cell, labels=labels),
+    grid.save_png(render.sketch_grid(pairs, ncols=10, cell=cell, labels=labels),
                     out / "grid.png")
     md = fidelity_markdown(result, notes=notes)
     md += "\n![inputs and their best outputs](grid.png)\n\nEach pair: the input (class, its " \
           "true-class softmax), then its best output (τ, true-class softmax).\n"
-    render.save_text(md, out / "report.md")
-    render.save_text(json.dumps(public(result), indent=2) + "\n", out / "report.json")
+    files.atomic_write_text(out / "report.md", md)
+    files.atomic_write_text(out / "report.json", json.dumps(public(result), indent=2) + "\n")
     return out / "report.md"
 
 
@@ -230,7 +201,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
         t = np.arange(start, stop) / (steps - 1)
         z = latent_path(za, zb, t, method)
         decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared_noise)
-        r = render.rasterize_batch([_nonempty(s) for s in decoded], size=raster)  # (b, S, S)
+        r = render.rasterize_batch([nonempty(s) for s in decoded], size=raster)  # (b, S, S)
         r = r.reshape(len(decoded), -1).astype(np.float32)  # (b, S*S)
         seq = r if prev_r is None else np.concatenate([prev_r[None], r])
         diffs.append(np.abs(np.diff(seq, axis=0)).mean(1))
@@ -277,7 +248,7 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
 
 
 def _raster(s3, size):
-    return render.rasterize(_nonempty(s3), size=size).astype(np.float32)
+    return render.rasterize(nonempty(s3), size=size).astype(np.float32)
 
 
 def continuity_markdown(results, title="Experiment 2: latent continuity", notes=()):

@@ -3,18 +3,17 @@
 import base64
 import binascii
 import collections.abc
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import numbers
 import os
-import tempfile
 
 import numpy as np
 
 from common.errors import DataError
+from common.files import atomic_write_bytes
 
 # The five tensors of a decoder-only LSTM model, in the order of the file's dims and blobs.
 TENSOR_NAMES = ("output_w", "output_b", "W_xh", "W_hh", "bias")
@@ -240,23 +239,6 @@ def quantise(w):
     return _dequantise(_to_int16("weights", w))
 
 
-def _atomic_write_bytes(path, data):
-    """Writes `data` to a temp file next to `path`, then os.replace()s it into place."""
-    parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_gen_json(path, info, weights):
     """Writes a decoder-only model as `.gen.json`, in the layout of Google's files.
 
@@ -264,7 +246,7 @@ def write_gen_json(path, info, weights):
     a Google file reproduces that file byte for byte.
 
     Args:
-      path: The file to write (atomically; its folder must exist).
+      path: The file to write (atomically; missing folders are made).
       info: The info object; needs max_seq_len and scale_factor, usually has name. "mode": 2 and
         "version": 6 are put first unless info sets them.
       weights: Arrays keyed by TENSOR_NAMES with the shapes listed in GenJSON, |w| <= 10.
@@ -272,7 +254,7 @@ def write_gen_json(path, info, weights):
     Raises:
       DataError: Bad info, missing or extra tensors, inconsistent shapes or a weight that the
         int16 format cannot hold; the message starts with the path and names the tensor.
-      OSError: The file cannot be written (e.g. its folder is missing).
+      OSError: The file cannot be written (e.g. a read-only folder or a full disk).
     """
     path = os.fspath(path)
     if not isinstance(info, dict):
@@ -299,7 +281,7 @@ def write_gen_json(path, info, weights):
                           allow_nan=False)
     except (TypeError, ValueError) as err:
         raise _error(path, f"info cannot be written as JSON: {err}") from err
-    _atomic_write_bytes(path, (text + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (text + "\n").encode("utf-8"))
 
 
 def _sigmoid(x):

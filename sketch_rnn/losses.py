@@ -1,8 +1,10 @@
-"""Sketch RNN losses (eqs. 6-10), KL annealing and the learning-rate schedule: pure tensor functions."""
+"""Sketch RNN losses (eqs. 6-10), the per-sketch likelihood and KL annealing: pure tensor functions."""
 
 import math
 
 from keras import ops
+
+from common.training.schedules import exponential_decay
 
 
 def _f32(x):
@@ -140,26 +142,9 @@ def kl_loss(mu, presig, tolerance):
     return ops.maximum(kl_divergence(mu, presig), _f32(tolerance))
 
 
-def _decay(decay_rate, step):
-    """decay_rate**step as exp(step * log(decay_rate)), the log in float64 for Python numbers.
-
-    float32(0.99995) is off by 8e-9, which grows to 4e-4 relative error at step 45000.
-    """
-    if isinstance(decay_rate, (int, float)):
-        log_rate = _f32(math.log(decay_rate))
-    else:
-        log_rate = ops.log(_f32(decay_rate))
-    return ops.exp(_f32(step) * log_rate)
-
-
 def kl_weight(step, start, maximum, decay_rate):
     """w_KL(step) = max - (max - start) * decay_rate**step, float32."""
-    return _f32(maximum) - (_f32(maximum) - _f32(start)) * _decay(decay_rate, step)
-
-
-def learning_rate(step, lr0, decay_rate, min_lr):
-    """lr(step) = (lr0 - min_lr) * decay_rate**step + min_lr, float32."""
-    return (_f32(lr0) - _f32(min_lr)) * _decay(decay_rate, step) + _f32(min_lr)
+    return _f32(maximum) - (_f32(maximum) - _f32(start)) * exponential_decay(step, decay_rate)
 
 
 def compute_losses(outputs, batch, step, config, training=True):

@@ -53,7 +53,7 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
             raise DataError(f"--normaliser={spec!r} must be a positive number, a stroke file, "
                             "'magenta_js' or 'scale_factor'")
         return value, "given"
-    from common import stroke_data
+    from common.strokes import dataset as stroke_data
 
     source = str(spec).split(":", 1)[0] if not os.path.exists(str(spec)) else str(spec)
     splits = stroke_data.load_strokes([source], max_seq_len=max_seq_len)
@@ -128,8 +128,11 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
         DataError: a bad file or normaliser (the message names it).
         WorkdirError: the workdir holds something and overwrite is False.
     """
-    from common import training
-    from common import workdir as workdir_lib
+    from common.training import checkpoints as checkpoints_lib
+    from common.training import strategies
+    from common.training import steps as train_steps
+    from common.training import workdir as workdir_lib
+    from common import files
     from sketch_rnn import export as export_lib
     from sketch_rnn import train as train_lib
 
@@ -140,7 +143,7 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
                            "--overwrite to move its contents aside")
     scale, how = resolve_normaliser(normaliser, gen)
     config = config_for(gen)
-    model, step, optimizer = train_lib.build(config, training.make_strategy("default"))
+    model, step, optimizer = train_lib.build(config, strategies.make_strategy("default"))
     assign_weights(model, gen)
     source = {"file": str(pathlib.Path(path).resolve()), "sha256": gen.sha256,
               "info": gen.info, "normaliser": scale, "normaliser_from": how}
@@ -148,12 +151,12 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
             "num_train": 0, "num_valid": 0, "num_test": 0, SOURCE_KEY: source}
     stage = _stage_dir(workdir)
     try:
-        workdir_lib.atomic_write_text(
+        files.atomic_write_text(
             stage / workdir_lib.CONFIG_NAME,
             json.dumps({**config.to_dict(), SOURCE_KEY: source}, indent=2, sort_keys=True) + "\n")
-        workdir_lib.atomic_write_text(stage / "data.json", json.dumps(info, indent=2) + "\n")
-        ckpt = training.Checkpoints(stage, {"model": model, "optimizer": optimizer, "step": step,
-                                            "rng": training.seed_generator_states(model)})
+        files.atomic_write_text(stage / "data.json", json.dumps(info, indent=2) + "\n")
+        ckpt = checkpoints_lib.Checkpoints(stage, {"model": model, "optimizer": optimizer, "step": step,
+                                            "rng": train_steps.seed_generator_states(model)})
         ckpt.save(0)
         export_lib.export(model, config, info, stage / "export")
         _move_in(stage, workdir, overwrite)

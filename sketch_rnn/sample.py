@@ -5,8 +5,8 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from common.latents import interpolate_latents, latent_path  # noqa: F401 (re-exported)
-from common.sketch_model import GREEDY_TEMPERATURE
+
+GREEDY_TEMPERATURE = 1e-3  # At or below this temperature the sampler decodes greedily.
 PAD_ROW = (0.0, 0.0, 0.0, 0.0, 1.0)  # stroke-5 row after the end of a sketch.
 
 

@@ -7,12 +7,15 @@ import sys
 
 import numpy as np
 
-from common import render
-from common import stroke_data
-from common import strokes as S
+from common import files
+from common.strokes import dataset as stroke_data
+from common.strokes import formats as S
 from common.errors import DataError
+from common.scorer.client import Scorer
 from sketch_rnn import experiments
-from sketch_rnn import inference
+from sketch_rnn import sketch_files
+from sketch_rnn.client import SketchModel
+from sketch_rnn.latents import METHODS
 
 DEFAULT_QUICKDRAW = os.path.join("..", "shared", "data", "sketches", "quickdraw_exupery_raw")
 SEED_PAIRS = (("fork", "cloud"), ("donut", "moon"))  # The seed's Figures 1 and 2.
@@ -38,14 +41,14 @@ def sample(model_path, out, n=8, temperatures=(0.1, 0.5, 0.9), seed=0, max_len=N
     """Writes the grid and returns (png, svg, sketches by temperature)."""
     if n < 1:
         raise DataError(f"--n={n} must be >= 1")
-    model = inference.SketchModel(model_path)
+    model = SketchModel(model_path)
     rows, labels, by_temp = [], [], {}
     for t in temperatures:
         sketches = model.sample(n, t, seed, max_len)
         by_temp[t] = sketches
         rows += sketches
         labels += [f"temp {t:g}"] + [""] * (n - 1)
-    png, svg = inference.save_grid(rows, out, ncols=n, labels=labels, cell=cell)
+    png, svg = sketch_files.save_grid(rows, out, ncols=n, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} samples at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
     return png, svg, by_temp
 
@@ -70,8 +73,8 @@ def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9)
     """Writes the grid (each row: the input, its prefix, n completions) and returns the paths."""
     if n < 1:
         raise DataError(f"--n={n} must be >= 1")
-    model = inference.SketchModel(model_path)
-    sketch = inference.load_sketch(ref)
+    model = SketchModel(model_path)
+    sketch = sketch_files.load_sketch(ref)
     k = prefix_points(len(sketch), prefix)
     part = sketch[:k]
     rows, labels = [], []
@@ -80,7 +83,7 @@ def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9)
         # The continuation starts at the prefix's last point: draw prefix + continuation.
         rows += [sketch, part] + [_join(part, c) for c in done]
         labels += ["input", f"{k} points", f"temp {t:g}"] + [""] * (n - 1)
-    png, svg = inference.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
+    png, svg = sketch_files.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} completions of the first {k}/{len(sketch)} points of "
           f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
     return png, svg
@@ -106,7 +109,7 @@ def parse_pairs(pairs, quickdraw_dir, index):
 
 
 def _stem(ref):
-    path, _, index = inference.parse_sketch_ref(ref)
+    path, _, index = sketch_files.parse_sketch_ref(ref)
     return f"{pathlib.Path(path).stem}{index}"
 
 
@@ -119,18 +122,18 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
     `SketchModel.decode`), so the strip changes only as z does.
     """
     for m in methods:
-        if m not in inference.METHODS:
-            raise DataError(f"--method={m!r}: use one of {inference.METHODS}")
+        if m not in METHODS:
+            raise DataError(f"--method={m!r}: use one of {METHODS}")
     if steps < 2:
         raise DataError(f"--steps={steps} must be >= 2")
     if frames < 2:
         raise DataError(f"--frames={frames} must be >= 2")
-    model = inference.SketchModel(model_path)
-    scorer = experiments.Scorer(scorer_path) if scorer_path else None
+    model = SketchModel(model_path)
+    scorer = Scorer(scorer_path) if scorer_path else None
     out = pathlib.Path(out)
     results = []
     for name, ref_a, ref_b in pairs:
-        a, b = inference.load_sketch(ref_a), inference.load_sketch(ref_b)
+        a, b = sketch_files.load_sketch(ref_a), sketch_files.load_sketch(ref_b)
         for method in methods:
             for t in temperatures:
                 label = f"{name} {method} τ={t:g}"
@@ -141,7 +144,7 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                                            shared_noise=shared_noise)
                 stem = f"{name}_{method}_t{t:g}"
                 labels = ["A"] + [f"t={i / (steps - 1):.2f}" for i in r["strip_indices"]] + ["B"]
-                png, svg = inference.save_grid([a] + r.pop("_frames") + [b], out / stem,
+                png, svg = sketch_files.save_grid([a] + r.pop("_frames") + [b], out / stem,
                                                ncols=len(labels), labels=labels, cell=cell)
                 r.update(pair=name, a=ref_a, b=ref_b, strip_png=os.path.basename(png),
                          strip_files=[os.path.basename(png), os.path.basename(svg)])
@@ -151,9 +154,11 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                          f"random pair {r['raster_random_pair']:.4f}" if report else ""))
     if report:
         notes = [f"Model: `{model.path}`" + (f"; scorer: `{scorer.path}`" if scorer else "") + "."]
-        render.save_text(experiments.continuity_markdown(results, notes=notes), out / "report.md")
-        render.save_text(json.dumps({"model": str(model.path), "results": results}, indent=2)
-                         + "\n", out / "report.json")
+        files.atomic_write_text(out / "report.md",
+                                experiments.continuity_markdown(results, notes=notes))
+        files.atomic_write_text(out / "report.json",
+                                json.dumps({"model": str(model.path), "results": results},
+                                           indent=2) + "\n")
         print(f"Wrote {out / 'report.md'} and report.json.")
     return results
 
@@ -205,8 +210,8 @@ def evaluate(model_path, scorer_path, sources, out, split="test", data_seed=0, p
              max_seq_len=250, temperatures=experiments.DEFAULT_TEMPERATURES, seed=0):
     if not sources:
         raise DataError("give the labelled inputs with --data")
-    model = inference.SketchModel(model_path)
-    scorer = experiments.Scorer(scorer_path)
+    model = SketchModel(model_path)
+    scorer = Scorer(scorer_path)
     sketches, names, notes = select_inputs(sources, scorer.class_names, split, data_seed,
                                            per_class, max_seq_len)
     result = experiments.fidelity(model, scorer, sketches, names, temperatures, seed)
@@ -265,7 +270,7 @@ def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
         raise DataError("give at least one --model")
     classes = {}
     for name, path, split in expand_inputs(inputs):
-        sketches, _ = inference.read_sketches(path, split)
+        sketches, _ = sketch_files.read_sketches(path, split)
         if not sketches:
             raise DataError(f"{path}: no readable sketches")
         classes.setdefault(name, []).extend(np.asarray(s, np.float32) for s in sketches)
@@ -279,7 +284,7 @@ def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
     report = {"normaliser": normaliser, "units": "nats; offsets in model units",
               "models": {}}
     for path in model_paths:
-        model = inference.SketchModel(path)
+        model = SketchModel(path)
         name = _model_name(model)
         rows = {}
         for cls, sketches in classes.items():
@@ -298,7 +303,7 @@ def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
         print(f"Lowest mean nll_offsets from the class's own model: {r['matched']}/{r['scored']} "
               "classes.", flush=True)
     if out:
-        from common.workdir import atomic_write_text
+        from common.files import atomic_write_text
         atomic_write_text(out, json.dumps(report, indent=1) + "\n")
         print(f"Wrote {out}.", flush=True)
     return report

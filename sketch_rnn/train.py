@@ -6,9 +6,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import render
-from common import strokes as strokes_lib
-from common import training
+from common.errors import DataError
+from common.images import grid
+from common.strokes import formats as strokes_lib
+from common.strokes import render
+from common.training import loop
+from common.training import schedules
+from common.training import steps as train_steps
+from common.training import strategies
+from common.training import workdir as workdir_lib
 from sketch_rnn import data
 from sketch_rnn import export as export_lib
 from sketch_rnn import losses
@@ -18,8 +24,9 @@ from sketch_rnn.model import SketchRNN
 # Fields that may change when a run is resumed; any other change needs --overwrite.
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
                     "jit_compile", "sample_temperatures", "matmul_dtype",
-                    "max_grad_norm")
+                    "max_grad_norm", "init_from")
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
+SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
 
 
 def build(config, strategy):
@@ -31,7 +38,7 @@ def build(config, strategy):
                  "lengths": tf.ones((1,), tf.int32)}
         model(dummy, training=False)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        optimizer = keras.optimizers.Adam(learning_rate=lambda: losses.learning_rate(
+        optimizer = keras.optimizers.Adam(learning_rate=lambda: schedules.learning_rate(
             tf.cast(step, tf.float32), config.learning_rate, config.decay_rate,
             config.min_learning_rate))
         optimizer.build(model.trainable_variables)
@@ -47,11 +54,11 @@ def make_replica_step(model, optimizer, step, config):
             values = losses.compute_losses(outputs, batch, step, config)
             return values["loss"], values
 
-        grads, loss, values, grad_norm, finite = training.global_gradients(
+        grads, loss, values, grad_norm, finite = train_steps.global_gradients(
             loss_fn, model.trainable_variables, config.grad_clip, jit_compile=config.jit_compile,
             max_grad_norm=config.max_grad_norm)
-        training.apply_if_finite(optimizer, grads, model.trainable_variables, finite)
-        lr = losses.learning_rate(tf.cast(step, tf.float32), config.learning_rate,
+        train_steps.apply_if_finite(optimizer, grads, model.trainable_variables, finite)
+        lr = schedules.learning_rate(tf.cast(step, tf.float32), config.learning_rate,
                                   config.decay_rate, config.min_learning_rate)
         metrics = {k: tf.cast(values[k], tf.float32) for k in METRICS if k in values}
         metrics.update(loss=loss, grad_norm=grad_norm, lr=lr, finite=finite)
@@ -104,12 +111,12 @@ def make_images(model, config, splits, scale):
             recon = reconstruct(model, inputs, temperature=0.1, seed=seed,
                                 max_len=config.max_seq_len)
             pairs = [x for pair in zip(inputs, recon) for x in pair]
-            out["reconstructions"] = render.to_summary_image(render.sketch_grid(pairs, ncols=2, cell=96))
+            out["reconstructions"] = grid.to_summary_image(render.sketch_grid(pairs, ncols=2, cell=96))
         for t in config.sample_temperatures:
             strokes5, lengths = sample_lib.sample(model, n=4, temperature=t, seed=seed,
                                                   max_len=config.max_seq_len)
             sketches = sample_lib.to_stroke3_list(strokes5, lengths)
-            out[f"samples_tau_{t:g}"] = render.to_summary_image(render.sketch_grid(sketches, ncols=4, cell=96))
+            out[f"samples_tau_{t:g}"] = grid.to_summary_image(render.sketch_grid(sketches, ncols=4, cell=96))
         return out
 
     return images
@@ -118,13 +125,58 @@ def make_images(model, config, splits, scale):
 def train_and_evaluate(config, workdir, overwrite=False):
     """Trains (or resumes) Sketch RNN in `workdir`; returns the last training metrics."""
     workdir = pathlib.Path(workdir)
-    strategy = training.make_strategy(config.strategy)
-    return training.run_in_workdir(
-        workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, strategy,
-        lambda: _prepare(config, strategy), lambda prepared: _train(config, workdir, *prepared))
+    strategy = strategies.make_strategy(config.strategy)
+    splits = load_data(config)  # Bad data fails here, before the workdir is touched.
+    built = build(config, strategy)
+    print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
+    if config.init_from:
+        init_weights(built[0], config.init_from)
+    chief, _ = strategies.worker_info(strategy)
+    with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief):
+        return _train(config, workdir, splits, strategy, built)
 
 
-def _prepare(config, strategy):
+def init_weights(model, workdir):
+    """Copies the latest weights of another run's workdir into `model` (same architecture).
+
+    The source may be a training run or an imported .gen.json model; precision and training
+    settings may differ, the weights (names and shapes) may not.
+
+    Raises:
+        DataError: no run or checkpoint there, or a weight that does not match (named).
+    """
+    from sketch_rnn.pretrained import read_workdir_config
+
+    workdir = pathlib.Path(workdir)
+    source_config, _ = read_workdir_config(workdir)
+    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    if latest is None:
+        raise DataError(f"--init_from={workdir}: no checkpoint in {workdir / 'checkpoints'}")
+    source = SketchRNN(source_config)
+    tf.train.Checkpoint(model=source).restore(latest).expect_partial()
+
+    def by_name(m):
+        return {v.path.split("/", 1)[-1]: v for v in m.weights}
+
+    theirs = by_name(source)
+    for name, v in by_name(model).items():
+        if name not in theirs:
+            raise DataError(f"--init_from={workdir}: its model has no weight {name!r} "
+                            f"{tuple(v.shape)}; the architectures differ")
+        if tuple(theirs[name].shape) != tuple(v.shape):
+            raise DataError(f"--init_from={workdir}: weight {name!r} has shape "
+                            f"{tuple(theirs[name].shape)} there and {tuple(v.shape)} here")
+    extra = sorted(set(theirs) - set(by_name(model)))
+    if extra:
+        raise DataError(f"--init_from={workdir}: its weight {extra[0]!r} has no place here; "
+                        "the architectures differ")
+    for name, v in by_name(model).items():
+        v.assign(theirs[name])
+    print(f"Weights from {latest} (optimiser and step start afresh).", flush=True)
+
+
+def load_data(config):
+    """The configured splits, with a summary printed (and what was dropped)."""
     splits = data.load(config)
     print(f"Data: {len(splits.train)} train / {len(splits.valid)} valid / {len(splits.test)} test "
           f"sketches in {len(splits.class_names)} classes; scale factor {splits.scale_factor:.4g}.",
@@ -134,9 +186,7 @@ def _prepare(config, strategy):
         print(f"Data: dropped {dropped} sketches longer than max_seq_len={config.max_seq_len}; "
               f"clamped large offsets in {clamped}; skipped {splits.n_skipped} bad ndjson lines.",
               flush=True)
-    built = build(config, strategy)
-    print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
-    return splits, strategy, built
+    return splits
 
 
 def _train(config, workdir, splits, strategy, built):
@@ -149,16 +199,16 @@ def _train(config, workdir, splits, strategy, built):
     def export(path):
         export_lib.export(model, config, info, path)
 
-    spec = training.LoopSpec(
+    spec = loop.LoopSpec(
         workdir=workdir, strategy=strategy, num_steps=config.num_steps,
         log_every=config.log_every, eval_every=config.eval_every, save_every=config.save_every,
         step=step, trackables={"model": model, "optimizer": optimizer, "step": step,
-                    "rng": training.seed_generator_states(model)},
+                    "rng": train_steps.seed_generator_states(model)},
         make_dataset=pipeline.dataset, replica_step=make_replica_step(model, optimizer, step, config),
         items_per_step=config.batch_size, item_name="sketches",
         evaluate=make_evaluate(model, step, config, valid),
         images=make_images(model, config, splits, splits.scale_factor),
-        export=export, best_metric="L_R" if config.conditional else "loss")
-    last = training.run(spec)
-    print(training.describe_outputs(workdir), flush=True)
+        export=export, best_metric="L_R" if config.conditional else "loss", shown_metrics=SHOWN)
+    last = loop.run(spec)
+    print(loop.describe_outputs(workdir), flush=True)
     return last

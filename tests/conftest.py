@@ -47,6 +47,21 @@ def shared_data():
     return SHARED_DATA
 
 
+@pytest.fixture
+def tfds_offline(monkeypatch):
+    """Imports tensorflow_datasets and makes any network connection fail the test."""
+    import socket
+
+    tfds = pytest.importorskip("tensorflow_datasets")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    return tfds
+
+
 @pytest.fixture(scope="session")
 def sketches_dir(shared_data):
     return shared_data / "sketches"
@@ -62,15 +77,15 @@ def images_dir(shared_data):
 # and the slowest units start first, so no worker is left with a long file at the end. Both
 # lists only steer speed; a file missing from them still runs.
 SHARED_UNITS = {
-    "tests/common/test_studio_api.py": "studio exports",
-    "tests/common/test_studio_browser.py": "studio exports",
+    "tests/common/studio/test_api.py": "studio exports",
+    "tests/common/studio/test_browser.py": "studio exports",
     "tests/reliability/test_kill_resume.py": "reference runs",
     "tests/reliability/test_load.py": "reference runs",
 }
 SLOWEST_FIRST = (
     "tests/sketch_rnn/test_train.py", "tests/wae_style/test_train.py", "reference runs",
     "tests/reliability/test_faults.py", "tests/scripts/test_scripts.py",
-    "tests/scripts/test_sketch_tools.py", "studio exports", "tests/common/test_alexnet_train.py",
+    "tests/scripts/test_sketch_tools.py", "studio exports", "tests/common/scorer/test_train.py",
     "tests/sketch_rnn/test_recurrence.py")
 
 

@@ -1,4 +1,4 @@
-"""Shared layer checks: config round trip, output shapes, one fit step, save and reload."""
+"""Shared layer checks: config round trip, weight counts, shapes, dtypes, precision, a fit step, reload."""
 
 import numpy as np
 import keras
@@ -27,8 +27,33 @@ def check_config_round_trip(layer):
     return clone
 
 
-def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True, atol=1e-5):
+def check_precision(layer, model, inputs, atol=0.05):
+    """A layer with a `matmul_dtype`: a bf16 twin (same weights) keeps bf16 in its config and
+    stays close to the fp32 one, which keeps fp32 whatever was built after it."""
+    config = layer.get_config()
+    if "matmul_dtype" not in config:
+        return
+    assert config["matmul_dtype"] in ("float32", "bfloat16")
+    base = layer.__class__.from_config({**config, "matmul_dtype": "float32"})
+    low = layer.__class__.from_config({**config, "matmul_dtype": "bfloat16"})
+    assert low.get_config()["matmul_dtype"] == "bfloat16"
+    fp32_model, bf16_model = _as_model(base, inputs), _as_model(low, inputs)
+    fp32_model.set_weights(model.get_weights())
+    bf16_model.set_weights(model.get_weights())
+    want = keras.ops.convert_to_numpy(fp32_model(inputs))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bf16_model(inputs)), want, atol=atol)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fp32_model(inputs)), want)
+    assert base.get_config()["matmul_dtype"] == "float32"
+
+
+def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True, atol=1e-5,
+                   expected_num_trainable_weights=None, expected_num_non_trainable_weights=None,
+                   expected_num_params=None):
     """Runs the standard checks on a layer (or RNN cell) built by `make_layer()`.
+
+    Checks the config round trip and registration, the weight counts (when given), the
+    output shape, that every weight is float32 and the output is the layer's compute dtype,
+    the bf16 / fp32 precision of layers with a matmul_dtype, one fit step, and save/reload.
 
     Args:
       make_layer: zero-argument callable returning a fresh layer or RNN cell.
@@ -37,6 +62,8 @@ def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True
       tmp_path: a pytest tmp_path for the save/reload check.
       fit: whether to run one optimiser step and check the weights moved.
       atol: tolerance for the reload comparison.
+      expected_num_trainable_weights, expected_num_non_trainable_weights: weight variables.
+      expected_num_params: scalars in all the weights.
 
     Returns:
       The built functional model.
@@ -47,6 +74,16 @@ def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True
     out = model(inputs)
     assert tuple(out.shape) == tuple(expected_output_shape), (out.shape, expected_output_shape)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(out)))
+    if expected_num_trainable_weights is not None:
+        assert len(layer.trainable_weights) == expected_num_trainable_weights
+    if expected_num_non_trainable_weights is not None:
+        assert len(layer.non_trainable_weights) == expected_num_non_trainable_weights
+    if expected_num_params is not None:
+        assert sum(int(np.prod(w.shape)) for w in layer.weights) == expected_num_params
+    floats = layer.trainable_weights
+    assert all(w.dtype == "float32" for w in floats), [w.dtype for w in floats]
+    assert keras.backend.standardize_dtype(out.dtype) == layer.compute_dtype
+    check_precision(layer, model, inputs)
 
     if fit:
         before = [w.copy() for w in model.get_weights()]

@@ -8,7 +8,7 @@ from keras import ops
 import tensorflow as tf
 
 from wae_style import losses
-from wae_style.transfer import as_image_batch
+from wae_style.batches import as_image_batch
 
 
 def _layers(vgg_model, layers):

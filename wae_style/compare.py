@@ -8,8 +8,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common import images as images_lib
-from common import render
+from common.images import io as images_lib
+from common.images import grid as render
 from common.errors import DataError, WorkdirError
 from wae_style import baselines
 from wae_style import configs

@@ -3,9 +3,7 @@
 import dataclasses
 import re
 
-from common import config_utils
-
-replace_from_strings = config_utils.replace_from_strings  # Re-exported for the trainers.
+from common.training import config as config_utils
 
 # Content latent sizes the seed paper tries; 256 and 128 work best there.
 PAPER_CONTENT_DIMS = (512, 256, 128, 64, 32)
@@ -24,7 +22,7 @@ GRAM_TRANSFORMS = ("log1p", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class WAEConfig:
+class WAEConfig(config_utils.ConfigBase):
     """All settings of a WAE style-transfer run (see docs/wae_style.md).
 
     Data:
@@ -118,6 +116,9 @@ class WAEConfig:
     jit_compile: bool = False
     strategy: str = "default"
 
+    PRESETS = ("testing", "default", "paper")
+    LABEL = "WAE"
+
     def __post_init__(self):
         def fail(name, why):
             raise ValueError(f"WAEConfig.{name}={getattr(self, name)!r}: {why}")
@@ -197,49 +198,28 @@ class WAEConfig:
         wanted = set(self.style_layers) | set(self.content_feature_layers)
         return tuple(n for n in VGG16_CONV_LAYERS if n in wanted)
 
-    def to_dict(self):
-        """A JSON-friendly dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+    @classmethod
+    def default(cls):
+        """Paper architecture, built-in data: runs out of the box."""
+        return cls()
 
     @classmethod
-    def from_dict(cls, d):
-        """Inverse of to_dict; unknown keys raise ValueError."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown WAEConfig fields {unknown}")
-        return cls(**d)  # __post_init__ turns JSON lists into tuples.
+    def paper(cls):
+        """The seed paper's setting: Table 1/2 sizes, content_dim 128, CelebA via TFDS.
+
+        The paper also mixes anime faces and ImageNet crops; add those folders / TFDS
+        names with replace_from_strings (e.g. "tfds=celeb_a,imagenet2012").
+        """
+        return cls(data=(), tfds=("celeb_a",), content_dim=128)
+
+    @classmethod
+    def testing(cls):
+        """Tiny sizes for unit tests; still 64x64 images, random VGG."""
+        return cls(
+            content_dim=32, style_dim_per_layer=8, encoder_channels=(2, 4, 8, 8, 8),
+            decoder_channels=(16, 8, 8, 8, 8), num_res_blocks=1, style_hidden=(8,),
+            disc_hidden=(8,), vgg_weights="random", batch_size=4, num_steps=2,
+            save_every=1, eval_every=1, log_every=1)
 
 
-def default():
-    """Paper architecture, built-in data: runs out of the box."""
-    return WAEConfig()
-
-
-def paper():
-    """The seed paper's setting: Table 1/2 sizes, content_dim 128, CelebA via TFDS.
-
-    The paper also mixes anime faces and ImageNet crops; add those folders / TFDS
-    names with replace_from_strings (e.g. "tfds=celeb_a,imagenet2012").
-    """
-    return WAEConfig(data=(), tfds=("celeb_a",), content_dim=128)
-
-
-def testing():
-    """Tiny sizes for unit tests; still 64x64 images, random VGG."""
-    return WAEConfig(
-        content_dim=32, style_dim_per_layer=8, encoder_channels=(2, 4, 8, 8, 8),
-        decoder_channels=(16, 8, 8, 8, 8), num_res_blocks=1, style_hidden=(8,),
-        disc_hidden=(8,), vgg_weights="random", batch_size=4, num_steps=2,
-        save_every=1, eval_every=1, log_every=1)
-
-
-_PRESETS = {"default": default, "paper": paper, "testing": testing}
-
-
-def get_config(name):
-    """Named preset: "default", "paper" or "testing"."""
-    if name not in _PRESETS:
-        raise ValueError(f"unknown WAE config {name!r}; choose from {sorted(_PRESETS)}")
-    return _PRESETS[name]()
+get_config = WAEConfig.preset  # Named preset (see WAEConfig.PRESETS).

@@ -7,8 +7,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from common import images as images_lib
-from common import procedural
+from common.images import io as images_io
+from common.images import tfds as image_tfds
+from common.images import procedural
 from common.errors import DataError
 
 BUILTIN_COUNT = 512  # Built-in images per kind (content and style).
@@ -62,7 +63,7 @@ def load_sources(config):
                 procedural.builtin_images(BUILTIN_COUNT, size=size, rng=r, kind="content"),
                 procedural.builtin_images(BUILTIN_COUNT, size=size, rng=r, kind="style")])
         else:
-            folder = images_lib.load_image_folder([source], size=size, recursive=True)
+            folder = images_io.load_image_folder([source], size=size, recursive=True)
             skipped.extend(folder.skipped)
             if folder.skipped:
                 print(f"{source}: skipped {len(folder.skipped)} unreadable image file(s).", flush=True)
@@ -75,7 +76,7 @@ def load_sources(config):
         ev.append(e)
         streams.append(None)
     for name in config.tfds:
-        ds = images_lib.tfds_images(name, split="train", data_dir=config.tfds_data_dir or None,
+        ds = image_tfds.tfds_images(name, split="train", data_dir=config.tfds_data_dir or None,
                                     manual_dir=config.manual_dir or None, size=size)
         names.append(f"tfds:{name}")
         train.append(None)
@@ -137,7 +138,7 @@ class MixedPipeline:
         if len(parts) == 1:
             ds = parts[0]
         else:
-            ds = images_lib.mix_datasets(parts, weights, seed=self.seed + start_step)
+            ds = image_tfds.mix_datasets(parts, weights, seed=self.seed + start_step)
         return ds.batch(self.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 import tensorflow as tf
 
-from common.gram import gram_matrix
+from wae_style.gram import gram_matrix
 
 DEFAULT_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -46,7 +46,7 @@ def feature_loss(feats_x, feats_y, layers=None, per_example=False):
 
 
 def gram_loss(feats_x, feats_y, layers=None, per_example=False):
-    """Mean over layers of the MSE between Gram matrices (common.gram.gram_matrix)."""
+    """Mean over layers of the MSE between Gram matrices (wae_style.gram.gram_matrix)."""
     fx, fy = _select(feats_x, layers), _select(feats_y, layers if layers else
                                                  (list(feats_x) if isinstance(feats_x, dict)
                                                   else None))

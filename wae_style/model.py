@@ -11,7 +11,7 @@ import tensorflow as tf
 from absl import logging
 
 from common.errors import DataError, SketchStyleError
-from common.gram import gram_matrix
+from wae_style.gram import gram_matrix
 from wae_style import configs
 from wae_style import vgg_weights
 from wae_style.layers import GLU, ResBlock, SubpixelConv2D, VGGPreprocess, WeightNormalization
@@ -235,7 +235,7 @@ class ContentEncoder(keras.layers.Layer):
 class StyleEncoder(keras.layers.Layer):
     """Style nets: per style layer, Gram matrix -> Dense net -> (mean, logvar).
 
-    Each layer's Gram matrix (common.gram.gram_matrix, normalised by H*W) is
+    Each layer's Gram matrix (wae_style.gram.gram_matrix, normalised by H*W) is
     flattened (upper triangle by default; it is symmetric), optionally log1p-scaled,
     standardised per example (its mean and standard deviation are appended as two
     extra inputs, so the overall level is kept) and mapped by Dense(style_hidden, ELU)

@@ -8,9 +8,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common import render
-from common import training
-from common import workdir as workdir_lib
+from common.images import grid
+from common.training import loop
+from common.training import steps as train_steps
+from common.training import strategies
+from common.training import workdir as workdir_lib
 from wae_style import data
 from wae_style import export as export_lib
 from wae_style import losses
@@ -20,6 +22,7 @@ from wae_style.model import WAEStyle, resolve_vgg_weights
 
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy", "jit_compile",
                     "max_grad_norm")
+SHOWN = ("loss", "recon", "mmd")  # On the progress line.
 EVAL_IMAGES = 64
 
 
@@ -61,10 +64,10 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
             values["z_content"], values["z_style"] = outputs["z_content"], outputs["z_style"]
             return values["loss"], values
 
-        grads, loss, values, grad_norm, finite = training.global_gradients(
+        grads, loss, values, grad_norm, finite = train_steps.global_gradients(
             loss_fn, gen_vars, clip_value=0.0, jit_compile=config.jit_compile,
             max_grad_norm=config.max_grad_norm)
-        training.apply_if_finite(optimizer, grads, gen_vars, finite)
+        train_steps.apply_if_finite(optimizer, grads, gen_vars, finite)
         metrics = {k: tf.cast(v, tf.float32) for k, v in values.items()
                    if k not in ("z_content", "z_style")}
         metrics.update(loss=loss, grad_norm=grad_norm)
@@ -80,9 +83,9 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
                 d = losses.discriminator_losses(q, p, config)
                 return d["disc_loss"], d
 
-            dgrads, dloss, _, _, dfinite = training.global_gradients(
+            dgrads, dloss, _, _, dfinite = train_steps.global_gradients(
                 disc_fn, disc_vars, 0.0, max_grad_norm=config.max_grad_norm)
-            training.apply_if_finite(disc_optimizer, dgrads, disc_vars, dfinite)
+            train_steps.apply_if_finite(disc_optimizer, dgrads, disc_vars, dfinite)
             metrics["disc_loss"] = dloss
             finite = tf.logical_and(finite, dfinite)
         metrics["finite"] = finite
@@ -126,9 +129,9 @@ def make_images(model, config, eval_images):
     def images(_):
         recon = transfer_lib.reconstruct(model, contents)
         pairs = np.stack([x for pair in zip(contents, recon) for x in pair])
-        grid = transfer_lib.transfer_grid(model, contents, styles)
-        return {"input_reconstruction": render.to_summary_image(render.image_grid(pairs, ncols=2)),
-                "transfer_grid": render.to_summary_image(grid)}
+        transfers = transfer_lib.transfer_grid(model, contents, styles)
+        return {"input_reconstruction": grid.to_summary_image(grid.image_grid(pairs, ncols=2)),
+                "transfer_grid": grid.to_summary_image(transfers)}
 
     return images
 
@@ -187,19 +190,17 @@ def train_and_evaluate(config, workdir, overwrite=False):
     """
     workdir = pathlib.Path(workdir)
     config, note = resolve_config(config)
-    strategy = training.make_strategy(config.strategy)
+    strategy = strategies.make_strategy(config.strategy)
     if note:
         print(note + ".", flush=True)
     print(describe_vgg(config), flush=True)
-    return training.run_in_workdir(
-        workdir, config.to_dict(), resumable_fields(workdir, config), overwrite, strategy,
-        lambda: _prepare(config, strategy), lambda prepared: _train(config, workdir, *prepared))
-
-
-def _prepare(config, strategy):
-    sources = data.load_sources(config)
+    sources = data.load_sources(config)  # Bad data fails here, before the workdir is touched.
     data.log_sources(sources)
-    return sources, strategy, build(config, strategy)
+    built = build(config, strategy)
+    chief, _ = strategies.worker_info(strategy)
+    with workdir_lib.claim_workdir(workdir, config.to_dict(), resumable_fields(workdir, config),
+                                   overwrite, chief):
+        return _train(config, workdir, sources, strategy, built)
 
 
 def _train(config, workdir, sources, strategy, built):
@@ -207,21 +208,22 @@ def _train(config, workdir, sources, strategy, built):
     eval_images = sources.eval_images(EVAL_IMAGES)
     model, step, optimizer, disc_optimizer = built
     trackables = {"model": model, "optimizer": optimizer, "step": step,
-                  "rng": training.seed_generator_states(model)}
+                  "rng": train_steps.seed_generator_states(model)}
     if disc_optimizer is not None:
         trackables["disc_optimizer"] = disc_optimizer
 
     def export(path):
         export_lib.export(model, config, path)
 
-    spec = training.LoopSpec(
+    spec = loop.LoopSpec(
         workdir=workdir, strategy=strategy, num_steps=config.num_steps,
         log_every=config.log_every, eval_every=config.eval_every, save_every=config.save_every,
         step=step, trackables=trackables, make_dataset=pipeline.dataset,
         replica_step=make_replica_step(model, optimizer, disc_optimizer, step, config),
         items_per_step=config.batch_size, item_name="images",
         evaluate=make_evaluate(model, config, eval_images),
-        images=make_images(model, config, eval_images), export=export, best_metric="recon")
-    last = training.run(spec)
-    print(training.describe_outputs(workdir), flush=True)
+        images=make_images(model, config, eval_images), export=export, best_metric="recon",
+        shown_metrics=SHOWN)
+    last = loop.run(spec)
+    print(loop.describe_outputs(workdir), flush=True)
     return last

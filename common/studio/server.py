@@ -1,4 +1,4 @@
-"""The studio's Flask app: JSON API, input validation, stroke unit conversion and SavedModel wrappers."""
+"""The studio's Flask app: JSON API, input checks and stroke unit conversion, over the clients."""
 
 import dataclasses
 import io
@@ -7,7 +7,6 @@ import logging
 import math
 import pathlib
 import secrets
-import threading
 import warnings
 
 import numpy as np
@@ -15,14 +14,14 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from PIL import Image, UnidentifiedImageError
 from werkzeug.exceptions import HTTPException
 
-from common import images as images_lib
-from common import procedural
 from common.errors import DataError
-from common.exports import load_export
-from common.quickdraw import CANVAS, simplify_drawing
-from common.strokes import lines_to_stroke3, stroke3_to_lines
-from common.latents import interpolate_latents
-from common.sketch_model import SketchModel
+from common.images import io as images_io
+from common.images import procedural
+from common.strokes.formats import lines_to_stroke3, stroke3_to_lines
+from common.strokes.quickdraw import CANVAS, simplify_drawing
+from sketch_rnn.client import SketchModel
+from sketch_rnn.latents import METHODS
+from wae_style.client import StyleModel
 
 STATIC_DIR = pathlib.Path(__file__).resolve().with_name("static")
 RDP_EPSILON = 2.0  # The training data's simplification (QuickDraw recipe, SPEC Part A).
@@ -31,7 +30,6 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
 N_PRESETS = 4
 PRESET_SEED = 0
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
-METHODS = ("linear", "slerp")
 UNITS = ("canvas", "model")
 # Form encodings for /api/stylize (url-encoded forms can only name presets).
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -124,7 +122,7 @@ def canvas_to_model(s3, epsilon=RDP_EPSILON):
 
     The drawing is aligned to its top-left, scaled so its larger side is 255 (as
     QuickDraw), resampled, simplified with RDP (epsilon 2.0) and rounded: exactly
-    `common.quickdraw.simplify_drawing`, Google's recipe for raw QuickDraw drawings.
+    `common.strokes.quickdraw.simplify_drawing`, Google's recipe for raw QuickDraw drawings.
 
     Args:
         s3: (N, 3) stroke-3 in canvas pixels; the first row is the first point's position.
@@ -161,16 +159,6 @@ def rows(s3):
     return [[round(float(dx), DIGITS), round(float(dy), DIGITS), int(lift)] for dx, dy, lift in a]
 
 
-def interpolate(z_a, z_b, steps, method):
-    """Latents from z_a to z_b, t = 0..1 in `steps` points: linear (eq. 15) or slerp.
-
-    Returns:
-        (t (S,), z (S, N_z)) float32; the first row is z_a and the last z_b.
-    """
-    return np.linspace(0.0, 1.0, steps).astype(np.float32), interpolate_latents(
-        z_a, z_b, steps, method)
-
-
 # ----------------------------------------------------------------------------- images
 
 
@@ -178,7 +166,7 @@ def decode_image(data, size, limits, name):
     """Upload bytes -> float32 (size, size, 3) RGB in [0, 1], centre-cropped and resized.
 
     Only JPEG, PNG and WebP are decoded. The declared size is checked before any pixel is
-    decoded; modes are converted as `common.images.load_image` does (alpha on white).
+    decoded; modes are converted as `common.images.io.load_image` does (alpha on white).
 
     Raises:
         ApiError: 400 for empty or undecodable bytes, 413 for too many bytes or pixels.
@@ -200,7 +188,7 @@ def decode_image(data, size, limits, name):
                 if img.format == "JPEG":
                     img.draft("RGB", (2 * size, 2 * size))
                 img.load()
-                arr = images_lib._to_rgb_array(img)  # (H, W, 3)
+                arr = images_io.to_rgb_array(img)  # (H, W, 3)
     except ApiError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -210,7 +198,7 @@ def decode_image(data, size, limits, name):
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as e:
         raise ApiError(400, f"{name}: cannot decode image ({e})") from None
     try:
-        return images_lib._crop_resize(arr, size, name)
+        return images_io.crop_resize(arr, size, name)
     except DataError as e:
         raise ApiError(400, str(e)) from None
 
@@ -224,37 +212,6 @@ def png_bytes(image):
 
 
 # ----------------------------------------------------------------------------- models
-
-
-class StyleModel:
-    """An exported WAE; calls are serialised by a lock.
-
-    Args:
-        path: export folder or workdir (a SavedModel is code: load only what you trust).
-
-    Reference: wae_style/export.py for the signatures (float32 images in [0, 1]).
-    """
-
-    def __init__(self, path):
-        import tensorflow as tf
-
-        self._tf = tf
-        self.path, self._m, self.meta = load_export(path, "wae_style")
-        self.image_size = int(self.meta["image_size"])
-        self.lock = threading.Lock()
-
-    def info(self):
-        return {"path": str(self.path), "image_size": self.image_size,
-                "content_dim": self.meta.get("config", {}).get("content_dim")}
-
-    def transfer(self, content, style, strength):
-        """(S, S, 3) content and style -> (S, S, 3) stylised image."""
-        tf = self._tf
-        with self.lock:
-            out = self._m.transfer(content=np.asarray(content, np.float32)[None],
-                                   style=np.asarray(style, np.float32)[None],
-                                   strength=tf.constant(strength, tf.float32))
-        return np.clip(out["images"].numpy()[0], 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -584,9 +541,8 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
                                 "cannot interpolate between drawings")
         a_m, _ = to_model_units(a, units, model, "a")
         b_m, _ = to_model_units(b, units, model, "b")
-        z = model.encode([a_m, b_m])  # (2, Nz)
-        t, zs = interpolate(z[0], z[1], steps, method)
-        out = model.decode(zs, tau, seed, max_len, shared_noise=True)  # Frames differ by z only.
+        out = model.interpolate(a_m, b_m, steps, method, tau, seed, max_len)  # Shared noise.
+        t = np.linspace(0.0, 1.0, steps)
         return jsonify(method=method, steps=steps, temperature=tau, seed=seed,
                        a=rows(a_m), b=rows(b_m),
                        frames=[{"t": round(float(ti), 6), "strokes": rows(s)}

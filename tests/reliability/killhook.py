@@ -32,7 +32,8 @@ def install(point, n):
     from tensorflow.python.checkpoint import checkpoint_management as cm
     from tensorflow.python.ops import gen_io_ops
 
-    from common import workdir as workdir_lib
+    from common import files
+    from common.training import workdir as workdir_lib
 
     seen = {"best": 0, "export": 0, "moved_aside": False, "sweep": 0}
 
@@ -80,7 +81,7 @@ def install(point, n):
         real_os = os
 
         class OsProxy:
-            """os for common.workdir, with a replace() that can die."""
+            """os for common.files and common.training.workdir, with a replace() that can die."""
 
             def __getattr__(self, name):
                 return getattr(real_os, name)
@@ -106,7 +107,7 @@ def install(point, n):
                     seen["moved_aside"] = False
                 return real_os.replace(src, dst)
 
-        workdir_lib.os = OsProxy()
+        workdir_lib.os = files.os = OsProxy()
     else:
         raise SystemExit(f"killhook: unknown point {point!r}")
 

@@ -15,7 +15,7 @@ def _check_sketch(s, want_int16):
     """Raises AssertionError unless `s` is a valid stroke-3 sketch."""
     import numpy as np  # noqa: PLC0415
     from common.errors import DataError  # noqa: PLC0415
-    from common.strokes import validate_stroke3  # noqa: PLC0415
+    from common.strokes.formats import validate_stroke3
 
     assert isinstance(s, np.ndarray) and s.ndim == 2 and s.shape[1] == 3 and len(s) >= 1
     assert s.dtype.kind in "iuf"
@@ -30,9 +30,9 @@ def _check_sketch(s, want_int16):
 def _load(req):
     """Runs the loader; returns its result."""
     if req["kind"] == "npz":
-        from common.safe_npz import load_npz  # noqa: PLC0415
+        from common.strokes.safe_npz import load_npz
         return load_npz(req["path"], splits=tuple(req.get("splits") or ("train", "valid", "test")))
-    from common.quickdraw import load_ndjson  # noqa: PLC0415
+    from common.strokes.quickdraw import load_ndjson
     return load_ndjson(req["path"], on_error=req.get("on_error", "skip"),
                        simplify=req.get("simplify", True))
 

@@ -43,7 +43,7 @@ def wae_losses(n_steps, seed=0):
     """Losses of the first n_steps WAE training steps (testing config)."""
     from wae_style import configs, data, train
 
-    config = dataclasses.replace(configs.testing(), seed=seed)
+    config = dataclasses.replace(configs.WAEConfig.testing(), seed=seed)
     sources = data.load_sources(config)
     model, step, optimizer, disc = train.build(config, tf.distribute.get_strategy())
     replica_step = train.make_replica_step(model, optimizer, disc, step, config)

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import gallery as gallery_lib
-from common import render
-from common import workdir as workdir_lib
+from common import files
+from common.images import grid
+from common.studio import gallery as gallery_lib
+from common.training import workdir as workdir_lib
 from common.errors import WorkdirError
 from sketch_rnn import configs
 from sketch_rnn import data as sketch_data
@@ -241,7 +242,7 @@ def test_full_disk_on_export_keeps_previous_export(tmp_path, light, monkeypatch)
 
 def test_full_disk_on_small_files_keeps_old_content(tmp_path, monkeypatch):
     path = tmp_path / "config.json"
-    workdir_lib.atomic_write_text(path, '{"a": 1}\n')
+    files.atomic_write_text(path, '{"a": 1}\n')
 
     def no_space(fd):
         raise ENOSPC
@@ -250,7 +251,7 @@ def test_full_disk_on_small_files_keeps_old_content(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         workdir_lib.check_or_write_config(tmp_path, {"a": 1})
     with pytest.raises(OSError, match="No space"):
-        workdir_lib.atomic_write_bytes(tmp_path / "data.bin", b"x" * 100)
+        files.atomic_write_bytes(tmp_path / "data.bin", b"x" * 100)
     assert path.read_text() == '{"a": 1}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]  # No temp files left.
 
@@ -305,7 +306,7 @@ def test_truncated_checkpoints_fall_back_with_a_warning(tmp_path, light, capsys,
 def test_writers_use_temp_file_and_rename(tmp_path, monkeypatch):
     """config.json, data.json, best.json, gallery PNG / SVG / index.html: temp file, then rename."""
     renames = []
-    for mod in (workdir_lib, render):
+    for mod in (workdir_lib, files):
         real = mod.os.replace
 
         def spy(src, dst, real=real):
@@ -329,16 +330,16 @@ def test_failed_gallery_write_keeps_the_old_file(tmp_path, monkeypatch):
     gal = gallery_lib.Gallery(tmp_path)
     gal.add_png("s", "img", np.ones((4, 4, 3), np.float32))
     old = (tmp_path / "img.png").read_bytes()
-    real_save = render.Image.Image.save
+    real_save = grid.Image.Image.save
 
     def half_then_full(self, fp, *a, **kw):
         fp.write(b"\x89PNG partial")
         raise ENOSPC
 
-    monkeypatch.setattr(render.Image.Image, "save", half_then_full)
+    monkeypatch.setattr(grid.Image.Image, "save", half_then_full)
     with pytest.raises(OSError, match="No space"):
         gal.add_png("s", "img", np.zeros((4, 4, 3), np.float32))
-    monkeypatch.setattr(render.Image.Image, "save", real_save)
+    monkeypatch.setattr(grid.Image.Image, "save", real_save)
     assert (tmp_path / "img.png").read_bytes() == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["img.png"]
 
@@ -357,7 +358,7 @@ def test_interrupted_export_swap_is_recovered(tmp_path):
 
 # ----------------------------------------------------------------------------- workdir guards
 
-HOLDER = ("import sys, time\nfrom common.workdir import WorkdirLock\n"
+HOLDER = ("import sys, time\nfrom common.training.workdir import WorkdirLock\n"
           "WorkdirLock(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(600)\n")
 
 

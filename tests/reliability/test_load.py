@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.memory import rss_mb
+from common.training.memory import rss_mb
 from common.studio import server
 
 DRAWING = ([[100.0, 100.0, 0]] + [[6.0, (-1) ** i * 9.0, 0] for i in range(20)] + [[0.0, 0.0, 1]]

@@ -20,12 +20,12 @@ import pytest
 from numpy.lib import format as npformat
 from PIL import Image
 
-from common import images
-from common import render
-from common import safe_npz
-from common import stroke_data
+from common.images import io as images
+from common.strokes import render
+from common.strokes import safe_npz
+from common.strokes import dataset as stroke_data
 from common.errors import DataError, SketchStyleError, UnsafeFileError
-from common.safe_npz import load_npz
+from common.strokes.safe_npz import load_npz
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SKETCH = np.array([[1, 2, 0], [3, 4, 1]], dtype=np.int16)
@@ -199,7 +199,7 @@ def test_numpy_setstate_crash_is_unreachable(tmp_path):
     bomb = (b"\x80\x02" + _RECON + b"K\x00\x85U\x01b\x87R(K\x01K\x64\x85cnumpy\ndtype\nU\x02O8"
             b"K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]tb.")
     path = write_npz(tmp_path / "segv.npz", bomb, shape=(100,))
-    code = ("from common.safe_npz import load_npz\nfrom common.errors import DataError\n"
+    code = ("from common.strokes.safe_npz import load_npz\nfrom common.errors import DataError\n"
             f"try:\n    load_npz({str(path)!r})\nexcept DataError as e:\n    print('refused', e)\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=120, env=dict(os.environ, PYTHONPATH=REPO))
@@ -304,7 +304,7 @@ def test_image_at_the_pixel_cap_loads_with_bounded_memory(tmp_path, record):
     """The biggest image the guard lets through (8000 x 8000) in a child: time and peak RSS."""
     path = tmp_path / "big.png"
     Image.new("L", (8000, 8000), 128).save(path)
-    code = ("import resource, time\nfrom common import images\nt = time.time()\n"
+    code = ("import resource, time\nfrom common.images import io as images\nt = time.time()\n"
             f"a = images.load_image({str(path)!r}, size=64)\n"
             "print(a.shape, round(time.time() - t, 2),"
             " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
@@ -384,7 +384,7 @@ def test_all_identical_training_data_is_refused_clearly(tmp_path):
 
 
 def test_extreme_ndjson_coordinates(tmp_path):
-    from common.quickdraw import load_ndjson
+    from common.strokes.quickdraw import load_ndjson
     lines = [
         '{"drawing": [[[0, 1000000], [0, -1000000]]], "key_id": "1"}',  # Raw: scaled to 255.
         '{"drawing": [[[5, 5, 5], [9, 9, 9]]], "key_id": "2"}',  # All points identical.

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.alexnet import AlexNetConfig
+from common.scorer.configs import AlexNetConfig
 from common.errors import DataError
 from sketch_rnn import experiments
-from sketch_rnn import inference
+from sketch_rnn import sketch_files
+from sketch_rnn.client import SketchModel
 from sketch_rnn import tools
 from sketch_rnn.configs import SketchRNNConfig
 
@@ -20,7 +21,7 @@ from sketch_rnn.configs import SketchRNNConfig
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory):
     """A 1-step Sketch RNN and a 1-step AlexNet, both on the built-in doodles."""
-    from common import alexnet_train
+    from common.scorer import train as alexnet_train
     from sketch_rnn import train
 
     sketch = tmp_path_factory.mktemp("tools_sketch")
@@ -85,9 +86,9 @@ def test_interpolate_strips_and_report(exports, sketches_dir, tmp_path):
 
 
 def test_continuity_is_batch_independent_and_measures_jumps(exports, sketches_dir):
-    model = inference.SketchModel(exports[0])
-    a = inference.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "donut.ndjson"))
-    b = inference.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "moon.ndjson") + ":1")
+    model = SketchModel(exports[0])
+    a = sketch_files.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "donut.ndjson"))
+    b = sketch_files.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "moon.ndjson") + ":1")
     # Greedy decoding: a frame depends only on its z, so batching cannot change the numbers.
     r1 = experiments.continuity(model, a, b, steps=30, temperature=1e-3, max_len=12, batch_size=30)
     calls = []
@@ -104,8 +105,8 @@ def test_continuity_is_batch_independent_and_measures_jumps(exports, sketches_di
 
 
 def test_shared_noise_gives_every_row_the_same_draws(exports, sketches_dir):
-    model = inference.SketchModel(exports[0])
-    a = inference.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "donut.ndjson"))
+    model = SketchModel(exports[0])
+    a = sketch_files.load_sketch(str(sketches_dir / "quickdraw_exupery_raw" / "donut.ndjson"))
     z = np.repeat(model.encode([a]), 3, axis=0)  # Three identical latents.
     shared = model.decode(z, 1.0, 5, 12, shared_noise=True)
     own = model.decode(z, 1.0, 5, 12)
@@ -168,13 +169,13 @@ def test_tools_reject_bad_input_clearly(exports, tmp_path, args, needle):
 
 def test_load_sketch_refs(sketches_dir):
     npz = sketches_dir / "hardmaru_sketch-rnn-datasets" / "aaron_sheep.npz"
-    s = inference.load_sketch(f"{npz}:valid:3")
+    s = sketch_files.load_sketch(f"{npz}:valid:3")
     assert s.ndim == 2 and s.shape[1] == 3
-    assert inference.parse_sketch_ref(f"{npz}:5") == (str(npz), None, 5)
+    assert sketch_files.parse_sketch_ref(f"{npz}:5") == (str(npz), None, 5)
     with pytest.raises(DataError, match="out of range"):
-        inference.load_sketch(f"{npz}:test:100000")
+        sketch_files.load_sketch(f"{npz}:test:100000")
     with pytest.raises(DataError, match="no such file"):
-        inference.load_sketch("missing.ndjson:1")
+        sketch_files.load_sketch("missing.ndjson:1")
 
 
 def test_score_sketches_per_class_json_and_cli(exports, sketches_dir, tmp_path):
@@ -187,7 +188,7 @@ def test_score_sketches_per_class_json_and_cli(exports, sketches_dir, tmp_path):
     (name, model), = saved["models"].items()
     assert sorted(model["classes"]) == ["fork", "moon"]
     fork = model["classes"]["fork"]
-    assert fork["n"] == len(fork["nll"]) == len(inference.read_sketches(str(raw / "fork.ndjson"))[0])
+    assert fork["n"] == len(fork["nll"]) == len(sketch_files.read_sketches(str(raw / "fork.ndjson"))[0])
     np.testing.assert_allclose(fork["mean_nll"], fork["mean_nll_offsets"] + fork["mean_nll_pen"],
                                rtol=1e-5)
     assert np.isfinite(fork["nll"]).all() and saved["normaliser"] > 0

@@ -6,7 +6,8 @@ import json
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sketch_rnn.configs import SketchRNNConfig, get_config, replace_from_strings
+from sketch_rnn.configs import SketchRNNConfig, get_config
+from common.training import config as config_utils
 
 
 def test_defaults_are_magenta():
@@ -54,7 +55,7 @@ def test_dict_round_trip_through_json():
 
 
 def test_replace_from_strings():
-    c = replace_from_strings(SketchRNNConfig(), [
+    c = config_utils.replace_from_strings(SketchRNNConfig(), [
         "dec_rnn_size=64", "data=a.npz,b.npz", "conditional=false", "num_steps=1e3",
         "sample_temperatures=0.1, 0.3", "enc_model=hyper", "kl_weight=1", "seed=1_000"])
     assert c.dec_rnn_size == 64 and c.data == ("a.npz", "b.npz") and not c.conditional
@@ -81,7 +82,7 @@ def test_replace_from_strings():
 ])
 def test_bad_overrides_name_the_field(override, match):
     with pytest.raises(ValueError, match=match):
-        replace_from_strings(SketchRNNConfig(), [override])
+        config_utils.replace_from_strings(SketchRNNConfig(), [override])
 
 
 def test_type_checks():
@@ -100,7 +101,7 @@ def test_type_checks():
 def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
     overrides = [f"enc_model={enc}", f"dec_rnn_size={size}", f"recurrent_dropout_prob={keep!r}",
                  f"conditional={cond}", "sample_temperatures=" + ",".join(map(repr, temps))]
-    c = replace_from_strings(SketchRNNConfig.testing(), overrides)
+    c = config_utils.replace_from_strings(SketchRNNConfig.testing(), overrides)
     assert (c.enc_model, c.dec_rnn_size, c.recurrent_dropout_prob, c.conditional) == (
         enc, size, keep, cond)
     assert c.sample_temperatures == tuple(temps)

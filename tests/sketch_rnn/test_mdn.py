@@ -16,4 +16,5 @@ def test_mdn_head_layout_and_layer_checks(tmp_path):
     np.testing.assert_allclose(p["rho"], np.tanh(raw[:, 3 + 5 * m:]), rtol=1e-6)
     assert mdn_output_size(m) == 21
     x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
-    run_layer_test(lambda: MixtureDensityHead(m), x, (2, 4, 21), tmp_path)
+    run_layer_test(lambda: MixtureDensityHead(m), x, (2, 4, 21), tmp_path,
+                   expected_num_trainable_weights=2, expected_num_params=5 * 21 + 21)

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import DataError, WorkdirError
-from common.sketch_model import SketchModel
+from sketch_rnn.client import SketchModel
 from sketch_rnn import configs, js_format, losses, pretrained, train
 from sketch_rnn.export import SketchRNNExport
 from sketch_rnn.model import SketchRNN

@@ -203,27 +203,6 @@ def test_complete_without_encoder_and_empty_prefix():
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_interpolate_latents():
-    rng = np.random.default_rng(6)
-    za, zb = rng.normal(size=(2, 8))
-    for method in ("linear", "slerp"):
-        path = S.interpolate_latents(za, zb, 10, method=method)
-        assert path.shape == (10, 8) and path.dtype == np.float32
-        np.testing.assert_allclose(path[0], za, rtol=1e-6)
-        np.testing.assert_allclose(path[-1], zb, rtol=1e-6)
-    np.testing.assert_allclose(S.interpolate_latents(za, zb, 3)[1], (za + zb) / 2, rtol=1e-6)
-    # slerp between equal-norm latents keeps the norm; linear shrinks it in the middle.
-    zb_same = zb / np.linalg.norm(zb) * np.linalg.norm(za)
-    norms = np.linalg.norm(S.interpolate_latents(za, zb_same, 7, "slerp"), axis=1)
-    np.testing.assert_allclose(norms, np.linalg.norm(za), rtol=1e-5)
-    assert np.linalg.norm(S.interpolate_latents(za, zb_same, 3)[1]) < np.linalg.norm(za)
-    # Nearly parallel latents fall back to linear.
-    np.testing.assert_allclose(S.interpolate_latents(za, 2 * za, 5, "slerp"),
-                               S.interpolate_latents(za, 2 * za, 5), rtol=1e-6)
-    with pytest.raises(ValueError, match="method"):
-        S.interpolate_latents(za, zb, 4, method="cubic")
-
-
 def test_to_stroke3_list():
     strokes = np.zeros((2, 4, 5), np.float32)
     strokes[0, :2] = [[1, 2, 1, 0, 0], [3, 4, 0, 1, 0]]

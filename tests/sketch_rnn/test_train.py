@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.errors import WorkdirError
 from sketch_rnn import configs
 from sketch_rnn import train
-from tests.isolation import BLOCK_PACKAGE
+from tests import trainer_testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -24,32 +23,17 @@ def _config(**kw):
     return dataclasses.replace(configs.SketchRNNConfig.testing(), **kw)
 
 
-def _weights(workdir):
-    """Every checkpointed value (weights, optimiser slots, RNG states, step) by name."""
-    path = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    reader = tf.train.load_checkpoint(path)
-    names = sorted(n for n in reader.get_variable_to_shape_map()
-                   if n != "_CHECKPOINTABLE_OBJECT_GRAPH" and not n.startswith("save_counter"))
-    return {n: reader.get_tensor(n) for n in names}
-
-
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("sketch_one_step")
-    config = _config(num_steps=1)
-    train.train_and_evaluate(config, workdir)
-    return config, workdir
+    return trainer_testing.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
+                                        "sketch_one_step")[:2]
 
 
 def test_one_step_writes_checkpoint_events_export(one_step_run):
     config, workdir = one_step_run
-    assert tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    assert list((workdir / "events" / "train").glob("events.out.tfevents.*"))
-    assert list((workdir / "events" / "valid").glob("events.out.tfevents.*"))
-    assert (workdir / "export" / "saved_model.pb").exists()
-    saved = json.loads((workdir / "config.json").read_text())
-    assert saved == config.to_dict()
-    assert not (workdir / ".lock").exists()
+    trainer_testing.check_run_artefacts(workdir, config)
+    assert {"loss", "L_R", "L_s", "L_p", "L_KL", "lr", "grad_norm"} <= trainer_testing.summary_tags(
+        workdir, "train")
 
 
 def test_export_matches_in_process_model(one_step_run):
@@ -71,9 +55,7 @@ def test_export_matches_in_process_model(one_step_run):
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
-    code = BLOCK_PACKAGE + textwrap.dedent(f"""
-        import tensorflow as tf, json
-        m = tf.saved_model.load({str(workdir / 'export')!r})
+    out = trainer_testing.run_export_without_package(workdir / "export", """
         out = m.sample(n=2, temperature=0.5, seed=3, max_len=12)
         strokes = out['strokes'][:, :5]
         z = m.encode(strokes=strokes, lengths=tf.constant([5, 5]))['z']
@@ -81,28 +63,19 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
         comp = m.complete(strokes=strokes, lengths=tf.constant([5, 5]), temperature=0.5, seed=2, max_len=12)
         meta = json.loads(m.metadata()['json'].numpy())
         print('OK', out['strokes'].shape, dec['strokes'].shape, comp['strokes'].shape, meta['model'])
-    """)
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "OK (2, 12, 3) (2, 12, 3) (2, 12, 3) sketch_rnn" in res.stdout
+    """, tmp_path)
+    assert "OK (2, 12, 3) (2, 12, 3) (2, 12, 3) sketch_rnn" in out
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    train.train_and_evaluate(_config(num_steps=3, save_every=3), tmp_path / "full")
-    train.train_and_evaluate(_config(num_steps=2, save_every=1), tmp_path / "split")
-    train.train_and_evaluate(_config(num_steps=3, save_every=1), tmp_path / "split")
-    a, b = _weights(tmp_path / "full"), _weights(tmp_path / "split")
-    assert a.keys() == b.keys() and a
-    for k in a:
-        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    trainer_testing.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
+                                                      steps=3)
 
 
 def test_incompatible_config_is_refused(one_step_run):
     config, workdir = one_step_run
-    with pytest.raises(WorkdirError, match="different config"):
-        train.train_and_evaluate(dataclasses.replace(config, dec_rnn_size=24), workdir)
+    trainer_testing.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
+                                                      dec_rnn_size=24)
 
 
 def test_mirrored_strategy_two_cpus(tmp_path):
@@ -122,7 +95,7 @@ def test_multi_worker_two_processes(tmp_path):
     driver = textwrap.dedent(f"""
         import dataclasses, sys
         import numpy as np
-        from common import training
+        from common.training import loop as training
         captured = {{}}
         orig = training.run
         def run(spec):
@@ -154,3 +127,39 @@ def test_multi_worker_two_processes(tmp_path):
         np.testing.assert_array_equal(w0[k], w1[k])
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints"))
     assert not (tmp_path / "run" / ".worker-1").exists()
+
+
+def test_init_from_copies_weights_and_refuses_other_architectures(one_step_run, tmp_path):
+    from common.errors import DataError
+    from sketch_rnn.model import SketchRNN
+
+    config, source = one_step_run
+    reference = SketchRNN(config)
+    latest = tf.train.latest_checkpoint(str(source / "checkpoints"))
+    tf.train.Checkpoint(model=reference).restore(latest).expect_partial()
+    fresh = dataclasses.replace(config, seed=7)
+    model, _, _ = train.build(fresh, tf.distribute.get_strategy())
+    assert not all(np.array_equal(a, b) for a, b in zip(model.get_weights(),
+                                                         reference.get_weights()))
+    train.init_weights(model, source)
+    for a, b in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wider, _, _ = train.build(dataclasses.replace(config, dec_rnn_size=24),
+                              tf.distribute.get_strategy())
+    with pytest.raises(DataError, match=r"dec_cell/kernel.*shape"):
+        train.init_weights(wider, source)
+    decoder_only, _, _ = train.build(dataclasses.replace(config, conditional=False),
+                                     tf.distribute.get_strategy())
+    with pytest.raises(DataError, match=r"dec_cell/kernel' has shape \(25, 64\) there and \(21"):
+        train.init_weights(decoder_only, source)  # No z in the decoder's input.
+    layer_norm, _, _ = train.build(dataclasses.replace(config, enc_model="layer_norm"),
+                                   tf.distribute.get_strategy())
+    with pytest.raises(DataError, match="no weight 'enc_fw/enc_fw_cell/ln_gamma'"):
+        train.init_weights(layer_norm, source)
+    with pytest.raises(DataError, match="config"):
+        train.init_weights(model, tmp_path)
+    # A run started from those weights records where they came from; its step starts at 0.
+    last = train.train_and_evaluate(dataclasses.replace(fresh, num_steps=1,
+                                                        init_from=str(source)), tmp_path / "ft")
+    assert np.isfinite(last["loss"])
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["init_from"] == str(source)

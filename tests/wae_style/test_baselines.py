@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from common.procedural import builtin_images
+from common.images.procedural import builtin_images
 from wae_style import baselines, configs
 from wae_style.model import build_vgg
 
-CFG = configs.testing()
+CFG = configs.WAEConfig.testing()
 
 
 def _np_gram(f):

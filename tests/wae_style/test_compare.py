@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from common.errors import DataError, WorkdirError
-from common.procedural import builtin_images
+from common.images.procedural import builtin_images
 from wae_style import compare
 from wae_style import configs
 from wae_style import peer
@@ -21,7 +21,7 @@ from wae_style import vgg_weights
 
 def make_workdir(path, **kw):
     """A workdir as the trainer leaves it: config.json and a checkpoint of perturbed weights."""
-    config = dataclasses.replace(configs.testing(), **kw)
+    config = dataclasses.replace(configs.WAEConfig.testing(), **kw)
     model, step, optimizer, _ = train.build(config, tf.distribute.get_strategy())
     for v in model.generator_trainable_variables:
         v.assign(v + 0.01)
@@ -83,7 +83,7 @@ def test_compare_names_a_bad_workdir(tmp_path, images):
     with pytest.raises(WorkdirError, match="config.json is missing"):
         compare.compare(tmp_path / "nothing", *images, iterations=1, out=tmp_path / "o")
     (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "config.json").write_text(json.dumps(configs.testing().to_dict()))
+    (tmp_path / "empty" / "config.json").write_text(json.dumps(configs.WAEConfig.testing().to_dict()))
     with pytest.raises(WorkdirError, match="no checkpoint"):
         compare.compare(tmp_path / "empty", *images, iterations=1, out=tmp_path / "o")
     with pytest.raises(ValueError, match="at least one"):

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from wae_style import configs
+from common.training import config as config_utils
 
 
 @pytest.mark.parametrize("name", ["default", "paper", "testing"])
@@ -16,7 +17,7 @@ def test_presets_valid_and_round_trip(name):
 
 
 def test_defaults_follow_the_seed():
-    config = configs.default()
+    config = configs.WAEConfig.default()
     assert config.content_dim == 128
     assert config.style_dim == 192
     assert config.encoder_channels == (8, 32, 128, 256, 512)
@@ -28,11 +29,11 @@ def test_defaults_follow_the_seed():
     # per-pixel mean, so the same balance needs lambda / (0.05 * H * W * 3).
     official = 10.0 / (0.05 * config.image_size ** 2 * 3)
     assert 0.5 < config.mmd_lambda / official < 2
-    assert configs.paper().content_dim in configs.PAPER_CONTENT_DIMS
+    assert configs.WAEConfig.paper().content_dim in configs.PAPER_CONTENT_DIMS
 
 
 def test_testing_is_small():
-    config = configs.testing()
+    config = configs.WAEConfig.testing()
     assert config.image_size == 64
     assert config.vgg_weights == "random"
     assert config.batch_size == 4 and config.num_steps == 2
@@ -40,7 +41,7 @@ def test_testing_is_small():
 
 def test_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        configs.default().content_dim = 3
+        configs.WAEConfig.default().content_dim = 3
 
 
 def test_vgg_layers_union_in_order():
@@ -74,7 +75,7 @@ def test_odd_channels_ok_without_glu():
 
 
 def test_replace_from_strings_types():
-    config = configs.replace_from_strings(configs.default(), [
+    config = config_utils.replace_from_strings(configs.WAEConfig.default(), [
         "content_dim=256", "data=a,b", "mix=1,3", "glu_gating=false", "mmd_lambda=100",
         "vgg_weights=random", "num_steps=1_000", "tfds=", "style_hidden=32,16"])
     assert config.content_dim == 256
@@ -97,7 +98,7 @@ def test_replace_from_strings_types():
 ])
 def test_replace_from_strings_errors(item, match):
     with pytest.raises(ValueError, match=match):
-        configs.replace_from_strings(configs.default(), [item])
+        config_utils.replace_from_strings(configs.WAEConfig.default(), [item])
 
 
 def test_get_config_unknown():
@@ -111,6 +112,6 @@ def test_from_dict_unknown_key():
 
 
 def test_strategies_match_common_training():
-    from common import training
+    from common.training import strategies as training
 
     assert set(configs.STRATEGIES) == set(training.STRATEGIES)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from wae_style import configs, losses
+from common.training import config as config_utils
 
 SCALES = losses.DEFAULT_SCALES
 
@@ -103,14 +104,14 @@ def test_gan_losses():
                                rtol=1e-5)
     expected = -np.mean(np.log(sig(lp))) - np.mean(np.log(1 - sig(lq)))
     np.testing.assert_allclose(_np(losses.discriminator_loss(lq, lp)), expected, rtol=1e-5)
-    config = configs.replace_from_strings(configs.testing(), ["gan_lambda=2"])
+    config = config_utils.replace_from_strings(configs.WAEConfig.testing(), ["gan_lambda=2"])
     out = losses.discriminator_losses({"content": lq, "style": lq}, {"content": lp, "style": lp},
                                       config)
     np.testing.assert_allclose(_np(out["disc_loss"]), 4 * expected, rtol=1e-5)
 
 
 def test_sample_prior_shapes_and_determinism():
-    config = configs.replace_from_strings(configs.testing(), ["prior_sigma=2"])
+    config = config_utils.replace_from_strings(configs.WAEConfig.testing(), ["prior_sigma=2"])
     a = losses.sample_prior(500, config, seed=3)
     b = losses.sample_prior(500, config, seed=np.array([3, 0], "int32"))
     assert a["content"].shape == (500, config.content_dim)
@@ -137,8 +138,8 @@ def _fake_outputs(rng, config, b=4, penalty_logits=False):
 
 def test_compute_losses_mmd():
     rng = np.random.default_rng(4)
-    config = configs.replace_from_strings(
-        configs.testing(), ["pixel_weight=2", "feature_weight=0.5", "gram_weight=0.25"])
+    config = config_utils.replace_from_strings(
+        configs.WAEConfig.testing(), ["pixel_weight=2", "feature_weight=0.5", "gram_weight=0.25"])
     out, images = _fake_outputs(rng, config)
     prior = {"content": rng.normal(size=(4, config.content_dim)).astype("float32"),
              "style": rng.normal(size=(4, config.style_dim)).astype("float32")}
@@ -164,7 +165,7 @@ def test_compute_losses_mmd():
 
 def test_compute_losses_gan():
     rng = np.random.default_rng(5)
-    config = configs.replace_from_strings(configs.testing(), ["penalty=gan", "gan_lambda=3"])
+    config = config_utils.replace_from_strings(configs.WAEConfig.testing(), ["penalty=gan", "gan_lambda=3"])
     out, images = _fake_outputs(rng, config, penalty_logits=True)
     res = losses.compute_losses(out, images, 0, config)
     gan = float(_np(losses.gan_generator_loss(out["disc_content"])
@@ -179,7 +180,7 @@ def test_compute_losses_gan():
 
 def test_compute_losses_needs_features():
     rng = np.random.default_rng(6)
-    config = configs.testing()
+    config = configs.WAEConfig.testing()
     out, images = _fake_outputs(rng, config)
     del out["features"]
     with pytest.raises(ValueError, match="return_features"):
@@ -188,7 +189,7 @@ def test_compute_losses_needs_features():
 
 def test_suggest_loss_weights_equalises():
     rng = np.random.default_rng(7)
-    config = configs.testing()
+    config = configs.WAEConfig.testing()
     out, images = _fake_outputs(rng, config)
     w = losses.suggest_loss_weights(out, images, config)
     terms = {k: float(_np(v)) for k, v in losses.reconstruction_terms(out, images, config).items()}

@@ -9,8 +9,9 @@ from common.errors import DataError
 from tests.layer_testing import check_config_round_trip, run_layer_test
 from wae_style import configs, losses, model as wm
 from wae_style.layers import WeightNormalization
+from common.training import config as config_utils
 
-CFG = configs.testing()
+CFG = configs.WAEConfig.testing()
 
 
 def _np(x):
@@ -115,7 +116,7 @@ def _check_two_output_layer(layer, inputs, shape, tmp_path):
 
 @pytest.mark.parametrize("glu", [True, False])
 def test_content_encoder(glu, images, tmp_path):
-    cfg = configs.replace_from_strings(CFG, [f"glu_gating={glu}"])
+    cfg = config_utils.replace_from_strings(CFG, [f"glu_gating={glu}"])
     enc = wm.ContentEncoder(cfg)
     _check_two_output_layer(enc, images, (4, cfg.content_dim), tmp_path)
     ch = cfg.encoder_channels
@@ -126,7 +127,7 @@ def test_content_encoder(glu, images, tmp_path):
 
 
 def test_paper_content_encoder_shapes():
-    enc = wm.ContentEncoder(configs.paper())
+    enc = wm.ContentEncoder(configs.WAEConfig.paper())
     enc.build((None, 64, 64, 3))
     kernels = [c.layer.kernel.shape for c in enc.convs]
     # Table 1: input channels 3, 8, 32, 64 (halved 128), 128 (halved 256).
@@ -137,7 +138,7 @@ def test_paper_content_encoder_shapes():
 
 @pytest.mark.parametrize("flatten", ["triu", "full"])
 def test_style_encoder(flatten, wae, images, tmp_path):
-    cfg = configs.replace_from_strings(CFG, [f"gram_flatten={flatten}"])
+    cfg = config_utils.replace_from_strings(CFG, [f"gram_flatten={flatten}"])
     feats = wae.vgg_features(images[:2])
     inputs = [_np(feats[n]) for n in cfg.style_layers]
     enc = wm.StyleEncoder(cfg)
@@ -148,7 +149,7 @@ def test_style_encoder(flatten, wae, images, tmp_path):
 
 
 def test_style_encoder_triu_keeps_gram():
-    enc = wm.StyleEncoder(configs.replace_from_strings(CFG, ["gram_transform=none"]))
+    enc = wm.StyleEncoder(config_utils.replace_from_strings(CFG, ["gram_transform=none"]))
     g = np.random.default_rng(1).normal(size=(2, 3, 3)).astype("float32")
     g = g + g.transpose(0, 2, 1)
     flat = _np(enc._flatten_gram(g, 3))
@@ -175,7 +176,7 @@ def test_decoder(tmp_path):
 
 
 def test_paper_decoder_shapes():
-    dec = wm.Decoder(configs.paper())
+    dec = wm.Decoder(configs.WAEConfig.paper())
     dec.build((None, 128 + 192))
     assert dec.dense.layer.kernel.shape == (320, 4 * 4 * 1024)
     assert len(dec.res_blocks) == 3
@@ -281,7 +282,7 @@ def test_config_round_trip_and_save_reload(wae, images, tmp_path):
 
 
 def test_load_model_does_not_need_imagenet(wae, tmp_path, monkeypatch, images):
-    cfg = configs.replace_from_strings(CFG, ["vgg_weights=imagenet"])
+    cfg = config_utils.replace_from_strings(CFG, ["vgg_weights=imagenet"])
     path = tmp_path / "imagenet.keras"
     # Save a model whose config says "imagenet" without touching the network.
     with wm.vgg_weights_from_checkpoint():
@@ -304,7 +305,7 @@ def test_load_model_does_not_need_imagenet(wae, tmp_path, monkeypatch, images):
 
 
 def test_gan_model_and_losses(images):
-    cfg = configs.replace_from_strings(CFG, ["penalty=gan"])
+    cfg = config_utils.replace_from_strings(CFG, ["penalty=gan"])
     model = wm.WAEStyle(cfg)
     out = model(images, training=True)
     assert out["disc_content"].shape == (4,)
@@ -324,7 +325,7 @@ def test_gan_model_and_losses(images):
 
 
 def test_data_dependent_init(images):
-    cfg = configs.replace_from_strings(CFG, ["data_dependent_init=true"])
+    cfg = config_utils.replace_from_strings(CFG, ["data_dependent_init=true"])
     model = wm.WAEStyle(cfg)
     model.data_dependent_init(images)
     wns = [layer for layer in model._flatten_layers() if isinstance(layer, WeightNormalization)]

@@ -2,41 +2,32 @@
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from common.errors import SketchStyleError
-from tests.isolation import BLOCK_PACKAGE
+from tests import trainer_testing
 from wae_style import configs
 from wae_style import data
 from wae_style import train
 
 
 def _config(**kw):
-    return dataclasses.replace(configs.testing(), **kw)
+    return dataclasses.replace(configs.WAEConfig.testing(), **kw)
 
 
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("wae_one_step")
-    config = _config(num_steps=1)
-    train.train_and_evaluate(config, workdir)
-    return config, workdir
+    return trainer_testing.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
+                                        "wae_one_step")[:2]
 
 
 def test_one_step_writes_checkpoint_events_export(one_step_run):
     config, workdir = one_step_run
-    assert tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    assert list((workdir / "events" / "train").glob("events.out.tfevents.*"))
-    assert list((workdir / "events" / "valid").glob("events.out.tfevents.*"))
-    assert (workdir / "export" / "saved_model.pb").exists()
-    assert json.loads((workdir / "config.json").read_text()) == config.to_dict()
+    trainer_testing.check_run_artefacts(workdir, config)
+    assert {"loss", "recon", "mmd"} <= trainer_testing.summary_tags(workdir, "train")
     meta = json.loads((workdir / "export" / "metadata.json").read_text())
     assert meta["vgg_weights"] == "random"
 
@@ -62,9 +53,7 @@ def test_export_matches_in_process_model(one_step_run):
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
-    code = BLOCK_PACKAGE + textwrap.dedent(f"""
-        import numpy as np, tensorflow as tf, json
-        m = tf.saved_model.load({str(workdir / 'export')!r})
+    out = trainer_testing.run_export_without_package(workdir / "export", """
         x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype('float32')
         out = m.transfer(content=x, style=x[:1], strength=np.float32(1.0))['images']
         zc = m.encode_content(images=x)['mean']
@@ -72,28 +61,19 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
         dec = m.decode(z_content=zc, z_style=zs)['images']
         meta = json.loads(m.metadata()['json'].numpy())
         print('OK', out.shape, dec.shape, meta['model'])
-    """)
-    env = dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="3")
-    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "OK (2, 64, 64, 3) (2, 64, 64, 3) wae_style" in res.stdout
-
-
-def _state(workdir):
-    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(workdir / "checkpoints")))
-    return {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()
-            if n != "_CHECKPOINTABLE_OBJECT_GRAPH" and not n.startswith("save_counter")}
+    """, tmp_path)
+    assert "OK (2, 64, 64, 3) (2, 64, 64, 3) wae_style" in out
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    train.train_and_evaluate(_config(num_steps=2, save_every=2, eval_every=2), tmp_path / "full")
-    train.train_and_evaluate(_config(num_steps=1, save_every=1, eval_every=2), tmp_path / "split")
-    train.train_and_evaluate(_config(num_steps=2, save_every=1, eval_every=2), tmp_path / "split")
-    a, b = _state(tmp_path / "full"), _state(tmp_path / "split")
-    assert a.keys() == b.keys() and a
-    for k in a:
-        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    trainer_testing.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
+                                                      steps=2, eval_every=2)
+
+
+def test_incompatible_config_is_refused(one_step_run):
+    config, workdir = one_step_run
+    trainer_testing.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
+                                                      content_dim=16)
 
 
 def test_unavailable_imagenet_weights_refuse_before_writing(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import keras
 import pytest
 
 from common.errors import DataError
-from common.procedural import builtin_images
+from common.images.procedural import builtin_images
 from wae_style import configs, transfer as tr
 from wae_style.model import WAEStyle
 
@@ -16,7 +16,7 @@ def _np(x):
 
 @pytest.fixture(scope="module")
 def wae():
-    return WAEStyle(configs.testing())
+    return WAEStyle(configs.WAEConfig.testing())
 
 
 @pytest.fixture(scope="module")

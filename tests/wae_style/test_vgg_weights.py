@@ -256,7 +256,7 @@ def test_unreadable_files_are_named(seeded_file, tmp_path):
 # The trainer: checks before writing, sha256 in config.json and the export, resume.
 
 def _config(**kw):
-    return dataclasses.replace(configs.testing(), num_steps=1, **kw)
+    return dataclasses.replace(configs.WAEConfig.testing(), num_steps=1, **kw)
 
 
 def test_trainer_refuses_bad_files_before_touching_the_workdir(seeded_file, tmp_path):
@@ -287,7 +287,7 @@ def test_config_field_checks():
     with pytest.raises(ValueError, match="vgg_weights_sha256"):
         _config(vgg_weights_sha256="0" * 64)  # testing() is "random".
     assert configs.WAEConfig.from_dict(
-        {k: v for k, v in configs.testing().to_dict().items() if k != "vgg_weights_sha256"}
+        {k: v for k, v in configs.WAEConfig.testing().to_dict().items() if k != "vgg_weights_sha256"}
     ).vgg_weights_sha256 == ""
 
 

@@ -1,0 +1,41 @@
+"""Atomic file writes (a temp file in the same folder, then a rename): the one home for them."""
+
+import contextlib
+import os
+import pathlib
+import tempfile
+
+
+def atomic_write(path, write_fn, mode="wb"):
+    """Writes `path` through write_fn(file) on a temp file in its folder, then os.replace().
+
+    Creates parent folders. A crash leaves the old file (or none), never a partial one.
+
+    Returns:
+        The path written, as a str.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return str(path)
+
+
+def atomic_write_text(path, text):
+    """Atomically writes a UTF-8 text file; returns its path."""
+    return atomic_write(path, lambda f: f.write(text), "w")
+
+
+def atomic_write_bytes(path, data):
+    """Atomically writes a bytes file; returns its path."""
+    return atomic_write(path, lambda f: f.write(data), "wb")

@@ -1,0 +1,157 @@
+"""The Sketch RNN SavedModel client: load with the kind check, call the signatures, pad and unpad."""
+
+import threading
+
+import numpy as np
+
+from common import exports
+from common.errors import DataError
+from common.strokes.formats import pad_stroke3, validate_stroke3
+from sketch_rnn.latents import METHODS, interpolate_latents
+from sketch_rnn.sample import GREEDY_TEMPERATURE
+
+
+def _unpad(out):
+    strokes, lengths = out["strokes"].numpy(), out["lengths"].numpy()
+    return [s[:int(n)] for s, n in zip(strokes, lengths)]
+
+
+class SketchModel:
+    """An exported Sketch RNN; calls are serialised by a lock (safe from many threads).
+
+    All strokes in and out are stroke-3 in the training data's raw units (see metadata).
+
+    Args:
+        path: export folder or workdir (a SavedModel is code: load only what you trust).
+
+    Reference: sketch_rnn/export.py for the signatures.
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.path, self._m, self.meta = exports.load_export(path, "sketch_rnn")
+        cfg = self.meta["config"]
+        self.max_seq_len = int(cfg["max_seq_len"])
+        self.z_size = int(cfg["z_size"])
+        self.conditional = hasattr(self._m, "encode") and hasattr(self._m, "decode")
+        self.class_names = list(self.meta.get("data", {}).get("class_names", []))
+        self.lock = threading.Lock()
+
+    def info(self):
+        return {"path": str(self.path), "conditional": self.conditional,
+                "max_seq_len": self.max_seq_len, "z_size": self.z_size,
+                "class_names": self.class_names}
+
+    def _scalars(self, temperature, seed, max_len):
+        tf = self._tf
+        if not temperature > 0:
+            raise DataError(f"temperature={temperature} must be > 0")
+        max_len = self.max_seq_len if max_len is None else int(max_len)
+        if max_len < 1:
+            raise DataError(f"max_len={max_len} must be >= 1")
+        return (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
+                tf.constant(max_len, tf.int32))
+
+    def _need_encoder(self, what):
+        if not self.conditional:
+            raise DataError(f"{self.path}: an unconditional (decoder-only) model cannot {what}")
+
+    def sample(self, n, temperature, seed, max_len=None):
+        """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
+                                 max_len=m)
+        return _unpad(out)
+
+    def complete(self, prefix, n, temperature, seed, max_len=None):
+        """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
+        prefix = validate_stroke3(prefix, "prefix")
+        x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
+        lengths = np.full([n], len(prefix), np.int32)
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+    def encode(self, sketches):
+        """List of (P_i, 3) stroke-3 -> (B, N_z) float32 means."""
+        self._need_encoder("encode")
+        x, lengths = pad_stroke3([validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)])
+        with self.lock:
+            return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
+
+    def decode(self, z, temperature, seed, max_len=None, shared_noise=False):
+        """(B, N_z) latents -> list of (L_i, 3) stroke-3.
+
+        Args:
+          z: (B, N_z) latents.
+          temperature, seed, max_len: as in the export's `decode`.
+          shared_noise: decode each row on its own with the same seed, so that every row
+            sees the same random draws at each step (common random numbers). Rows with
+            nearby z then give nearby sketches at any temperature, which is what an
+            interpolation wants. Costs one call per row, except at greedy temperatures,
+            which draw no noise and stay one batched call. Otherwise one batched call, in
+            which each row draws its own noise.
+        """
+        self._need_encoder("decode")
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.z_size:
+            raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
+        t, s, m = self._scalars(temperature, seed, max_len)
+        with self.lock:
+            if shared_noise and temperature > GREEDY_TEMPERATURE:
+                return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m))[0]
+                        for i in range(len(z))]
+            out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)
+        return _unpad(out)
+
+    @property
+    def scale_factor(self):
+        """The normaliser: the model sees stroke-3 offsets divided by it."""
+        return float(self.meta.get("data", {}).get("scale_factor", 1.0))
+
+    def log_likelihood(self, sketches, normaliser=None, batch_size=100):
+        """Per-sketch NLLs in nats: dict of (B,) float64 nll_offsets, nll_pen and nll.
+
+        Args:
+          sketches: list of (P_i, 3) stroke-3 in the export's units (see metadata).
+          normaliser: score as if the export's normaliser were this one (the model then
+            sees offsets / normaliser), e.g. one normaliser for several models.
+          batch_size: sketches per call.
+        """
+        if not hasattr(self._m, "log_likelihood"):
+            raise DataError(f"{self.path}: this export has no log_likelihood signature (it was "
+                            "written before it existed); train or import it again")
+        if normaliser is not None and not normaliser > 0:
+            raise DataError(f"normaliser={normaliser} must be > 0")
+        factor = 1.0 if normaliser is None else self.scale_factor / float(normaliser)
+        checked = [validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)]
+        out = {"nll_offsets": [], "nll_pen": [], "nll": []}
+        for start in range(0, len(checked), batch_size):
+            x, lengths = pad_stroke3(checked[start:start + batch_size])
+            x[..., :2] *= factor
+            with self.lock:
+                got = self._m.log_likelihood(strokes=x, lengths=lengths)
+            for k in out:
+                out[k].append(got[k].numpy().astype(np.float64))
+        return {k: np.concatenate(v) if v else np.zeros([0]) for k, v in out.items()}
+
+    def reconstruct(self, sketches, temperature, seed, max_len=None):
+        """encode then decode: one output per input sketch."""
+        return self.decode(self.encode(sketches), temperature, seed, max_len)
+
+    def interpolate(self, a, b, steps, method="linear", temperature=0.1, seed=0, max_len=None,
+                    shared_noise=True):
+        """Decodes `steps` latents from encode(a) to encode(b) (SPEC eq. 15 or slerp).
+
+        With shared_noise (the default) every frame sees the same random draws, so the frames
+        change only as z does (see decode).
+        """
+        if method not in METHODS:
+            raise DataError(f"method={method!r}: use one of {METHODS}")
+        za, zb = self.encode([a, b])
+        z = interpolate_latents(za, zb, steps, method)  # (S, Nz)
+        return self.decode(z, temperature, seed, max_len, shared_noise=shared_noise)

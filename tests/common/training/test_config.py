@@ -1,0 +1,53 @@
+"""Tests for common.training.config: field coercion and "field=value" overrides."""
+
+import dataclasses
+
+import pytest
+
+from common.training import config as config_utils
+from wae_style import configs as wae_configs
+
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    n: int = 1
+    x: float = 0.5
+    flag: bool = False
+    name: str = "a"
+    sizes: tuple[int, ...] = (1, 2)
+
+    def __post_init__(self):
+        def fail(name, why):
+            raise ValueError(f"Toy.{name}={getattr(self, name)!r}: {why}")
+
+        config_utils.coerce_fields(self, fail)
+
+
+def test_coerce_fields_converts_json_values_and_checks_types():
+    t = Toy(n=3, x=2, sizes=[4, 5])
+    assert t.x == 2.0 and isinstance(t.x, float) and t.sizes == (4, 5)
+    for bad, field in [(dict(n=1.5), "n"), (dict(n=True), "n"), (dict(x="1"), "x"),
+                       (dict(flag=1), "flag"), (dict(name=3), "name"), (dict(sizes="12"), "sizes"),
+                       (dict(sizes=[1, "2"]), "sizes")]:
+        with pytest.raises(ValueError, match=f"Toy.{field}="):
+            Toy(**bad)
+
+
+def test_replace_from_strings_parses_every_kind():
+    t = config_utils.replace_from_strings(
+        Toy(), ["n=1e3", "x=1_000.5", "flag=yes", "name= b ", "sizes=3, 4,5"])
+    assert t == Toy(n=1000, x=1000.5, flag=True, name="b", sizes=(3, 4, 5))
+    assert config_utils.replace_from_strings(Toy(), ["sizes="]).sizes == ()
+    for item, match in [("n", "field=value"), ("m=1", "unknown Toy field 'm'"),
+                        ("n=1.5", "n: '1.5' is not a valid int"), ("flag=maybe", "not a boolean"),
+                        ("x=abc", "not a valid float"), ("sizes=1,x", "not a valid int")]:
+        with pytest.raises(ValueError, match=match):
+            config_utils.replace_from_strings(Toy(), [item])
+
+
+def test_wae_config_checks_types_too():
+    with pytest.raises(ValueError, match="WAEConfig.content_dim='64': must be an int"):
+        dataclasses.replace(wae_configs.WAEConfig.testing(), content_dim="64")
+    c = wae_configs.WAEConfig.from_dict(dict(wae_configs.WAEConfig.testing().to_dict(), mix=[1, 2],
+                                             data=["a", "b"]))
+    assert c.mix == (1.0, 2.0)
