@@ -122,8 +122,11 @@ def make_images(model, config, splits, scale):
     return images
 
 
-def train_and_evaluate(config, workdir, overwrite=False):
-    """Trains (or resumes) Sketch RNN in `workdir`; returns the last training metrics."""
+def train_and_evaluate(config, workdir, overwrite=False, on_step=None):
+    """Trains (or resumes) Sketch RNN in `workdir`; returns the last training metrics.
+
+    on_step: optional step -> None called after each step (see common.training.loop.LoopSpec).
+    """
     workdir = pathlib.Path(workdir)
     strategy = strategies.make_strategy(config.strategy)
     splits = load_data(config)  # Bad data fails here, before the workdir is touched.
@@ -132,8 +135,9 @@ def train_and_evaluate(config, workdir, overwrite=False):
     if config.init_from:
         init_weights(built[0], config.init_from)
     chief, _ = strategies.worker_info(strategy)
-    with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief):
-        return _train(config, workdir, splits, strategy, built)
+    with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,
+                                   type(config)().to_dict()):
+        return _train(config, workdir, splits, strategy, built, on_step)
 
 
 def init_weights(model, workdir):
@@ -189,7 +193,7 @@ def load_data(config):
     return splits
 
 
-def _train(config, workdir, splits, strategy, built):
+def _train(config, workdir, splits, strategy, built, on_step=None):
     data.write_info(workdir, splits)
     pipeline = data.train_pipeline(splits, config)
     valid = data.eval_pipeline(splits, config)
@@ -208,7 +212,8 @@ def _train(config, workdir, splits, strategy, built):
         items_per_step=config.batch_size, item_name="sketches",
         evaluate=make_evaluate(model, step, config, valid),
         images=make_images(model, config, splits, splits.scale_factor),
-        export=export, best_metric="L_R" if config.conditional else "loss", shown_metrics=SHOWN)
+        export=export, best_metric="L_R" if config.conditional else "loss", shown_metrics=SHOWN,
+        on_step=on_step)
     last = loop.run(spec)
     print(loop.describe_outputs(workdir), flush=True)
     return last

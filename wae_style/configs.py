@@ -31,6 +31,9 @@ class WAEConfig(config_utils.ConfigBase):
       tfds_data_dir, manual_dir: passed to tfds.load.
       mix: sampling weight per source (data then tfds); empty means equal.
       image_size: square image side; must be a multiple of 16 (the paper uses 64).
+      image_crop: how folder images become image_size squares: "resize" (the centre
+        square, resized) or "center" (the central image_size pixels unscaled, as the seed
+        took its ImageNet crops; smaller images are resized).
 
     Networks:
       content_dim: content latent size; the paper tries 512/256/128/64/32.
@@ -77,6 +80,7 @@ class WAEConfig(config_utils.ConfigBase):
     manual_dir: str = ""
     mix: tuple[float, ...] = ()
     image_size: int = 64
+    image_crop: str = "resize"
     content_dim: int = 128
     style_dim_per_layer: int = 64
     style_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -136,6 +140,8 @@ class WAEConfig(config_utils.ConfigBase):
                 fail("mix", f"need one weight per source ({num_sources}: data then tfds)")
             if any(w < 0 for w in self.mix) or sum(self.mix) <= 0:
                 fail("mix", "weights must be >= 0 with a positive sum")
+        if self.image_crop not in ("resize", "center"):
+            fail("image_crop", 'must be "resize" or "center"')
         if self.image_size < 32 or self.image_size % 16:
             fail("image_size", "must be a multiple of 16 and >= 32 (the paper uses 64)")
         for name in ("content_dim", "style_dim_per_layer", "num_res_blocks", "batch_size",

@@ -63,7 +63,8 @@ def load_sources(config):
                 procedural.builtin_images(BUILTIN_COUNT, size=size, rng=r, kind="content"),
                 procedural.builtin_images(BUILTIN_COUNT, size=size, rng=r, kind="style")])
         else:
-            folder = images_io.load_image_folder([source], size=size, recursive=True)
+            folder = images_io.load_image_folder([source], size=size, recursive=True,
+                                                 crop=config.image_crop)
             skipped.extend(folder.skipped)
             if folder.skipped:
                 print(f"{source}: skipped {len(folder.skipped)} unreadable image file(s).", flush=True)

@@ -199,7 +199,7 @@ def train_and_evaluate(config, workdir, overwrite=False):
     built = build(config, strategy)
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), resumable_fields(workdir, config),
-                                   overwrite, chief):
+                                   overwrite, chief, type(config)().to_dict()):
         return _train(config, workdir, sources, strategy, built)
 
 

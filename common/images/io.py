@@ -42,8 +42,8 @@ def to_rgb_array(img):
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def load_image(path, size=64, max_pixels=None):
-    """Loads one image as RGB, centre-cropped to a square and resized.
+def load_image(path, size=64, max_pixels=None, crop="resize"):
+    """Loads one image as RGB, centre-cropped to a square and resized (see crop_resize).
 
     Conversions to RGB:
       - "1" (bilevel), "L" (grey): grey repeated to three channels.
@@ -61,6 +61,8 @@ def load_image(path, size=64, max_pixels=None):
         size: output side in pixels, or None to keep the centre crop's full resolution.
         max_pixels: decompression-bomb cap on declared width * height (default
             MAX_IMAGE_PIXELS).
+        crop: "resize" (the centre square, resized) or "center" (the central size x size
+            pixels, unscaled); see crop_resize.
 
     Returns:
         float32 (size, size, 3) array in [0, 1].
@@ -83,7 +85,7 @@ def load_image(path, size=64, max_pixels=None):
                 if w * h > cap:
                     raise UnsafeFileError(
                         f"{path}: {w}x{h} = {w * h} pixels exceeds the cap of {cap}")
-                if size is not None and img.format == "JPEG":
+                if size is not None and img.format == "JPEG" and crop == "resize":
                     img.draft(None, (2 * int(size), 2 * int(size)))
                 img.load()
                 img = ImageOps.exif_transpose(img)
@@ -96,15 +98,27 @@ def load_image(path, size=64, max_pixels=None):
         if isinstance(e, DataError):
             raise
         raise DataError(f"{path}: cannot decode image ({e})") from None
-    return crop_resize(arr, size, path)
+    return crop_resize(arr, size, path, crop)
 
 
-def crop_resize(arr, size, path):
-    """Centre square crop of float (H, W, 3), then LANCZOS resize to size (None: no resize)."""
+CROPS = ("resize", "center")
+
+
+def crop_resize(arr, size, path, crop="resize"):
+    """A square of float (H, W, 3) at `size` (None: the centre square, full resolution).
+
+    crop="resize": the centre square, LANCZOS-resized to size. crop="center": the central
+    size x size pixels, unscaled (the WAE seed's ImageNet crops); an image whose shorter
+    side is below size is resized as with "resize".
+    """
+    if crop not in CROPS:
+        raise DataError(f"crop={crop!r}: use one of {CROPS}")
     h, w = arr.shape[:2]
     side = min(h, w)
     if side == 0:
         raise DataError(f"{path}: image has zero width or height")
+    if crop == "center" and size is not None and side > int(size):
+        side = int(size)
     y0, x0 = (h - side) // 2, (w - side) // 2
     crop = arr[y0:y0 + side, x0:x0 + side]
     if size is None or side == int(size):
@@ -146,7 +160,7 @@ def _list_files(root, recursive, extensions):
 
 
 def load_image_folder(paths, size=64, recursive=True, extensions=DEFAULT_EXTENSIONS,
-                      max_pixels=None):
+                      max_pixels=None, crop="resize"):
     """Loads every image under the given folders (and any files named directly).
 
     Folders are searched (recursively by default) for files whose extension matches,
@@ -159,7 +173,7 @@ def load_image_folder(paths, size=64, recursive=True, extensions=DEFAULT_EXTENSI
         size: output side in pixels.
         recursive: whether to descend into subfolders.
         extensions: file name endings to accept in folders.
-        max_pixels: as in `load_image`.
+        max_pixels, crop: as in `load_image`.
 
     Returns:
         ImageFolder.
@@ -184,7 +198,7 @@ def load_image_folder(paths, size=64, recursive=True, extensions=DEFAULT_EXTENSI
     images, loaded, skipped = [], [], []
     for f in files:
         try:
-            images.append(load_image(f, size=size, max_pixels=max_pixels))
+            images.append(load_image(f, size=size, max_pixels=max_pixels, crop=crop))
             loaded.append(f)
         except DataError as e:
             logging.warning("Skipping image %s: %s", f, e)

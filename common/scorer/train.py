@@ -126,7 +126,8 @@ def train_and_evaluate(config, workdir, overwrite=False):
           f"test examples in {info['num_classes']} classes.", flush=True)
     built = build(config, info["num_classes"], strategy)
     chief, _ = strategies.worker_info(strategy)
-    with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief):
+    with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,
+                                   type(config)().to_dict()):
         return _train(config, workdir, splits, info, strategy, built)
 
 

@@ -309,10 +309,28 @@ class StrokePipeline:
         """Infinite, prefetched tf.data.Dataset of the batches from `start_step` on.
 
         Resuming at start_step = k gives exactly the batches k, k + 1, ... of a fresh run.
+
+        The step numbers come from `Dataset.counter` and each batch from `self.batch` in a
+        `tf.numpy_function`, not from `Dataset.from_generator`: under Python 3.11, building
+        a generator dataset makes TF call mallopt(M_MMAP_THRESHOLD, 128 KiB) for the whole
+        process (TF's `ApplyPython311MemoryPatch`). That pins glibc's mmap threshold, so
+        the training step's ~2,000 buffers of 128 KiB and more per step could each be a
+        fresh mmap, page faults and a munmap: up to 1.7 s of kernel time per `default()`
+        step on the 2-core VM (docs/benchmarks.md, "The trainer against the isolated step").
         """
         import tensorflow as tf  # noqa: PLC0415
-        ds = tf.data.Dataset.from_generator(lambda: self.iterate(start_step),
-                                            output_signature=self.element_spec())
+        spec = self.element_spec()
+        keys = tuple(spec)
+
+        def make(step):
+            batch = self.batch(int(step))
+            return tuple(batch[k] for k in keys)
+
+        def load(step):
+            values = tf.numpy_function(make, [step], [spec[k].dtype for k in keys])
+            return {k: tf.ensure_shape(v, spec[k].shape) for k, v in zip(keys, values)}
+
+        ds = tf.data.Dataset.counter(start=int(start_step), dtype=tf.int64).map(load)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def num_eval_batches(self, batch_size=None):

@@ -78,6 +78,9 @@ class LoopSpec:
       best_metric: validation key whose minimum picks the best checkpoint.
       shown_metrics: the metrics on the progress line (None: all of them).
       before_restore: called once before the latest checkpoint is restored.
+      on_step: called with the step number after each step's own host work (the finite
+        check, the progress line and scalars) and before that step's evaluation and save;
+        benchmarks time the trainer with it.
     """
 
     workdir: pathlib.Path
@@ -98,6 +101,7 @@ class LoopSpec:
     best_metric: Optional[str] = None
     shown_metrics: Optional[Sequence[str]] = None
     before_restore: Optional[Callable[[], None]] = None
+    on_step: Optional[Callable[[int], None]] = None
 
 
 def _scalars(writer, values, step):
@@ -205,6 +209,8 @@ def run(spec: LoopSpec):
             shown = spec.shown_metrics
             progress.line(step, {k: v for k, v in last.items() if shown is None or k in shown},
                           rate)
+        if spec.on_step is not None:
+            spec.on_step(step)
         if step % spec.eval_every == 0 or step == spec.num_steps:
             with first_time("evaluate"):
                 evaluate(step)

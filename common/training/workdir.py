@@ -222,12 +222,15 @@ def _same_value(a, b):
     return False
 
 
-def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=False):
+def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=False,
+                          defaults=None):
     """Writes config.json, or checks that an existing one matches.
 
-    Fields in `resumable_fields` (e.g. num_steps) may change between runs. Any other
-    difference raises WorkdirError, unless `overwrite` is set: then the old run's
-    artefacts are moved to `workdir/replaced-<time>/`, never deleted.
+    Fields in `resumable_fields` (e.g. num_steps) may change between runs. A field that the
+    existing config.json lacks (it was written before the field existed) matches when the
+    new value is its default in `defaults`. Any other difference raises WorkdirError,
+    unless `overwrite` is set: then the old run's artefacts are moved to
+    `workdir/replaced-<time>/`, never deleted.
 
     Returns:
       True when an earlier compatible run exists (so training resumes).
@@ -240,8 +243,12 @@ def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=F
             old = json.loads(path.read_text())
         except ValueError as e:
             raise WorkdirError(f"{path} is not valid JSON ({e}); fix or move it away") from e
+        defaults = defaults or {}
+        added = {k for k in set(config_dict) - set(old)
+                 if k in defaults and _same_value(defaults[k], config_dict[k])}
         diff = sorted(k for k in set(old) | set(config_dict)
-                      if k not in resumable_fields and not _same_value(old.get(k), config_dict.get(k)))
+                      if k not in resumable_fields and k not in added
+                      and not _same_value(old.get(k), config_dict.get(k)))
         if diff and not overwrite:
             details = "; ".join(f"{k}: {old.get(k)!r} -> {config_dict.get(k)!r}" for k in diff)
             raise WorkdirError(
@@ -261,7 +268,8 @@ def check_or_write_config(workdir, config_dict, resumable_fields=(), overwrite=F
 
 
 @contextlib.contextmanager
-def claim_workdir(workdir, config_dict, resumable_fields=(), overwrite=False, chief=True):
+def claim_workdir(workdir, config_dict, resumable_fields=(), overwrite=False, chief=True,
+                  defaults=None):
     """Holds the run's workdir for the block: the lock, then the config.json check.
 
     Call it after everything that can fail on bad input (data, model), so that nothing is
@@ -270,7 +278,7 @@ def claim_workdir(workdir, config_dict, resumable_fields=(), overwrite=False, ch
     Args:
         workdir: the run's folder.
         config_dict: the run's resolved config (written to config.json).
-        resumable_fields, overwrite: see check_or_write_config.
+        resumable_fields, overwrite, defaults: see check_or_write_config.
         chief: whether this process is the chief worker.
     """
     if not chief:
@@ -278,6 +286,6 @@ def claim_workdir(workdir, config_dict, resumable_fields=(), overwrite=False, ch
         return
     workdir = pathlib.Path(workdir)
     with WorkdirLock(workdir):
-        check_or_write_config(workdir, config_dict, resumable_fields, overwrite)
+        check_or_write_config(workdir, config_dict, resumable_fields, overwrite, defaults)
         recover_directory(workdir / "export")
         yield

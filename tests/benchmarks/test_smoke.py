@@ -108,3 +108,34 @@ def test_max_batch_retries_smaller_after_out_of_memory(monkeypatch, capsys):
     assert tried == [100, 400, 800, 640, 512]
     rec = _records(capsys.readouterr().out)["max_batch_paper"]
     assert rec["value"] == 512 and rec["sketches_per_s"] == 42.0 and rec["mb_per_sketch"] == 10.0
+
+
+def test_train_and_evaluate_times_the_real_trainer_and_the_isolated_step(capsys):
+    from benchmarks import train_and_evaluate
+    train_and_evaluate.main(["--config", "testing", "--data", "builtin", "--steps", "3",
+                             "--warmup_steps", "1", "--interval", "1", "--eval_every", "3",
+                             "--save_every", "3", "--quiet"])
+    recs = _records(capsys.readouterr().out)
+    r = recs["train_and_evaluate_testing_sketches_per_s"]
+    # Steps 1-2 and 2-3, each paired with one isolated step; evaluation and save at step 3.
+    assert r["reps"] == 2 and r["steps"] == 3 and r["batch_size"] == 4 and r["median"] > 0
+    assert r["data"] == "builtin" and r["isolated"] == "paired" and r["eval_every"] == 3
+    assert recs["train_and_evaluate_testing_isolated_sketches_per_s"]["reps"] == 2
+    assert recs["train_and_evaluate_testing_ratio"]["reps"] == 2
+    assert recs["train_and_evaluate_testing_window_sketches_per_s"]["reps"] == 1
+    assert recs["train_and_evaluate_testing_cpu_s_per_step"]["median"] > 0
+    assert "train_and_evaluate_testing_eval_save_s" not in recs  # None inside the window.
+
+
+def test_train_and_evaluate_summary_pairs_blocks_and_leaves_out_evaluations():
+    import types
+    from benchmarks import train_and_evaluate
+    config = types.SimpleNamespace(batch_size=10, num_steps=6, eval_every=4, save_every=100)
+    wall = {1: 0.0, 2: 1.0, 3: 4.0, 4: 5.0, 5: 13.0, 6: 14.0}  # Evaluation after step 4: 5 s.
+    run = {"stamps": {s: (t, t) for s, t in wall.items()},
+           "resumed": {2: (3.0, 3.0), 4: (7.0, 7.0)},  # Isolated blocks of 2 s at 2 and 4.
+           "blocks": [(2, (2.0, 2.0)), (4, (2.0, 2.0))]}
+    out = train_and_evaluate.summarize(config, run, warmup_steps=2, interval=2)
+    assert out["steady"] == [10.0] and out["isolated"] == [10.0] and out["ratio"] == [1.0]
+    assert out["cpu"] == [1.0] and out["cpu_ratio"] == [1.0]  # (4, 6] holds the evaluation.
+    assert out["window"] == [40 / 9] and out["eval_save"] == [5.0]

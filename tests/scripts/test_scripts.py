@@ -39,6 +39,13 @@ def test_demo_quick_builds_gallery_from_exports(tmp_path):
     log = res.stdout + res.stderr
     for noise in ("custom gradients", "cuInit", "cuda", "oneDNN"):
         assert noise not in log, noise
+    # The wrong kind of export: one line naming both kinds, no traceback.
+    image = out / "gallery" / "wae_strength.png"
+    res = _run(["scripts.stylize", f"--model={out / 'sketch_rnn'}", f"--content={image}",
+                f"--style={image}", f"--out={tmp_path / 'o.png'}"], REPO, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "a 'sketch_rnn' export, expected 'wae_style'" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
 @pytest.mark.parametrize("args, needle", [

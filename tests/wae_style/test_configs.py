@@ -101,6 +101,13 @@ def test_replace_from_strings_errors(item, match):
         config_utils.replace_from_strings(configs.WAEConfig.default(), [item])
 
 
+def test_image_crop_choices():
+    assert configs.WAEConfig.testing().image_crop == "resize"
+    assert dataclasses.replace(configs.WAEConfig.testing(), image_crop="center").image_crop == "center"
+    with pytest.raises(ValueError, match="image_crop"):
+        dataclasses.replace(configs.WAEConfig.testing(), image_crop="middle")
+
+
 def test_get_config_unknown():
     with pytest.raises(ValueError, match="unknown WAE config"):
         configs.get_config("huge")

@@ -364,3 +364,24 @@ def test_mix_datasets_bad_weights(weights):
 def test_mix_datasets_empty():
     with pytest.raises(DataError):
         image_tfds.mix_datasets([], [], 0)
+
+
+def test_center_crop_takes_the_central_pixels_unscaled(tmp_path):
+    arr = np.zeros((100, 120, 3), np.uint8)
+    arr[..., 0] = np.arange(120)[None, :]  # Red grows to the right.
+    arr[..., 1] = np.arange(100)[:, None]  # Green grows downwards.
+    path = tmp_path / "ramp.png"
+    Image.fromarray(arr).save(path)
+    centre = images_io.load_image(path, size=64, crop="center")
+    np.testing.assert_allclose(centre[..., 0] * 255, np.tile(np.arange(28, 92), (64, 1)),
+                               atol=1e-3)
+    np.testing.assert_allclose(centre[..., 1] * 255, np.tile(np.arange(18, 82)[:, None], (1, 64)),
+                               atol=1e-3)
+    resized = images_io.load_image(path, size=64)  # The whole 100 x 100 square, resized.
+    assert resized[..., 0].max() * 255 > 100
+    small = images_io.load_image(path, size=128, crop="center")  # Smaller: resized as before.
+    np.testing.assert_allclose(small, images_io.load_image(path, size=128), atol=1e-6)
+    folder = images_io.load_image_folder([tmp_path], size=64, crop="center")
+    np.testing.assert_array_equal(folder.images[0], centre)
+    with pytest.raises(DataError, match="crop"):
+        images_io.load_image(path, size=64, crop="middle")

@@ -216,6 +216,20 @@ def test_config_guard_and_overwrite(tmp_path):
 
 
 
+def test_config_guard_accepts_new_fields_at_their_defaults(tmp_path):
+    # config.json written before a field existed: that field at its default still resumes.
+    workdir_lib.check_or_write_config(tmp_path, {"a": 1})
+    assert workdir_lib.check_or_write_config(tmp_path, {"a": 1, "crop": "resize"},
+                                             defaults={"crop": "resize"})
+    with pytest.raises(WorkdirError, match="crop"):
+        workdir_lib.check_or_write_config(tmp_path / "x", {"a": 1})
+        workdir_lib.check_or_write_config(tmp_path / "x", {"a": 1, "crop": "center"},
+                                          defaults={"crop": "resize"})
+    with pytest.raises(WorkdirError, match="crop"):  # Without defaults: a different config.
+        workdir_lib.check_or_write_config(tmp_path / "y", {"a": 1})
+        workdir_lib.check_or_write_config(tmp_path / "y", {"a": 1, "crop": "resize"})
+
+
 def test_config_guard_treats_the_same_data_path_as_equal(tmp_path, monkeypatch):
     data = tmp_path / "images"
     data.mkdir()
