@@ -27,6 +27,7 @@ RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strat
                     "max_grad_norm", "init_from")
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
+EVAL_METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "nll_offsets", "nll_pen", "nll")
 
 
 def build(config, strategy):
@@ -68,13 +69,26 @@ def make_replica_step(model, optimizer, step, config):
 
 
 def make_evaluate(model, step, config, pipeline):
-    """Mean validation losses over the whole split (no augmentation, z = mu)."""
+    """Mean validation losses over the whole split (no augmentation, z = mu).
+
+    Besides magenta's losses: nll_offsets, nll_pen and nll, the means over sketches of the
+    `log_likelihood` signature's per-sketch values (nats per point, the data's normaliser);
+    one end-of-sketch row is appended so that a sketch of max_seq_len points has its end
+    step scored too, and magenta's losses see the first max_seq_len steps as before.
+    """
+    per_sketch = ("mu", "presig", "z")
 
     @tf.function
     def eval_batch(batch):
-        outputs = model(batch, training=False)
-        values = losses.compute_losses(outputs, batch, step, config)
-        return {k: tf.cast(values[k], tf.float32) for k in ("loss", "L_R", "L_s", "L_p", "L_KL")}
+        strokes = batch["strokes"]  # (B, T + 1, 5)
+        end = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 0.0, 1.0]]]), [tf.shape(strokes)[0], 1, 1])
+        longer = tf.concat([strokes, end], axis=1)  # (B, T + 2, 5)
+        outputs = model({"strokes": longer, "lengths": batch["lengths"]}, training=False)
+        first = {k: v if k in per_sketch else v[:, :-1] for k, v in outputs.items()}  # T steps
+        values = losses.compute_losses(first, batch, step, config)
+        values.update({k: tf.reduce_mean(v) for k, v in losses.sketch_nll(
+            longer[:, 1:], batch["lengths"], outputs).items()})
+        return {k: tf.cast(values[k], tf.float32) for k in EVAL_METRICS}
 
     def evaluate(_):
         totals, n = {}, 0

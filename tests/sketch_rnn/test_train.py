@@ -53,6 +53,31 @@ def test_export_matches_in_process_model(one_step_run):
     np.testing.assert_allclose(got["strokes"].numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(one_step_run):
+    from sketch_rnn import data
+    config, workdir = one_step_run
+    loaded = tf.saved_model.load(str(workdir / "export"))
+    model, step, optimizer = train.build(config, tf.distribute.get_strategy())
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    ckpt.restore(tf.train.latest_checkpoint(str(workdir / "checkpoints"))).expect_partial()
+    splits = train.load_data(config)
+    odd = dataclasses.replace(config, batch_size=7)
+    got = train.make_evaluate(model, step, config, data.eval_pipeline(splits, odd))(1)
+    sketches = splits.valid or splits.train
+    assert len(sketches) % odd.batch_size != 0  # The padded last batch's copies are left out.
+    assert max(len(s) for s in sketches) == config.max_seq_len  # Its end step is scored too.
+    width = max(len(s) for s in sketches)
+    strokes = np.zeros((len(sketches), width, 3), np.float32)
+    for i, s in enumerate(sketches):
+        strokes[i, :len(s)] = s
+    strokes[:, :, :2] *= splits.scale_factor  # The export speaks data units.
+    want = loaded.log_likelihood(strokes=tf.constant(strokes),
+                                 lengths=tf.constant([len(s) for s in sketches], tf.int32))
+    for k in ("nll_offsets", "nll_pen", "nll"):
+        np.testing.assert_allclose(got[k], float(np.mean(want[k].numpy())), rtol=1e-4, atol=1e-5)
+    assert {"nll_offsets", "nll_pen", "nll"} <= trainer_testing.summary_tags(workdir, "valid")
+
+
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
     out = trainer_testing.run_export_without_package(workdir / "export", """
