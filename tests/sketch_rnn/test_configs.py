@@ -121,4 +121,5 @@ def test_matmul_dtype_is_resolved_and_reaches_the_layers():
         assert config.matmul_dtype == want
         assert SketchRNNConfig.from_dict(config.to_dict()) == config
         model = SketchRNN(config)
-        assert model.dec_cell.matmul_dtype == want and model.head.matmul_dtype == want
+        assert model.dec_cell.matmul_dtype == want
+        assert model.head.matmul_dtype == "float32"  # Always: bf16 there costs likelihood.

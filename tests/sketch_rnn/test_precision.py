@@ -1,6 +1,7 @@
 """Matmul precision per model: bf16 / fp32 matmuls, "auto", and models of two precisions in one process."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -145,8 +146,9 @@ def test_two_models_keep_their_own_precision(kind):
         cells = [model.dec_cell, model.enc_fw.cell, model.enc_bw.cell]
         if kind == "hyper":
             cells += [cell.hyper_cell for cell in cells]
-        for layer in cells + [model.head]:
+        for layer in cells:
             assert layer.matmul_dtype == want and layer.get_config()["matmul_dtype"] == want
+        assert model.head.get_config()["matmul_dtype"] == "float32"  # The head always is.
     # A third fp32 model built last gives the first model's exact outputs.
     third = _model("float32", kind)
     third.set_weights(first.get_weights())
@@ -184,3 +186,28 @@ def test_xla_train_step_in_each_precision(dtype):
         g, r = np.asarray(g), np.asarray(r)
         assert np.isfinite(g).all()
         assert np.linalg.norm(g - r) <= 0.05 * np.linalg.norm(r) + 1e-6
+
+
+def test_mixture_head_stays_fp32_and_exports_compute_in_fp32(tmp_path):
+    from sketch_rnn import export as export_lib
+    config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="bfloat16",
+                                 init_stddev=0.3, seed=5)
+    low = SketchRNN(config)
+    assert low.dec_cell.matmul_dtype == "bfloat16" and low.head.matmul_dtype == "float32"
+    info = {"scale_factor": 2.0, "class_names": ["a"]}
+    export_lib.export(low, config, info, tmp_path / "export")
+    loaded = tf.saved_model.load(str(tmp_path / "export"))
+    assert json.loads(loaded.metadata()["json"].numpy())["config"]["matmul_dtype"] == "float32"
+    rng = np.random.default_rng(0)
+    strokes = np.concatenate([rng.normal(0, 2, (3, 20, 2)),
+                              (rng.random((3, 20, 1)) < 0.2)], -1).astype(np.float32)
+    lengths = tf.constant([20, 7, 13], tf.int32)
+    got = loaded.log_likelihood(strokes=tf.constant(strokes), lengths=lengths)["nll"].numpy()
+    exact, _ = export_lib.fp32_copy(low, config)
+    assert exact is not low and exact.dec_cell.matmul_dtype == "float32"
+    want = export_lib.SketchRNNExport(exact, exact.config, info).log_likelihood(
+        tf.constant(strokes), lengths)["nll"].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    in_bf16 = export_lib.SketchRNNExport(low, config, info).log_likelihood(
+        tf.constant(strokes), lengths)["nll"].numpy()
+    assert np.abs(in_bf16 - want).max() > 1e-4  # The copy really changed the precision.
