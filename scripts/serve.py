@@ -15,13 +15,16 @@ flags.DEFINE_string("host", "127.0.0.1", "Address to bind (loopback by default).
 flags.DEFINE_integer("port", 8000, "Port (0 picks a free one and prints it).")
 flags.DEFINE_string("demo_out", "demo_out",
                     "Where the demo wrote its exports (used with no model flags).")
+flags.DEFINE_string("models_dir", "models",
+                    "Folder of workdirs listed in the model picker with no model flags "
+                    "(where scripts.reproduce_sketch_rnn puts its models).")
 
 
 def main(argv):
     del argv
     cli.quiet_logging()
     cli.exit_on_error(serve.serve, FLAGS.sketch_model, FLAGS.style_model, FLAGS.host, FLAGS.port,
-                      FLAGS.demo_out)
+                      FLAGS.demo_out, FLAGS.models_dir)
 
 
 def run():

@@ -35,14 +35,15 @@ def expand_sketch_models(paths):
     return out
 
 
-def find_models(sketch_model, style_model, demo_out):
-    """The model paths to load: the flags, or else the demo's exports that exist.
+def find_models(sketch_model, style_model, demo_out, models_dir=None):
+    """The model paths to load: the flags, or else the demo's exports and the models in
+    `models_dir` (e.g. `scripts.reproduce_sketch_rnn`'s workdirs) that exist.
 
     Returns:
         (list of Sketch RNN export paths, style export path or None).
 
     Raises:
-        DataError: no flags and no demo exports, with the command that makes them.
+        DataError: no flags and no exports found, with the commands that make them.
     """
     if isinstance(sketch_model, (str, pathlib.Path)):
         sketch_model = [sketch_model]
@@ -51,15 +52,24 @@ def find_models(sketch_model, style_model, demo_out):
     demo = pathlib.Path(demo_out)
     found = [demo / name / "export" for name in ("sketch_rnn", "wae_style")]
     found = [p if (p / "saved_model.pb").is_file() else None for p in found]
-    if not any(found):
+    sketches = [found[0]] if found[0] else []
+    if models_dir is not None and pathlib.Path(models_dir).is_dir():
+        sketches += [p / "export" for p in sorted(pathlib.Path(models_dir).iterdir())
+                     if p.is_dir() and (p / "export" / "saved_model.pb").is_file()]
+    if not sketches and not found[1]:
         raise DataError(
-            f"no --sketch_model or --style_model given and no demo exports in {demo}/. "
-            f"Make them with the demo (README.md, about 10 minutes on 2 CPU cores):\n  "
-            f"{DEMO_COMMAND}\nor pass --sketch_model=WORKDIR and/or --style_model=WORKDIR.")
-    for p, name in zip(found, ("sketch_rnn", "wae_style")):
-        if p is None:
-            print(f"note: {demo / name / 'export'} not found; that panel stays off", flush=True)
-    return [found[0]] if found[0] else [], found[1]
+            f"no --sketch_model or --style_model given, no demo exports in {demo}/ and no "
+            f"models in {models_dir}/. Make them with the demo (README.md, about 10 minutes "
+            f"on 2 CPU cores):\n  {DEMO_COMMAND}\nor rebuild a trained model "
+            "(python -m scripts.reproduce_sketch_rnn --list), or pass --sketch_model=WORKDIR "
+            "and/or --style_model=WORKDIR.")
+    if not sketches:
+        print(f"note: {demo / 'sketch_rnn' / 'export'} not found; that panel stays off",
+              flush=True)
+    if not found[1]:
+        print(f"note: {demo / 'wae_style' / 'export'} not found; that panel stays off",
+              flush=True)
+    return sketches, found[1]
 
 
 def is_loopback(host):
@@ -71,9 +81,9 @@ def is_loopback(host):
         return False
 
 
-def serve(sketch_model, style_model, host, port, demo_out):
+def serve(sketch_model, style_model, host, port, demo_out, models_dir=None):
     """Loads the models and serves until interrupted (Werkzeug's threaded WSGI server)."""
-    sketch_path, style_path = find_models(sketch_model, style_model, demo_out)
+    sketch_path, style_path = find_models(sketch_model, style_model, demo_out, models_dir)
     from werkzeug.serving import make_server
 
     from common.studio import server

@@ -509,6 +509,16 @@ def test_serve_finds_demo_exports(tmp_path, capsys):
     assert serve.find_models(None, None, tmp_path) == ([], tmp_path / "wae_style" / "export")
     assert "sketch_rnn" in capsys.readouterr().out
     assert serve.find_models("a", None, tmp_path) == ([pathlib.Path("a")], None)
+    models = tmp_path / "models"  # scripts.reproduce_sketch_rnn's workdirs join the picker.
+    for name in ("sheep_google", "sheep_finetuned", "unfinished"):
+        (models / name / "export").mkdir(parents=True)
+    for name in ("sheep_google", "sheep_finetuned"):
+        (models / name / "export" / "saved_model.pb").write_bytes(b"")
+    got = serve.find_models(None, None, tmp_path, models)
+    assert got == ([models / "sheep_finetuned" / "export", models / "sheep_google" / "export"],
+                   tmp_path / "wae_style" / "export")
+    with pytest.raises(DataError, match="reproduce_sketch_rnn"):
+        serve.find_models(None, None, tmp_path / "none", tmp_path / "none")
     assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1")
     assert not serve.is_loopback("0.0.0.0")
 

@@ -1,0 +1,135 @@
+"""How well Sketch RNN models draw one dataset: test likelihood, how samples end, their size, grids."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from common import files
+from common.errors import DataError
+from common.images import grid
+from common.strokes import formats as S
+from common.strokes import render
+from sketch_rnn import sketch_files
+from sketch_rnn.client import SketchModel
+
+TEMPERATURES = (0.1, 0.4, 0.7)
+
+
+def num_strokes(sketch):
+    """Pen-down strokes in a stroke-3 sketch: its pen lifts, plus an unlifted last stroke."""
+    lifts = np.asarray(sketch)[:, 2] > 0.5
+    return int(lifts.sum()) + int(len(lifts) > 0 and not lifts[-1])
+
+
+def shape_stats(sketches):
+    """{n, mean_points, mean_strokes} of a list of stroke-3 sketches."""
+    if not sketches:
+        return {"n": 0, "mean_points": float("nan"), "mean_strokes": float("nan")}
+    return {"n": len(sketches), "mean_points": float(np.mean([len(s) for s in sketches])),
+            "mean_strokes": float(np.mean([num_strokes(s) for s in sketches]))}
+
+
+def sample_stats(samples, max_len):
+    """shape_stats of samples, and `ended`: the share that drew the end-of-sketch state
+    before max_len points (the sampler stops there, so a shorter sample ended)."""
+    out = shape_stats(samples)
+    out["ended"] = float(np.mean([len(s) < max_len for s in samples])) if samples else float("nan")
+    return out
+
+
+def resolve_normaliser(value, data_file):
+    """--normaliser: "train" (the std of the data file's train split), "own" (None: each
+    model's), or a number > 0."""
+    if value in (None, "own"):
+        return None
+    if value == "train":
+        train, _ = sketch_files.read_sketches(str(data_file), "train")
+        return S.scale_factor(train)
+    try:
+        number = float(value)
+    except ValueError:
+        raise DataError(f"--normaliser={value!r}: 'train', 'own' or a number") from None
+    if not number > 0:
+        raise DataError(f"--normaliser={value!r} must be > 0")
+    return number
+
+
+def _name(path):
+    path = pathlib.Path(path)
+    return path.parent.name if path.name == "export" else path.name
+
+
+def measure(model_paths, data_file, split="test", normaliser="train",
+            temperatures=TEMPERATURES, n=200, seed=0, max_len=None, out=None, shown=8, cell=72):
+    """Scores each model on a split and measures its samples.
+
+    Args:
+        model_paths: exports or workdirs (named by their workdir folders).
+        data_file: a stroke file (.npz with splits, or .ndjson).
+        split: the split scored (npz).
+        normaliser: see resolve_normaliser; "train" gives every model one normaliser.
+        temperatures, n, seed: n samples per model and temperature.
+        max_len: sample length cap (default: the longest sketch of the split), the same for
+            every model so that `ended` compares like with like.
+        out: folder for report.json, report.md and samples.png (None: nothing written).
+        shown, cell: samples per grid row and the grid's cell size.
+
+    Returns:
+        The report dict.
+    """
+    if not model_paths:
+        raise DataError("give at least one --model")
+    sketches, where = sketch_files.read_sketches(str(data_file), split)
+    if not sketches:
+        raise DataError(f"{where}: no sketches")
+    sketches = [np.asarray(s, np.float32) for s in sketches]
+    norm = resolve_normaliser(normaliser, data_file)
+    max_len = int(max_len or max(len(s) for s in sketches))
+    report = {"data": where, "normaliser": norm, "max_len": max_len, "n_samples": n,
+              "seed": seed, "split": shape_stats(sketches), "models": {}}
+    cells, labels = list(sketches[:shown]), [f"{split} data"] + [""] * (min(shown, len(sketches)) - 1)
+    for path in model_paths:
+        model = SketchModel(path)
+        name = _name(model.path)
+        nll = model.log_likelihood(sketches, norm)
+        row = {"path": str(model.path), **{f"mean_{k}": float(v.mean()) for k, v in nll.items()},
+               "samples": {}}
+        for t in temperatures:
+            samples = model.sample(n, t, seed, max_len)
+            row["samples"][f"{t:g}"] = sample_stats(samples, max_len)
+            cells += samples[:shown]
+            labels += [f"{name} t={t:g}"] + [""] * (min(shown, len(samples)) - 1)
+        report["models"][name] = row
+        print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f} nll_pen "
+              f"{row['mean_nll_pen']:.4f}; ended " + ", ".join(
+                  f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items()), flush=True)
+    if out is not None:
+        out = pathlib.Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        files.atomic_write_text(out / "report.json", json.dumps(report, indent=2) + "\n")
+        files.atomic_write_text(out / "report.md", markdown(report) + "\n")
+        image = render.sketch_grid(cells, ncols=shown, cell=cell, labels=labels)
+        grid.save_png(image, out / "samples.png")
+        print(f"Wrote {out}/report.json, report.md and samples.png", flush=True)
+    return report
+
+
+def markdown(report):
+    """The report as a markdown table: one row per model and temperature."""
+    norm = report["normaliser"]
+    split = report["split"]
+    lines = [f"Data: {report['data']}; normaliser "
+             f"{'each model its own' if norm is None else f'{norm:.4g}'}; "
+             f"{report['n_samples']} samples per row, at most {report['max_len']} points.", "",
+             "| model | test nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
+             "|---|---:|---:|---:|---:|---:|---:|",
+             f"| ({split['n']} test drawings) | | | | | {split['mean_points']:.1f} | "
+             f"{split['mean_strokes']:.2f} |"]
+    for name, row in report["models"].items():
+        for j, (t, s) in enumerate(row["samples"].items()):
+            head = (f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} "
+                    if j == 0 else "| | | ")
+            lines.append(f"{head}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
+                         f"{s['mean_strokes']:.2f} |")
+    return "\n".join(lines)

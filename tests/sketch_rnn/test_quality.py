@@ -1,0 +1,53 @@
+"""Model measures: stroke counts, sample ending, normalisers, and a report from a real export."""
+
+import json
+
+import numpy as np
+import pytest
+
+from common.errors import DataError
+from sketch_rnn import configs
+from sketch_rnn import quality
+from sketch_rnn import train
+from tests import trainer_testing
+
+AARON = "sketches/hardmaru_sketch-rnn-datasets/aaron_sheep.npz"
+
+
+def test_strokes_and_ending():
+    a = np.array([[1, 0, 0], [1, 0, 1], [0, 1, 0], [0, 1, 1]], np.float32)  # Two strokes.
+    b = np.array([[1, 0, 0], [1, 0, 1], [0, 1, 0]], np.float32)  # The last one unlifted.
+    assert quality.num_strokes(a) == 2 and quality.num_strokes(b) == 2
+    stats = quality.sample_stats([a, b, np.zeros((5, 3), np.float32)], max_len=5)
+    assert stats == {"n": 3, "mean_points": 4.0, "mean_strokes": pytest.approx(5 / 3),
+                     "ended": pytest.approx(2 / 3)}
+
+
+def test_normaliser_choices(shared_data):
+    from common.strokes import formats as S
+    from sketch_rnn import sketch_files
+    path = shared_data / AARON
+    train_split, _ = sketch_files.read_sketches(str(path), "train")
+    assert quality.resolve_normaliser("train", path) == pytest.approx(S.scale_factor(train_split))
+    assert quality.resolve_normaliser("own", path) is None
+    assert quality.resolve_normaliser("18.5", path) == 18.5
+    for bad in ("-1", "big"):
+        with pytest.raises(DataError, match="--normaliser"):
+            quality.resolve_normaliser(bad, path)
+
+
+def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
+    config, workdir, _ = trainer_testing.one_step_run(
+        train.train_and_evaluate, configs.SketchRNNConfig.testing(), tmp_path_factory, "q")
+    del config
+    out = tmp_path_factory.mktemp("report")
+    report = quality.measure([workdir], shared_data / AARON, n=6, max_len=40, out=out, shown=3)
+    row = report["models"][workdir.name]
+    assert set(row["samples"]) == {"0.1", "0.4", "0.7"}
+    assert all(s["n"] == 6 and 0 <= s["ended"] <= 1 for s in row["samples"].values())
+    assert row["mean_nll"] == pytest.approx(row["mean_nll_offsets"] + row["mean_nll_pen"])
+    assert report["split"]["n"] == 300 and report["max_len"] == 40
+    assert json.loads((out / "report.json").read_text())["models"][workdir.name]["path"]
+    assert "| 0.4 |" in (out / "report.md").read_text() and (out / "samples.png").stat().st_size
+    with pytest.raises(DataError, match="no split 'nope'"):
+        quality.measure([workdir], shared_data / AARON, split="nope")
