@@ -7,16 +7,21 @@ from common import cli
 from common.training import metrics_plot
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "A training workdir (with events/).", required=True)
+flags.DEFINE_multi_string("workdir", None, "A training workdir (with events/); repeat to "
+                          "draw several runs.", required=True)
 flags.DEFINE_string("out", "curves.png", "Output PNG.")
 flags.DEFINE_list("tags", ["L_R", "L_s", "L_p", "L_KL"], "Scalar tags to plot.")
 flags.DEFINE_string("title", None, "Figure title.")
+flags.DEFINE_list("split", ["train", "valid"], "Which curves: train (solid), valid (dashed).")
+flags.DEFINE_multi_string("reference", [], "A horizontal line LABEL=VALUE, e.g. "
+                          "--reference=Google=0.479 (repeat).")
 
 
 def main(argv):
     del argv
     cli.quiet_logging()
-    path = cli.exit_on_error(metrics_plot.plot_run, FLAGS.workdir, FLAGS.out, FLAGS.tags, FLAGS.title)
+    path = cli.exit_on_error(metrics_plot.plot_run, FLAGS.workdir, FLAGS.out, FLAGS.tags,
+                             FLAGS.title, FLAGS.split, FLAGS.reference)
     print(f"Wrote {path}")
 
 

@@ -146,8 +146,8 @@ def train_and_evaluate(config, workdir, overwrite=False, on_step=None):
     splits = load_data(config)  # Bad data fails here, before the workdir is touched.
     built = build(config, strategy)
     print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
-    if config.init_from:
-        init_weights(built[0], config.init_from)
+    if config.init_from and not tf.train.latest_checkpoint(str(workdir / "checkpoints")):
+        init_weights(built[0], config.init_from)  # A resumed run restores its own weights.
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,
                                    type(config)().to_dict()):

@@ -41,29 +41,67 @@ def _sorted(pairs):
     return steps, np.array([last[s] for s in steps], np.float64)
 
 
-def plot_run(workdir, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), title=None):
-    """Plots train (solid) and valid (dashed) curves of `tags` from workdir/events."""
+def parse_reference(text):
+    """"LABEL=VALUE" -> (label, value): a horizontal line drawn on the curves."""
+    label, sep, value = str(text).rpartition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if not sep or not label or number is None:
+        raise DataError(f"--reference={text!r}: expected LABEL=NUMBER, e.g. Google=0.479")
+    return label, number
+
+
+def plot_run(workdirs, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), title=None,
+             splits=("train", "valid"), references=(), labels=None):
+    """Plots curves of `tags` from each workdir's events: train solid, valid dashed.
+
+    Args:
+        workdirs: one workdir or several (one colour each).
+        out_png: the PNG written.
+        tags: one panel per tag (tags no run logged are left out).
+        title: the figure's title (default: the workdirs' names).
+        splits: which of train / valid to draw.
+        references: (label, value) pairs (or "LABEL=VALUE" strings) drawn as dotted
+            horizontal lines on every panel, e.g. another model's score.
+        labels: legend names of the workdirs (default: their folder names).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    workdir = pathlib.Path(workdir)
-    curves = {split: read_scalars(workdir / "events" / split)
-              for split in ("train", "valid") if (workdir / "events" / split).is_dir()}
-    if not curves:
-        raise DataError(f"{workdir}/events has no train or valid logs")
-    tags = [t for t in tags if any(t in c for c in curves.values())]
-    fig, axes = plt.subplots(1, len(tags), figsize=(4 * len(tags), 3.2), squeeze=False)
+    if isinstance(workdirs, (str, pathlib.Path)):
+        workdirs = [workdirs]
+    workdirs = [pathlib.Path(w) for w in workdirs]
+    labels = list(labels) if labels else [w.name for w in workdirs]
+    references = [parse_reference(r) if isinstance(r, str) else r for r in references]
+    runs = []
+    for workdir in workdirs:
+        curves = {split: read_scalars(workdir / "events" / split)
+                  for split in splits if (workdir / "events" / split).is_dir()}
+        if not curves:
+            raise DataError(f"{workdir}/events has no {' or '.join(splits)} logs")
+        runs.append(curves)
+    tags = [t for t in tags if any(t in c for curves in runs for c in curves.values())]
+    if not tags:
+        raise DataError(f"none of the tags were logged in {', '.join(map(str, workdirs))}")
+    fig, axes = plt.subplots(1, len(tags), figsize=(4.5 * len(tags), 3.4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, tag in zip(axes[0], tags):
-        for split, style in (("train", "-"), ("valid", "--")):
-            if tag in curves.get(split, {}):
-                steps, values = curves[split][tag]
-                ax.plot(steps, values, style, label=split)
+        for i, (curves, name) in enumerate(zip(runs, labels)):
+            for split, style in (("train", "-"), ("valid", "--")):
+                if tag in curves.get(split, {}):
+                    steps, values = curves[split][tag]
+                    ax.plot(steps, values, style, color=colours[i % len(colours)],
+                            label=f"{name} {split}" if len(runs) > 1 else split)
+        for j, (label, value) in enumerate(references):
+            ax.axhline(value, linestyle=":", color="black" if j == 0 else "grey", label=label)
         ax.set_title(tag)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title or workdir.name)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or ", ".join(labels))
     fig.tight_layout()
     out_png = pathlib.Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)

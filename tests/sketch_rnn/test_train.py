@@ -188,3 +188,12 @@ def test_init_from_copies_weights_and_refuses_other_architectures(one_step_run, 
                                                         init_from=str(source)), tmp_path / "ft")
     assert np.isfinite(last["loss"])
     assert json.loads((tmp_path / "ft" / "config.json").read_text())["init_from"] == str(source)
+    # Resuming (here: two more steps) needs its own checkpoint only, not the source.
+    moved = tmp_path / "moved"
+    source.rename(moved)
+    try:
+        last = train.train_and_evaluate(dataclasses.replace(fresh, num_steps=3,
+                                                            init_from=str(source)), tmp_path / "ft")
+    finally:
+        moved.rename(source)
+    assert np.isfinite(last["loss"])
