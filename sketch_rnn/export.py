@@ -140,20 +140,27 @@ class SketchRNNExport(tf.Module):
 def fp32_copy(model, config):
     """(model, config) computing in fp32: `model` itself, or a copy of a bf16 one.
 
-    Exports always compute in fp32. Sampling and scoring cost little, and a bf16 LSTM
-    adds about 0.06 nats per point to the offsets NLL of a model trained in fp32
-    (Google's sheep on aaron_sheep's test split: 0.479 -> 0.541).
+    Exports (and validation) always compute in fp32: sampling and scoring cost little, and
+    a bf16 LSTM costs likelihood, 0.06 nats per point on Google's sheep (aaron_sheep's
+    test split: 0.479 -> 0.541) and 0.43 on a bf16-trained fine-tune of it (-0.415 ->
+    0.020 on the valid split; docs/sketch_rnn.md, "Precision").
     """
     if config.matmul_dtype == "float32":
         return model, config
     config = dataclasses.replace(config, matmul_dtype="float32")
     copy = SketchRNN(config)
-    if len(copy.weights) != len(model.weights):
-        raise ValueError(f"fp32 copy has {len(copy.weights)} weights, the model "
-                         f"{len(model.weights)}")
-    for mine, theirs in zip(copy.weights, model.weights):
-        mine.assign(tf.convert_to_tensor(theirs))
+    copy_weights(model, copy)
     return copy, config
+
+
+def copy_weights(source, target):
+    """Assigns every weight of `source` to the same weight of `target` (same architecture)."""
+    if source is target:
+        return
+    if len(source.weights) != len(target.weights):
+        raise ValueError(f"{len(source.weights)} weights to copy into {len(target.weights)}")
+    for theirs, mine in zip(source.weights, target.weights):
+        mine.assign(tf.convert_to_tensor(theirs))
 
 
 def export(model, config, info, path):

@@ -69,7 +69,7 @@ def make_replica_step(model, optimizer, step, config):
 
 
 def make_evaluate(model, step, config, pipeline):
-    """Mean validation losses over the whole split (no augmentation, z = mu).
+    """Mean validation losses over the whole split (no augmentation, z = mu), in fp32.
 
     Besides magenta's losses: nll_offsets, nll_pen and nll, the means over sketches of the
     `log_likelihood` signature's per-sketch values (nats per point, the data's normaliser);
@@ -77,6 +77,8 @@ def make_evaluate(model, step, config, pipeline):
     step scored too, and magenta's losses see the first max_seq_len steps as before.
     """
     per_sketch = ("mu", "presig", "z")
+    training_model = model
+    model, config = export_lib.fp32_copy(model, config)  # Validation in fp32, as exports.
 
     @tf.function
     def eval_batch(batch):
@@ -91,6 +93,7 @@ def make_evaluate(model, step, config, pipeline):
         return {k: tf.cast(values[k], tf.float32) for k in EVAL_METRICS}
 
     def evaluate(_):
+        export_lib.copy_weights(training_model, model)
         totals, n = {}, 0
         for batch in pipeline.eval_batches():
             real = np.asarray(batch["weights"]) > 0  # The last batch is padded with copies.

@@ -211,3 +211,25 @@ def test_mixture_head_stays_fp32_and_exports_compute_in_fp32(tmp_path):
     in_bf16 = export_lib.SketchRNNExport(low, config, info).log_likelihood(
         tf.constant(strokes), lengths)["nll"].numpy()
     assert np.abs(in_bf16 - want).max() > 1e-4  # The copy really changed the precision.
+
+
+def test_validation_of_a_bf16_model_runs_in_fp32_on_its_current_weights():
+    from sketch_rnn import data
+    from sketch_rnn import export as export_lib
+    from sketch_rnn import train
+    config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="bfloat16",
+                                 init_stddev=0.3, seed=5)
+    strategy = tf.distribute.get_strategy()
+    low, step, _ = train.build(config, strategy)
+    splits = train.load_data(config)
+    pipeline = data.eval_pipeline(splits, config)
+    evaluate = train.make_evaluate(low, step, config, pipeline)
+    exact, exact_config = export_lib.fp32_copy(low, config)
+    want = train.make_evaluate(exact, step, exact_config, pipeline)(0)
+    got = evaluate(0)
+    for k in ("L_s", "nll_offsets", "nll"):
+        assert got[k] == pytest.approx(want[k], rel=1e-6)
+    low.head.bias.assign(low.head.bias + 0.5)  # Training moves the weights: validation follows.
+    moved, _ = export_lib.fp32_copy(low, config)
+    want = train.make_evaluate(moved, step, exact_config, pipeline)(0)
+    assert evaluate(0)["nll"] == pytest.approx(want["nll"], rel=1e-6) != got["nll"]
