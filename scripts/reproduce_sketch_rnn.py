@@ -25,7 +25,8 @@ def main(argv):
         if FLAGS.recipe is None and not FLAGS.list:
             print("error: give --recipe (or --list)", file=sys.stderr, flush=True)
         for recipe in recipes.RECIPES.values():
-            print(f"{recipe.name}: {recipe.summary}")
+            result = f" ({recipe.result})" if recipe.result else ""
+            print(f"{recipe.name}: {recipe.summary}{result}")
             for line in recipes.commands(recipe, FLAGS.out, FLAGS.data_root):
                 print(f"  $ {line}")
         raise SystemExit(0 if FLAGS.list else 2)

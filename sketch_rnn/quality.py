@@ -88,7 +88,8 @@ def measure(model_paths, data_file, split="test", normaliser="train",
     max_len = int(max_len or max(len(s) for s in sketches))
     report = {"data": where, "normaliser": norm, "max_len": max_len, "n_samples": n,
               "seed": seed, "split": shape_stats(sketches), "models": {}}
-    cells, labels = list(sketches[:shown]), [f"{split} data"] + [""] * (min(shown, len(sketches)) - 1)
+    cells = list(sketches[:shown])
+    labels = [f"{split} data"] + [""] * (len(cells) - 1)
     for path in model_paths:
         model = SketchModel(path)
         name = _name(model.path)
