@@ -97,17 +97,7 @@ class IsolatedStep:
         import tensorflow as tf
         from benchmarks import train_sketch_rnn
         from common.training import memory
-        from sketch_rnn import train
-        strategy = tf.distribute.get_strategy()
-        model, step, optimizer = train.build(config, strategy)
-        replica_step = train.make_replica_step(model, optimizer, step, config)
-
-        @tf.function
-        def step_fn(batch):
-            out = strategy.run(replica_step, args=(batch,))
-            step.assign_add(1)
-            return out
-
+        step_fn, model = train_sketch_rnn.build_step(config, tf.distribute.get_strategy())
         self._fn = step_fn
         self._batch = {k: tf.constant(v)
                        for k, v in train_sketch_rnn.full_length_batch(config).items()}

@@ -60,10 +60,25 @@ def full_length_batch(config, seed=0):
     return {"strokes": strokes, "lengths": np.full((b,), t, np.int32)}
 
 
+def build_step(config, strategy):
+    """(the trainer's replica step under a tf.function that counts steps, the model)."""
+    import tensorflow as tf
+    from sketch_rnn import train
+    model, step, optimizer = train.build(config, strategy)
+    replica_step = train.make_replica_step(model, optimizer, step, config)
+
+    @tf.function
+    def step_fn(batch):
+        out = strategy.run(replica_step, args=(batch,))
+        step.assign_add(1)
+        return out
+
+    return step_fn, model
+
+
 def run_one(args):
     import tensorflow as tf
     from benchmarks import timing as common
-    from sketch_rnn import train
 
     from common.training import memory
     from common.training import strategies as training
@@ -74,15 +89,8 @@ def run_one(args):
     config = make_config(args.config[0], args.batch_size, args.max_seq_len, args.jit_compile,
                          args.override, args.matmul_dtype)
     strategy = training.make_strategy(args.strategy)
-    model, step, optimizer = train.build(config, strategy)
+    step_fn, _ = build_step(config, strategy)
     matmul_dtype = config.matmul_dtype  # Resolved when the config was built.
-    replica_step = train.make_replica_step(model, optimizer, step, config)
-
-    @tf.function
-    def step_fn(batch):
-        out = strategy.run(replica_step, args=(batch,))
-        step.assign_add(1)
-        return out
 
     batch = full_length_batch(config)
     if args.strategy == "mirrored":

@@ -27,6 +27,12 @@ def stroke3_to_input(strokes, lengths, scale):
     return tf.concat([start, body], axis=1), lengths
 
 
+def with_end_row(strokes5):
+    """(B, L, 5) stroke-5 -> (B, L + 1, 5) with an end-of-sketch row (0, 0, 0, 0, 1) appended."""
+    end = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 0.0, 1.0]]]), [tf.shape(strokes5)[0], 1, 1])
+    return tf.concat([strokes5, end], axis=1)
+
+
 def stroke5_to_stroke3(strokes5, lengths, scale):
     """Normalised stroke-5 (B, L, 5) -> raw stroke-3 (B, L, 3), zeroed after each length."""
     real = tf.sequence_mask(lengths, tf.shape(strokes5)[1], dtype=tf.float32)[..., None]
@@ -93,8 +99,7 @@ class SketchRNNExport(tf.Module):
         predicted too; a conditional model decodes with z = mu of the sketch itself.
         """
         x, lengths = stroke3_to_input(strokes, lengths, self.scale)  # (B, N + 1, 5)
-        end = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 0.0, 1.0]]]), [tf.shape(x)[0], 1, 1])
-        x = tf.concat([x, end], axis=1)  # (B, N + 2, 5)
+        x = with_end_row(x)  # (B, N + 2, 5)
         inputs, target = x[:, :-1], x[:, 1:]  # (B, N + 1, 5) each
         z = None
         if self.conditional:

@@ -82,9 +82,7 @@ def make_evaluate(model, step, config, pipeline):
 
     @tf.function
     def eval_batch(batch):
-        strokes = batch["strokes"]  # (B, T + 1, 5)
-        end = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 0.0, 1.0]]]), [tf.shape(strokes)[0], 1, 1])
-        longer = tf.concat([strokes, end], axis=1)  # (B, T + 2, 5)
+        longer = export_lib.with_end_row(batch["strokes"])  # (B, T + 2, 5)
         outputs = model({"strokes": longer, "lengths": batch["lengths"]}, training=False)
         first = {k: v if k in per_sketch else v[:, :-1] for k, v in outputs.items()}  # T steps
         values = losses.compute_losses(first, batch, step, config)

@@ -23,6 +23,14 @@ def _config(**kw):
     return dataclasses.replace(configs.SketchRNNConfig.testing(), **kw)
 
 
+def _restored(config, workdir):
+    """(model, step) built for config with the run's latest checkpoint restored."""
+    model, step, optimizer = train.build(config, tf.distribute.get_strategy())
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    ckpt.restore(tf.train.latest_checkpoint(str(workdir / "checkpoints"))).expect_partial()
+    return model, step
+
+
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
     return trainer_testing.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
@@ -41,9 +49,7 @@ def test_export_matches_in_process_model(one_step_run):
     from sketch_rnn import sample as sample_lib
     config, workdir = one_step_run
     loaded = tf.saved_model.load(str(workdir / "export"))
-    model, step, optimizer = train.build(config, tf.distribute.get_strategy())
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    ckpt.restore(tf.train.latest_checkpoint(str(workdir / "checkpoints"))).expect_partial()
+    model, step = _restored(config, workdir)
     info = json.loads((workdir / "data.json").read_text())
     scale = info["scale_factor"]
     got = loaded.sample(n=3, temperature=0.7, seed=5, max_len=20)
@@ -57,9 +63,7 @@ def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(o
     from sketch_rnn import data
     config, workdir = one_step_run
     loaded = tf.saved_model.load(str(workdir / "export"))
-    model, step, optimizer = train.build(config, tf.distribute.get_strategy())
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-    ckpt.restore(tf.train.latest_checkpoint(str(workdir / "checkpoints"))).expect_partial()
+    model, step = _restored(config, workdir)
     splits = train.load_data(config)
     odd = dataclasses.replace(config, batch_size=7)
     got = train.make_evaluate(model, step, config, data.eval_pipeline(splits, odd))(1)
