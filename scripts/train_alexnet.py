@@ -10,6 +10,8 @@ from common import cli
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("dataset", None, "Stroke sources: .npz / .ndjson files, folders, or 'builtin'.")
 flags.DEFINE_multi_string("data_dir", None, "Folders (or files) of .npz / .ndjson stroke data.")
+flags.DEFINE_multi_string("test_data", None, "Test on every drawing of these sources instead of "
+                          "the data's test split (classes matched by file name).")
 flags.DEFINE_enum("tfds", None, ["quickdraw_bitmap"], "Train on a TFDS dataset instead of strokes.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir holding the prepared dataset (no downloads).")
 flags.DEFINE_string("workdir", None, "Where checkpoints, logs, the export and reports go.", required=True)
@@ -28,7 +30,8 @@ def main(argv):
     sources = (FLAGS.dataset or []) + (FLAGS.data_dir or [])
     config = cli.exit_on_error(
         cli.build_config, alexnet.AlexNetConfig, FLAGS.config,
-        FLAGS.override, data=tuple(sources) if sources else None, tfds=FLAGS.tfds,
+        FLAGS.override, data=tuple(sources) if sources else None,
+        test_data=tuple(FLAGS.test_data) if FLAGS.test_data else None, tfds=FLAGS.tfds,
         tfds_data_dir=FLAGS.tfds_data_dir, num_steps=FLAGS.num_steps,
         save_every=FLAGS.save_every, eval_every=FLAGS.eval_every, strategy=FLAGS.strategy,
         seed=FLAGS.seed)

@@ -5,7 +5,9 @@ import dataclasses
 import numpy as np
 
 from common.strokes import formats
+from common.scorer.client import Scorer
 from sketch_rnn import configs
+from sketch_rnn import shape_check
 from sketch_rnn.client import SketchModel
 from sketch_rnn.latents import interpolate_latents
 
@@ -57,16 +59,28 @@ class SketchDemo:
         config = self.config
         train.train_and_evaluate(config, workdir)
         splits = data.load(config)
-        add_sketch_sections(gallery, SketchModel(workdir), splits, self.seed, config.max_seq_len)
-        return describe_outputs(workdir)
+        model = SketchModel(workdir)
+        print("Shape check: training a small AlexNet on the same classes...", flush=True)
+        check = shape_check.run(model, splits, self.sources, workdir, self.seed,
+                                config.max_seq_len, self.quick)
+        lines = shape_check.summary(check)
+        print("\n".join(lines), flush=True)
+        add_sketch_sections(gallery, model, splits, self.seed, config.max_seq_len, check)
+        return describe_outputs(workdir) + "\n" + "\n".join(lines)
 
 
-def add_sketch_sections(gallery, model, splits, seed, max_len):
-    """Samples, reconstructions, completions and interpolations through the client."""
+def add_sketch_sections(gallery, model, splits, seed, max_len, check=None):
+    """Samples (labelled by the shape check), reconstructions, completions, interpolations."""
+    scorer = Scorer(check["scorer"]) if check else None
     for t in (0.1, 0.5, 0.9):
+        samples = model.sample(8, t, seed, max_len)
+        labels = None
+        if scorer is not None:
+            labels = [f"{name} {p:.2f}"
+                      for name, p in shape_check.measure(scorer, samples)["top"]]
         gallery.add_sketches("Sketch RNN: unconditional samples", f"samples_tau_{t:g}",
-                             model.sample(8, t, seed, max_len), ncols=8,
-                             caption=f"8 samples at temperature {t}")
+                             samples, ncols=8, labels=labels,
+                             caption=f"8 samples at temperature {t}" + shape_check.caption(check, t))
     test = formats.denormalize(splits.test or splits.train, splits.scale_factor)
     labels = splits.test_labels if splits.test else splits.train_labels
     picks = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:6]

@@ -178,42 +178,65 @@ def _progress(label, steps, batch_size):
 
 
 def select_inputs(sources, scorer_classes, split="test", data_seed=0, per_class=2,
-                  max_seq_len=250):
-    """The first `per_class` sketches of each class in `split`, in raw units, with class names.
+                  max_seq_len=250, total=0):
+    """The first sketches of each class in `split`, in raw units, with class names.
 
-    Classes the scorer does not know are left out and named in the returned notes.
+    Args:
+        sources: labelled stroke files or folders (class = file name).
+        scorer_classes: the scorer's class names; other classes are left out (named in notes).
+        split: "train", "valid", "test" (the trainers' split with `data_seed`), or "all" (every
+            sketch, for inputs no model trained on, e.g. real drawings for models trained on
+            a generated corpus).
+        per_class: inputs per class.
+        total: if > 0, this many inputs spread over the classes instead of per_class (the
+            first total % classes get one more).
+        max_seq_len: longer sketches are dropped.
+
+    Returns:
+        (sketches, class names, notes).
     """
-    if per_class < 1:
+    if per_class < 1 and total < 1:
         raise DataError(f"--per_class={per_class} must be >= 1")
-    splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed)
-    sketches, labels = splits.split(split)
+    if split == "all":
+        splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed,
+                                          valid_fraction=0.0, test_fraction=0.0)
+        sketches, labels = splits.train, splits.train_labels
+    else:
+        splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed)
+        sketches, labels = splits.split(split)
     raw = S.denormalize(sketches, splits.scale_factor)
-    chosen, names, skipped = [], [], []
-    for c, name in enumerate(splits.class_names):
-        if name not in scorer_classes:
-            skipped.append(name)
-            continue
-        idx = [i for i, lab in enumerate(labels) if lab == c][:per_class]
+    known = [c for c, name in enumerate(splits.class_names) if name in scorer_classes]
+    skipped = [name for name in splits.class_names if name not in scorer_classes]
+    quota = {c: per_class for c in known}
+    if total > 0 and known:
+        quota = {c: total // len(known) + (k < total % len(known)) for k, c in enumerate(known)}
+    chosen, names = [], []
+    for c in known:
+        idx = [i for i, lab in enumerate(labels) if lab == c][:quota[c]]
         chosen += [raw[i] for i in idx]
-        names += [name] * len(idx)
+        names += [splits.class_names[c]] * len(idx)
     if not chosen:
         raise DataError(f"no {split} sketches of the scorer's classes in {list(sources)}")
-    notes = [f"Inputs: the first {per_class} `{split}` sketches of each class "
-             f"({len(chosen)} from {len(set(names))} classes; split seed {data_seed}, the "
-             "trainers' split, so neither model trained on them)."]
+    which = (f"the first {per_class}" if total < 1
+             else f"{total} spread over the classes: the first {min(quota.values())}-"
+                  f"{max(quota.values())}")
+    how = ("every sketch of the files, none of which the models trained on" if split == "all"
+           else f"split seed {data_seed}, the trainers' split, so neither model trained on them")
+    notes = [f"Inputs: {which} `{split}` sketches of each class ({len(chosen)} from "
+             f"{len(set(names))} classes; {how})."]
     if skipped:
         notes.append(f"Left out (unknown to the scorer): {', '.join(skipped)}.")
     return chosen, names, notes
 
 
 def evaluate(model_path, scorer_path, sources, out, split="test", data_seed=0, per_class=2,
-             max_seq_len=250, temperatures=experiments.DEFAULT_TEMPERATURES, seed=0):
+             max_seq_len=250, temperatures=experiments.DEFAULT_TEMPERATURES, seed=0, total=0):
     if not sources:
         raise DataError("give the labelled inputs with --data")
     model = SketchModel(model_path)
     scorer = Scorer(scorer_path)
     sketches, names, notes = select_inputs(sources, scorer.class_names, split, data_seed,
-                                           per_class, max_seq_len)
+                                           per_class, max_seq_len, total)
     result = experiments.fidelity(model, scorer, sketches, names, temperatures, seed)
     notes = [f"Sketch RNN: `{model.path}`; scorer: `{scorer.path}` "
              f"({len(scorer.class_names)} classes)."] + notes

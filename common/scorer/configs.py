@@ -20,6 +20,9 @@ class AlexNetConfig(config_utils.ConfigBase):
 
     Data:
       data: stroke sources (.npz / .ndjson files, folders, "builtin"); one class per file.
+      test_data: optional stroke sources whose every drawing is the test set instead of
+        data's test split (e.g. real drawings for a scorer trained on generated ones); classes
+        are matched to data's by name, other classes are left out and listed in data.json.
       tfds: "" (use `data`) or "quickdraw_bitmap" (TFDS 28x28 bitmaps, upsampled).
       tfds_data_dir: TFDS data_dir ("" = TFDS default); nothing is ever downloaded.
       tfds_max_examples: how many TFDS examples to read (then split as below).
@@ -55,6 +58,7 @@ class AlexNetConfig(config_utils.ConfigBase):
     """
 
     data: tuple[str, ...] = ("builtin",)
+    test_data: tuple[str, ...] = ()
     tfds: str = ""
     tfds_data_dir: str = ""
     tfds_max_examples: int = 200_000
@@ -102,6 +106,10 @@ class AlexNetConfig(config_utils.ConfigBase):
             fail("tfds", f"must be one of {TFDS_SOURCES}")
         if not self.tfds and (not self.data or any(not s for s in self.data)):
             fail("data", "need at least one non-empty source (or set tfds)")
+        if any(not s for s in self.test_data):
+            fail("test_data", "sources must be non-empty")
+        if self.tfds and self.test_data:
+            fail("test_data", "works with stroke data, not with tfds")
         for name in ("tfds_max_examples", "max_seq_len", "image_size", "conv1_stride",
                      "batch_size", "save_every", "eval_every", "log_every"):
             if getattr(self, name) < 1:

@@ -82,12 +82,56 @@ def load_quickdraw_bitmap(config):
 
 
 def load_data(config):
-    """StrokeSplits of config.data, or BitmapSplits when config.tfds is set."""
+    """StrokeSplits of config.data (test split from config.test_data if set), or BitmapSplits."""
     if config.tfds:
         return load_quickdraw_bitmap(config)
-    return stroke_dataset.load_strokes(list(config.data), max_seq_len=config.max_seq_len,
-                                    seed=config.seed, valid_fraction=config.valid_fraction,
-                                    test_fraction=config.test_fraction)
+    splits = stroke_dataset.load_strokes(list(config.data), max_seq_len=config.max_seq_len,
+                                         seed=config.seed, valid_fraction=config.valid_fraction,
+                                         test_fraction=config.test_fraction)
+    if config.test_data:
+        splits = with_test_data(splits, config)
+    return splits
+
+
+def with_test_data(splits, config):
+    """`splits` with its test split replaced by every drawing of config.test_data.
+
+    Test classes are matched to the training classes by name; the others are left out and
+    named in `notes`. Test sketches are rescaled to the training data's scale factor.
+
+    Raises:
+      DataError: no test drawing belongs to a training class.
+    """
+    extra = stroke_dataset.load_strokes(list(config.test_data), max_seq_len=config.max_seq_len,
+                                        seed=config.seed, valid_fraction=0.0, test_fraction=0.0)
+    known = {name: i for i, name in enumerate(splits.class_names)}
+    unknown = sorted(set(extra.class_names) - set(known))
+    sketches, labels = [], []
+    ratio = extra.scale_factor / splits.scale_factor
+    for s, lab in zip(extra.train, extra.train_labels):
+        name = extra.class_names[lab]
+        if name in known:
+            s = s.copy()
+            s[:, :2] *= ratio
+            sketches.append(s)
+            labels.append(known[name])
+    if not sketches:
+        raise DataError(f"test_data {list(config.test_data)}: none of its classes "
+                        f"({', '.join(extra.class_names[:5])}...) is a training class")
+    counts = np.bincount(labels, minlength=len(splits.class_names))
+    missing = [n for n, k in zip(splits.class_names, counts) if not k]
+    notes = list(splits.notes) + [
+        f"Test set: every drawing of test_data ({len(sketches)} in {int(np.sum(counts > 0))} "
+        f"classes, {extra.n_dropped.get('train', 0)} longer than max_seq_len dropped)."]
+    if unknown:
+        notes.append(f"test_data classes left out (not trained on): {', '.join(unknown)}.")
+    if missing:
+        notes.append(f"Training classes without test drawings: {', '.join(missing)}.")
+    return dataclasses.replace(
+        splits, test=sketches, test_labels=np.asarray(labels, np.int32),
+        n_dropped=dict(splits.n_dropped, test=extra.n_dropped.get("train", 0)),
+        n_duplicates=splits.n_duplicates + extra.n_duplicates,
+        n_skipped=splits.n_skipped + extra.n_skipped, notes=notes)
 
 
 def data_info(splits):
@@ -99,7 +143,8 @@ def data_info(splits):
         info["source"] = "tfds:quickdraw_bitmap"
     else:
         info.update(source="strokes", scale_factor=float(splits.scale_factor),
-                    n_duplicates=int(splits.n_duplicates), n_dropped=dict(splits.n_dropped))
+                    n_duplicates=int(splits.n_duplicates), n_dropped=dict(splits.n_dropped),
+                    notes=list(splits.notes))
     return info
 
 

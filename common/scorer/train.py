@@ -22,7 +22,7 @@ from common.training.schedules import learning_rate
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
-                    "max_grad_norm")
+                    "max_grad_norm", "test_data")
 
 
 # ----------------------------------------------------------------------------- data
@@ -124,6 +124,8 @@ def train_and_evaluate(config, workdir, overwrite=False):
     info = data_info(splits)
     print(f"Data: {info['num_train']} train / {info['num_valid']} valid / {info['num_test']} "
           f"test examples in {info['num_classes']} classes.", flush=True)
+    for note in info.get("notes", []):
+        print(note, flush=True)
     built = build(config, info["num_classes"], strategy)
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,

@@ -31,6 +31,7 @@ class StrokeSplits:
         n_skipped: bad ndjson lines skipped while loading.
         n_duplicates: ndjson sketches dropped because their key_id was already seen in the class.
         n_clamped: split -> number of kept sketches that had an offset beyond +-limit (clamped).
+        notes: human-readable remarks on how the splits were made (printed by trainers).
 
     Reference: magenta sketch_rnn/sketch_rnn_train.py load_dataset (same preprocessing).
     """
@@ -48,6 +49,7 @@ class StrokeSplits:
     n_skipped: int = 0
     n_duplicates: int = 0
     n_clamped: dict = dataclasses.field(default_factory=dict)
+    notes: list = dataclasses.field(default_factory=list)
 
     def split(self, name):
         """(sketches, labels) of split `name` ("train", "valid" or "test")."""

@@ -1,5 +1,6 @@
 """The absl entry points: the demo end to end (quick mode), and clear errors for bad flags and files."""
 
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,12 @@ def test_demo_quick_builds_gallery_from_exports(tmp_path):
         assert (out / model / "export" / "saved_model.pb").exists()
         assert list((out / model / "events").rglob("events.out.tfevents.*"))
     assert "Gallery:" in res.stdout
+    # The shape check: its report, its lines in the output and its sentence in the captions.
+    check = json.loads((out / "sketch_rnn" / "shape_check.json").read_text())
+    assert sorted(check["samples"]) == ["0.1", "0.3", "0.5", "0.9"]
+    assert check["held_out_drawings"]["n"] > 0 and check["random_scribbles"]["n"] > 0
+    assert "samples at tau 0.1:" in res.stdout and "random scribbles (control)" in res.stdout
+    assert "shape check:" in index and (out / "sketch_rnn" / "shape_scorer" / "export").exists()
     # Exports load through the clients: no TF warnings about unsaved gradients, no CUDA probing.
     log = res.stdout + res.stderr
     for noise in ("custom gradients", "cuInit", "cuda", "oneDNN"):

@@ -11,6 +11,8 @@ from PIL import Image
 
 from common.scorer.configs import AlexNetConfig
 from common.errors import DataError
+from common.strokes import dataset as stroke_data
+from common.strokes import formats
 from sketch_rnn import experiments
 from sketch_rnn import sketch_files
 from sketch_rnn.client import SketchModel
@@ -145,6 +147,20 @@ def test_evaluate_sketch_rnn_report(exports, tmp_path):
     md = (tmp_path / "e" / "report.md").read_text()
     assert "Table 2" in md and "Table 3" in md and "0.56" in md  # The seed's figure is quoted.
     assert _png_size(tmp_path / "e" / "grid.png")[0] == 10 * 96
+
+
+def test_select_inputs_all_and_spread(sketches_dir):
+    raw = sketches_dir / "quickdraw_exupery_raw"
+    sources = [str(raw / f"{c}.ndjson") for c in ("pig", "fork", "cat")]
+    sketches, names, notes = tools.select_inputs(sources, ["pig", "fork", "moon"], "all",
+                                                 total=5)
+    assert names == ["pig"] * 3 + ["fork"] * 2 and len(sketches) == 5
+    assert "cat" in notes[-1] and "none of which" in notes[0]
+    every = stroke_data.load_strokes(sources[:1], valid_fraction=0.0, test_fraction=0.0)
+    np.testing.assert_allclose(sketches[0], formats.denormalize(every.train, every.scale_factor)[0],
+                               rtol=1e-5)
+    _, names, _ = tools.select_inputs(sources, ["pig", "fork"], "test", per_class=1)
+    assert names == ["pig", "fork"]
 
 
 def test_histogram_bins():

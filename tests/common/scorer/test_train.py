@@ -212,6 +212,33 @@ def test_mirrored_strategy_two_cpus(tmp_path):
     assert np.isfinite(last["loss"]) and (tmp_path / "export" / "saved_model.pb").exists()
 
 
+def test_test_data_replaces_the_test_split(sketches_dir, tmp_path):
+    """Every drawing of test_data is the test set; classes match by name, others are left out."""
+    raw, simple = sketches_dir / "quickdraw_exupery_raw", sketches_dir / "quickdraw_lamnguyen_simplified"
+    data = (str(raw / "pig.ndjson"), str(raw / "fork.ndjson"))
+    test_data = (str(simple / "fork.ndjson"), str(simple / "ant.ndjson"), str(simple / "pig.ndjson"))
+    config = _config(data=data, test_data=test_data, max_seq_len=250)
+    splits = scorer_data.load_data(config)
+    alone = stroke_data.load_strokes([test_data[0], test_data[2]], max_seq_len=250,
+                                     valid_fraction=0.0, test_fraction=0.0)
+    assert splits.class_names == ["pig", "fork"] and len(splits.test) == len(alone.train)
+    fork = [s for s, lab in zip(alone.train, alone.train_labels) if alone.class_names[lab] == "fork"]
+    assert int(np.sum(splits.test_labels == 1)) == len(fork)
+    # Rescaled to the training data's normaliser: same raw drawing.
+    np.testing.assert_allclose(splits.test[0][:, :2] * splits.scale_factor,
+                               fork[0][:, :2] * alone.scale_factor, rtol=1e-5)
+    assert any("ant" in note for note in splits.notes)
+    run = scorer_train.train_and_evaluate(dataclasses.replace(config, num_steps=1), tmp_path / "r")
+    metrics = json.loads((tmp_path / "r" / scorer_eval.TEST_METRICS).read_text())
+    assert metrics["final"]["num_examples"] == len(splits.test) and "test_accuracy" in run
+    info = json.loads((tmp_path / "r" / scorer_data.DATA_INFO).read_text())
+    assert info["num_test"] == len(splits.test) and any("ant" in n for n in info["notes"])
+    with pytest.raises(DataError, match="none of its classes"):
+        scorer_data.load_data(_config(data=data, test_data=(str(simple / "ant.ndjson"),)))
+    with pytest.raises(ValueError, match="test_data"):
+        _config(tfds="quickdraw_bitmap", data=(), test_data=test_data)
+
+
 # ----------------------------------------------------------------------------- TFDS
 
 
