@@ -14,7 +14,8 @@ flags.DEFINE_list("tags", ["L_R", "L_s", "L_p", "L_KL"], "Scalar tags to plot.")
 flags.DEFINE_string("title", None, "Figure title.")
 flags.DEFINE_list("split", ["train", "valid"], "Which curves: train (solid), valid (dashed).")
 flags.DEFINE_multi_string("reference", [], "A horizontal line LABEL=VALUE, e.g. "
-                          "--reference=Google=0.479 (repeat).")
+                          "--reference=Google=0.479 (repeat); TAG:LABEL=VALUE draws it on "
+                          "TAG's panel only.")
 
 
 def main(argv):

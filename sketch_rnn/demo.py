@@ -80,7 +80,8 @@ def add_sketch_sections(gallery, model, splits, seed, max_len, check=None):
                       for name, p in shape_check.measure(scorer, samples)["top"]]
         gallery.add_sketches("Sketch RNN: unconditional samples", f"samples_tau_{t:g}",
                              samples, ncols=8, labels=labels,
-                             caption=f"8 samples at temperature {t}" + shape_check.caption(check, t))
+                             caption=f"8 samples at temperature {t}"
+                             + shape_check.caption(check, t))
     test = formats.denormalize(splits.test or splits.train, splits.scale_factor)
     labels = splits.test_labels if splits.test else splits.train_labels
     picks = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:6]

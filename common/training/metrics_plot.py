@@ -53,6 +53,19 @@ def parse_reference(text):
     return label, number
 
 
+def panel_references(references, tag, tags):
+    """The (label, value) lines of `tag`'s panel: "TAG:LABEL" ones only there, others on all."""
+    out = []
+    for label, value in references:
+        head, sep, rest = label.partition(":")
+        if sep and head in tags:
+            if head == tag:
+                out.append((rest, value))
+        else:
+            out.append((label, value))
+    return out
+
+
 def plot_run(workdirs, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), title=None,
              splits=("train", "valid"), references=(), labels=None):
     """Plots curves of `tags` from each workdir's events: train solid, valid dashed.
@@ -64,7 +77,8 @@ def plot_run(workdirs, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), titl
         title: the figure's title (default: the workdirs' names).
         splits: which of train / valid to draw.
         references: (label, value) pairs (or "LABEL=VALUE" strings) drawn as dotted
-            horizontal lines on every panel, e.g. another model's score.
+            horizontal lines on every panel, e.g. another model's score; a label
+            "TAG:LABEL" with TAG one of `tags` draws it on that panel only.
         labels: legend names of the workdirs (default: their folder names).
     """
     import matplotlib
@@ -95,7 +109,7 @@ def plot_run(workdirs, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), titl
                     steps, values = curves[split][tag]
                     ax.plot(steps, values, style, color=colours[i % len(colours)],
                             label=f"{name} {split}" if len(runs) > 1 else split)
-        for j, (label, value) in enumerate(references):
+        for j, (label, value) in enumerate(panel_references(references, tag, tags)):
             ax.axhline(value, linestyle=":", color="black" if j == 0 else "grey", label=label)
         ax.set_title(tag)
         ax.set_xlabel("step")

@@ -214,15 +214,17 @@ def test_mirrored_strategy_two_cpus(tmp_path):
 
 def test_test_data_replaces_the_test_split(sketches_dir, tmp_path):
     """Every drawing of test_data is the test set; classes match by name, others are left out."""
-    raw, simple = sketches_dir / "quickdraw_exupery_raw", sketches_dir / "quickdraw_lamnguyen_simplified"
+    raw = sketches_dir / "quickdraw_exupery_raw"
+    simple = sketches_dir / "quickdraw_lamnguyen_simplified"
     data = (str(raw / "pig.ndjson"), str(raw / "fork.ndjson"))
-    test_data = (str(simple / "fork.ndjson"), str(simple / "ant.ndjson"), str(simple / "pig.ndjson"))
+    test_data = tuple(str(simple / f"{c}.ndjson") for c in ("fork", "ant", "pig"))
     config = _config(data=data, test_data=test_data, max_seq_len=250)
     splits = scorer_data.load_data(config)
     alone = stroke_data.load_strokes([test_data[0], test_data[2]], max_seq_len=250,
                                      valid_fraction=0.0, test_fraction=0.0)
     assert splits.class_names == ["pig", "fork"] and len(splits.test) == len(alone.train)
-    fork = [s for s, lab in zip(alone.train, alone.train_labels) if alone.class_names[lab] == "fork"]
+    fork = [s for s, lab in zip(alone.train, alone.train_labels)
+            if alone.class_names[lab] == "fork"]
     assert int(np.sum(splits.test_labels == 1)) == len(fork)
     # Rescaled to the training data's normaliser: same raw drawing.
     np.testing.assert_allclose(splits.test[0][:, :2] * splits.scale_factor,

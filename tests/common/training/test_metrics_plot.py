@@ -36,6 +36,15 @@ def test_reads_and_plots_several_runs_with_references(tmp_path):
         metrics_plot.plot_run([tmp_path], tmp_path / "d.png")
 
 
+def test_tagged_references_go_to_their_panel_only():
+    refs = [("Google", 0.5), ("nll_pen:Google pen", 0.2), ("a:b", 0.1)]
+    tags = ["nll_offsets", "nll_pen"]
+    assert metrics_plot.panel_references(refs, "nll_offsets", tags) == [("Google", 0.5),
+                                                                        ("a:b", 0.1)]
+    assert metrics_plot.panel_references(refs, "nll_pen", tags) == [
+        ("Google", 0.5), ("Google pen", 0.2), ("a:b", 0.1)]
+
+
 def test_script_takes_several_workdirs_and_references(tmp_path):
     a = _run(tmp_path / "a", [0.9, 0.5])
     b = _run(tmp_path / "b", [0.4, 0.2])
