@@ -69,12 +69,8 @@ def scribbles(n, rng, lengths=(16, 64)):
 def write_negatives(path, seed, n_train=400, n_valid=50, n_test=50):
     """Scribbles as the NOT_A_SHAPE class's sketch-rnn .npz (train/valid/test, int16)."""
     rng = np.random.default_rng([seed, 7])
-    splits = {k: [np.round(s).astype(np.int16) if len(s) > 2 else s.astype(np.int16)
-                  for s in scribbles(n, rng)]
+    splits = {k: [np.round(s).astype(np.int16) for s in scribbles(n, rng)]
               for k, n in (("train", n_train), ("valid", n_valid), ("test", n_test))}
-    for part in splits.values():
-        for s in part:
-            s[-1, 2] = 1
     write_npz(path, splits)
     return path
 
