@@ -5,7 +5,6 @@ import dataclasses
 import numpy as np
 
 from common.strokes import formats
-from common.scorer.client import Scorer
 from sketch_rnn import configs
 from sketch_rnn import shape_check
 from sketch_rnn.client import SketchModel
@@ -61,17 +60,16 @@ class SketchDemo:
         splits = data.load(config)
         model = SketchModel(workdir)
         print("Shape check: training a small AlexNet on the same classes...", flush=True)
-        check = shape_check.run(model, splits, self.sources, workdir, self.seed,
-                                config.max_seq_len, self.quick)
+        check, scorer = shape_check.run(model, splits, self.sources, workdir, self.seed,
+                                        config.max_seq_len, self.quick)
         lines = shape_check.summary(check)
         print("\n".join(lines), flush=True)
-        add_sketch_sections(gallery, model, splits, self.seed, config.max_seq_len, check)
+        add_sketch_sections(gallery, model, splits, self.seed, config.max_seq_len, check, scorer)
         return describe_outputs(workdir) + "\n" + "\n".join(lines)
 
 
-def add_sketch_sections(gallery, model, splits, seed, max_len, check=None):
-    """Samples (labelled by the shape check), reconstructions, completions, interpolations."""
-    scorer = Scorer(check["scorer"]) if check else None
+def add_sketch_sections(gallery, model, splits, seed, max_len, check=None, scorer=None):
+    """Samples (labelled by the shape check's scorer), reconstructions, completions, paths."""
     for t in (0.1, 0.5, 0.9):
         samples = model.sample(8, t, seed, max_len)
         labels = None

@@ -7,6 +7,7 @@ calibrate the check: held-out drawings of the classes (should be near 100%) and 
 scribbles the scorer never saw (should be near 0%).
 """
 
+import collections
 import dataclasses
 import json
 import pathlib
@@ -86,12 +87,9 @@ def measure(scorer, sketches, threshold=THRESHOLD):
     p = probs[np.arange(len(best)), best]
     names = [scorer.class_names[i] for i in best]
     ok = (p >= threshold) & np.array([name != NOT_A_SHAPE for name in names], bool)
-    classes = {}
-    for name, hit in zip(names, ok):
-        if hit:
-            classes[name] = classes.get(name, 0) + 1
+    classes = collections.Counter(name for name, hit in zip(names, ok) if hit)
     return {"n": len(sketches), "recognised": int(ok.sum()), "share": float(ok.mean()),
-            "classes": dict(sorted(classes.items(), key=lambda kv: -kv[1])),
+            "classes": dict(classes.most_common()),
             "top": [(name, float(x)) for name, x in zip(names, p)]}
 
 
@@ -107,12 +105,13 @@ def run(model, splits, sources, workdir, seed=0, max_len=64, quick=False, n=64,
         n: samples per temperature.
 
     Returns:
-        The report dict (also in workdir/shape_check.json), or None with fewer than two classes.
+        (the report dict, also in workdir/shape_check.json; the loaded Scorer), or
+        (None, None) with fewer than two classes.
     """
     from common.scorer import train as scorer_train
 
     if len(splits.class_names) < 2:
-        return None
+        return None, None
     workdir = pathlib.Path(workdir)
     negatives = write_negatives(workdir / f"{NOT_A_SHAPE}.npz", seed)
     config = scorer_config(tuple(sources) + (str(negatives),), max_len, quick, seed)
@@ -130,7 +129,7 @@ def run(model, splits, sources, workdir, seed=0, max_len=64, quick=False, n=64,
                                     threshold),
     }
     files.atomic_write_text(workdir / REPORT, json.dumps(report, indent=2) + "\n")
-    return report
+    return report, scorer
 
 
 def summary(report):

@@ -198,8 +198,7 @@ def select_inputs(sources, scorer_classes, split="test", data_seed=0, per_class=
     if per_class < 1 and total < 1:
         raise DataError(f"--per_class={per_class} must be >= 1")
     if split == "all":
-        splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed,
-                                          valid_fraction=0.0, test_fraction=0.0)
+        splits = stroke_data.load_every_sketch(sources, max_seq_len, data_seed)
         sketches, labels = splits.train, splits.train_labels
     else:
         splits = stroke_data.load_strokes(sources, max_seq_len=max_seq_len, seed=data_seed)

@@ -102,8 +102,8 @@ def with_test_data(splits, config):
     Raises:
       DataError: no test drawing belongs to a training class.
     """
-    extra = stroke_dataset.load_strokes(list(config.test_data), max_seq_len=config.max_seq_len,
-                                        seed=config.seed, valid_fraction=0.0, test_fraction=0.0)
+    extra = stroke_dataset.load_every_sketch(list(config.test_data), config.max_seq_len,
+                                             config.seed)
     known = {name: i for i, name in enumerate(splits.class_names)}
     unknown = sorted(set(extra.class_names) - set(known))
     sketches, labels = [], []
@@ -116,8 +116,9 @@ def with_test_data(splits, config):
             sketches.append(s)
             labels.append(known[name])
     if not sketches:
+        more = "..." if len(extra.class_names) > 5 else ""
         raise DataError(f"test_data {list(config.test_data)}: none of its classes "
-                        f"({', '.join(extra.class_names[:5])}...) is a training class")
+                        f"({', '.join(extra.class_names[:5])}{more}) is a training class")
     counts = np.bincount(labels, minlength=len(splits.class_names))
     missing = [n for n, k in zip(splits.class_names, counts) if not k]
     notes = list(splits.notes) + [

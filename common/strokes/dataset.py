@@ -361,3 +361,13 @@ class StrokePipeline:
             out = self._pack(idx, [self.sketches[j] for j in idx])
             out["weights"] = weights
             yield out
+
+
+def load_every_sketch(sources: Sequence[str], max_seq_len=250, seed=0) -> StrokeSplits:
+    """load_strokes with no valid or test split: every ndjson / built-in sketch is in `train`.
+
+    For drawings no model trained on, e.g. real test drawings for models trained on a
+    generated corpus. npz files keep their own splits.
+    """
+    return load_strokes(sources, max_seq_len=max_seq_len, seed=seed, valid_fraction=0.0,
+                        test_fraction=0.0)
