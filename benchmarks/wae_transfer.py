@@ -1,6 +1,7 @@
 """WAE transfer speed (images/s at batch 1 and 64) against the Gatys baseline on the same VGG.
 
-Builds a WAE of the chosen preset (random VGG16 weights: only the speed matters here), times
+Builds a WAE of the chosen preset (random VGG16 weights unless --vgg_weights: only the speed
+matters here; --override changes config fields), times
 one compiled feed-forward `transfer` pass, and times `baselines.gatys_transfer` with the
 given iterations on one image. One JSON line per figure, with the ratio at the end. It also
 counts the FLOPs of one transfer per image (TF's graph profiler on the frozen function) and,
@@ -29,9 +30,11 @@ def main(argv=None):
     parser.add_argument("--gatys_reps", type=int, default=5)
     parser.add_argument("--no_roofline", action="store_true", help="skip the matmul limit")
     parser.add_argument("--skip_gatys", action="store_true")
+    parser.add_argument("--vgg_weights", default="random",
+                        help="VGG16 weights: 'random' (the default: only speed matters), "
+                             "'imagenet' or a weights file")
+    parser.add_argument("--override", action="append", default=[], help="config field=value")
     args = parser.parse_args(argv)
-
-    import dataclasses
 
     import numpy as np
     import tensorflow as tf
@@ -41,12 +44,15 @@ def main(argv=None):
     from wae_style import configs
     from wae_style import train
 
-    config = dataclasses.replace(configs.get_config(args.config), vgg_weights="random")
+    config = configs.get_config(args.config).with_vgg(args.vgg_weights)
+    config = config.replace_from_strings(args.override)
+    config, _ = train.resolve_config(config)  # Checks a weights file and records its sha256.
     model, _, _, _ = train.build(config, tf.distribute.get_strategy())
     size = config.image_size
     rng = np.random.default_rng(0)
     extra = {"config": args.config, "image_size": size, "content_dim": config.content_dim,
-             **timing.machine()}
+             "decoder_channels": list(config.decoder_channels),
+             "vgg_weights": config.vgg_weights, **timing.machine()}
     spec = tf.TensorSpec([None, size, size, 3], tf.float32)
     fn = tf.function(lambda a, b: model.transfer(a, b), input_signature=[spec, spec],
                      jit_compile=config.jit_compile)

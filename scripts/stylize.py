@@ -16,7 +16,8 @@ flags.DEFINE_float("strength", 1.0, "Style strength in [0, 1]: 0 keeps the conte
 flags.DEFINE_enum("mode", "transfer", list(tools.MODES),
                   "transfer: a content x style grid; pairs: content i with style i (broadcasting "
                   "one against many); figure6: reconstructions per model; figure7: a transfer "
-                  "strip per model (the seed's Figures 6 and 7).")
+                  "strip per model (the seed's Figures 6 and 7); strength: content i with style i "
+                  "at strengths 0, 0.25, 0.5, 0.75, 1, one row per model.")
 
 
 def main(argv):

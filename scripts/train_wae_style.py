@@ -40,8 +40,10 @@ def main(argv):
         data=tuple(FLAGS.data_dir) if FLAGS.data_dir else (() if FLAGS.tfds else None),
         tfds=tuple(FLAGS.tfds) if FLAGS.tfds else None, tfds_data_dir=FLAGS.tfds_data_dir,
         manual_dir=FLAGS.manual_dir, mix=mix, num_steps=FLAGS.num_steps,
-        save_every=FLAGS.save_every, eval_every=FLAGS.eval_every, vgg_weights=FLAGS.vgg_weights,
+        save_every=FLAGS.save_every, eval_every=FLAGS.eval_every,
         strategy=FLAGS.strategy, seed=FLAGS.seed)
+    if FLAGS.vgg_weights:  # The measured loss weights follow the VGG (WAEConfig.with_vgg).
+        config = config.with_vgg(FLAGS.vgg_weights)
     cli.exit_on_error(train.train_and_evaluate, config, FLAGS.workdir, overwrite=FLAGS.overwrite)
 
 

@@ -19,6 +19,18 @@ PENALTIES = ("mmd", "gan")
 STRATEGIES = ("default", "mirrored", "multi_worker")  # = common.training.STRATEGIES
 GRAM_FLATTEN = ("triu", "full")
 GRAM_TRANSFORMS = ("log1p", "none")
+# Loss weights that make the feature and Gram terms about equal to the pixel term at init,
+# measured per kind of VGG (docs/wae_style.md, "Loss balancing"): at init the ImageNet
+# VGG16's feature term is about 15x the seeded random VGG's, its Gram term about 40x.
+LOSS_WEIGHTS = {
+    "pretrained": {"feature_weight": 4e-7, "gram_weight": 3e-12},
+    "random": {"feature_weight": 2e-5, "gram_weight": 8e-10},
+}
+
+
+def vgg_kind(vgg_weights):
+    """"random" for the seeded random VGG16, else "pretrained" (ImageNet or a weights file)."""
+    return "random" if vgg_weights == "random" else "pretrained"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +69,9 @@ class WAEConfig(config_utils.ConfigBase):
 
     Loss:
       pixel_weight, feature_weight, gram_weight: reconstruction term weights,
-        measured so the terms are about equal at init (docs/wae_style.md).
+        measured so the terms are about equal at init (docs/wae_style.md); the defaults
+        are LOSS_WEIGHTS["pretrained"] (ImageNet VGG16). with_vgg() switches the measured
+        pair along with the VGG; loss_weights_note() says when they do not match it.
       penalty: "mmd" (WAE-MMD, IMQ kernel) or "gan" (WAE-GAN latent discriminator).
       mmd_lambda, mmd_scales, prior_sigma: WAE-MMD settings (official wae code). The
         official lambda = 10 goes with a reconstruction cost of 0.05 x the pixel *sum*; ours
@@ -98,8 +112,8 @@ class WAEConfig(config_utils.ConfigBase):
     vgg_weights_sha256: str = ""
     vgg_seed: int = 0
     pixel_weight: float = 1.0
-    feature_weight: float = 2e-5
-    gram_weight: float = 8e-10
+    feature_weight: float = LOSS_WEIGHTS["pretrained"]["feature_weight"]
+    gram_weight: float = LOSS_WEIGHTS["pretrained"]["gram_weight"]
     penalty: str = "mmd"
     mmd_lambda: float = 0.01
     mmd_scales: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -204,6 +218,35 @@ class WAEConfig(config_utils.ConfigBase):
         wanted = set(self.style_layers) | set(self.content_feature_layers)
         return tuple(n for n in VGG16_CONV_LAYERS if n in wanted)
 
+    def with_vgg(self, vgg_weights):
+        """This config on other VGG16 weights ("imagenet", a file or "random").
+
+        The loss weights follow when they are the pair measured for the old kind of VGG
+        (LOSS_WEIGHTS); weights set by hand stay. The recorded sha256 is cleared when the
+        setting changes (the trainer resolves it again).
+        """
+        changes = {"vgg_weights": vgg_weights}
+        if vgg_weights != self.vgg_weights:
+            changes["vgg_weights_sha256"] = ""
+        pair = {k: getattr(self, k) for k in ("feature_weight", "gram_weight")}
+        if pair in LOSS_WEIGHTS.values():
+            changes.update(LOSS_WEIGHTS[vgg_kind(vgg_weights)])
+        return dataclasses.replace(self, **changes)
+
+    def loss_weights_note(self):
+        """A one-line warning when the loss weights are the pair measured for the other VGG, else ""."""
+        pair = {k: getattr(self, k) for k in ("feature_weight", "gram_weight")}
+        kind = vgg_kind(self.vgg_weights)
+        for other, weights in LOSS_WEIGHTS.items():
+            if other != kind and pair == weights:
+                right = LOSS_WEIGHTS[kind]
+                return (f"note: feature_weight={pair['feature_weight']:g} and gram_weight="
+                        f"{pair['gram_weight']:g} were measured for the {other} VGG16, but "
+                        f"vgg_weights={self.vgg_weights!r} is {kind}; the {kind} pair is "
+                        f"--override=feature_weight={right['feature_weight']:g} "
+                        f"--override=gram_weight={right['gram_weight']:g}")
+        return ""
+
     @classmethod
     def default(cls):
         """Paper architecture, built-in data: runs out of the box."""
@@ -225,7 +268,7 @@ class WAEConfig(config_utils.ConfigBase):
             content_dim=32, style_dim_per_layer=8, encoder_channels=(2, 4, 8, 8, 8),
             decoder_channels=(16, 8, 8, 8, 8), num_res_blocks=1, style_hidden=(8,),
             disc_hidden=(8,), vgg_weights="random", batch_size=4, num_steps=2,
-            save_every=1, eval_every=1, log_every=1)
+            save_every=1, eval_every=1, log_every=1, **LOSS_WEIGHTS["random"])
 
 
 get_config = WAEConfig.preset  # Named preset (see WAEConfig.PRESETS).

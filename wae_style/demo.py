@@ -10,7 +10,7 @@ from wae_style.client import StyleModel
 
 def demo_config(sources, steps, quick, seed, vgg_weights="random"):
     """The demo's WAE config: testing() sizes when quick, else a small WAE (300 steps)."""
-    base = dataclasses.replace(configs.WAEConfig.testing(), vgg_weights=vgg_weights)
+    base = configs.WAEConfig.testing().with_vgg(vgg_weights)  # Loss weights follow the VGG.
     if quick:
         return dataclasses.replace(base, data=tuple(sources), num_steps=steps, save_every=steps,
                                    eval_every=steps, seed=seed)

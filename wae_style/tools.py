@@ -9,7 +9,8 @@ from common.images import grid
 from common.images import io as images_io
 from wae_style.client import StyleModel
 
-MODES = ("transfer", "pairs", "figure6", "figure7")
+MODES = ("transfer", "pairs", "figure6", "figure7", "strength")
+SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # Style strengths of the "strength" mode.
 
 
 def load_images(paths, size, what):
@@ -34,7 +35,9 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer"):
 
     Modes: "transfer", a content x style grid per model; "pairs", content i with style i
     (one image pairs with many); "figure6", reconstructions per model; "figure7", a
-    transfer strip per model (the seed's Figures 6 and 7).
+    transfer strip per model (the seed's Figures 6 and 7); "strength", for content i with
+    style i, one row per model: content, style, then the transfers at strengths SWEEP
+    (the --strength flag is not used).
     """
     if mode not in MODES:
         raise DataError(f"--mode={mode!r}: use one of {MODES}")
@@ -56,6 +59,14 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer"):
         elif mode == "figure6":
             inputs = np.concatenate([c, s]) if len(s) else c
             rows, ncols = [inputs] + [m.reconstruct(inputs) for m in models], len(inputs)
+        elif mode == "strength":
+            n = max(len(c), len(s))
+            ci, si = c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]
+            rows, ncols = [], 2 + len(SWEEP)
+            for i in range(n):
+                for m in models:
+                    sweep = [m.transfer(ci[i:i + 1], si[i:i + 1], t) for t in SWEEP]
+                    rows.append(np.concatenate([ci[i:i + 1], si[i:i + 1]] + sweep))
         else:  # figure7
             n = max(len(c), len(s))
             ci, si = c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]

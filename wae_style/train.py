@@ -194,6 +194,8 @@ def train_and_evaluate(config, workdir, overwrite=False):
     if note:
         print(note + ".", flush=True)
     print(describe_vgg(config), flush=True)
+    if config.loss_weights_note():
+        print(config.loss_weights_note(), flush=True)
     sources = data.load_sources(config)  # Bad data fails here, before the workdir is touched.
     data.log_sources(sources)
     built = build(config, strategy)

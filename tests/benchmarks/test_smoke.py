@@ -6,6 +6,7 @@ import pytest
 
 from benchmarks import roofline
 from benchmarks import train_wae
+from benchmarks import wae_pipeline
 from benchmarks import wae_transfer
 
 
@@ -22,11 +23,26 @@ def test_train_wae_prints_figures(capsys):
     assert recs["wae_train_testing_images_per_s"]["median"] > 0
 
 
+def test_wae_pipeline_prints_load_and_batch_rates(capsys, tmp_path):
+    from PIL import Image
+    import numpy as np
+    for i in range(12):  # >= 10, so the eval split is not the whole folder again.
+        Image.fromarray(np.full((80, 96, 3), 20 * i, np.uint8)).save(tmp_path / f"{i}.png")
+    wae_pipeline.main(["--data_dir", str(tmp_path), "--data_dir", "builtin", "--batch_size", "4",
+                       "--batches", "2", "--reps", "1", "--image_crop", "center"])
+    recs = _records(capsys.readouterr().out)
+    assert recs["wae_pipeline_load_images_per_s"]["images"] == 12 + 2 * 512
+    assert recs["wae_pipeline_load_images_per_s"]["sources"] == 2
+    assert recs["wae_pipeline_batches_images_per_s"]["median"] > 0
+
+
 def test_wae_transfer_prints_figures_and_flops(capsys):
     wae_transfer.main(["--config", "testing", "--batch", "2", "--reps", "1", "--warmup", "0",
-                       "--no_roofline", "--skip_gatys"])
+                       "--no_roofline", "--skip_gatys", "--override", "content_dim=16"])
     recs = _records(capsys.readouterr().out)
     assert recs["wae_transfer_batch2_ms_per_image"]["median"] > 0
+    assert recs["wae_transfer_batch2_ms_per_image"]["content_dim"] == 16
+    assert recs["wae_transfer_batch2_ms_per_image"]["vgg_weights"] == "random"
     assert recs["wae_transfer_gflop_per_image"]["median"] > 0.1  # The VGG alone is ~0.9.
 
 
@@ -139,3 +155,24 @@ def test_train_and_evaluate_summary_pairs_blocks_and_leaves_out_evaluations():
     assert out["steady"] == [10.0] and out["isolated"] == [10.0] and out["ratio"] == [1.0]
     assert out["cpu"] == [1.0] and out["cpu_ratio"] == [1.0]  # (4, 6] holds the evaluation.
     assert out["window"] == [40 / 9] and out["eval_save"] == [5.0]
+
+
+def test_wae_bf16_prints_speed_and_loss_change(capsys, tmp_path):
+    from PIL import Image
+    import numpy as np
+    from benchmarks import wae_bf16
+    from tests.wae_style.test_compare import make_workdir
+    make_workdir(tmp_path / "w")
+    files = []
+    for i in range(2):
+        files.append(str(tmp_path / f"{i}.png"))
+        Image.fromarray(np.full((64, 64, 3), 100 * i, np.uint8)).save(files[-1])
+    wae_bf16.main(["--workdir", str(tmp_path / "w"), "--content", files[0], "--style", files[1],
+                   "--batch", "2", "--reps", "1"])
+    recs = _records(capsys.readouterr().out)
+    for policy in ("float32", "mixed_bfloat16"):
+        assert recs[f"wae_transfer_{policy}_batch2_ms_per_image"]["median"] > 0
+        assert recs[f"wae_transfer_{policy}_style_loss"]["pairs"] == 1
+    change = recs["wae_transfer_bf16_change"]
+    assert 0 < change["max_pixel_diff"] < 0.1  # bf16 rounding, not another model.
+    assert set(change["speedup"]) == {"2"}

@@ -122,3 +122,50 @@ def test_strategies_match_common_training():
     from common.training import strategies as training
 
     assert set(configs.STRATEGIES) == set(training.STRATEGIES)
+
+
+def test_loss_weights_follow_the_kind_of_vgg():
+    pretrained, random = configs.LOSS_WEIGHTS["pretrained"], configs.LOSS_WEIGHTS["random"]
+    default, testing = configs.WAEConfig.default(), configs.WAEConfig.testing()
+    assert (default.feature_weight, default.gram_weight) == tuple(pretrained.values())
+    assert (testing.feature_weight, testing.gram_weight) == tuple(random.values())
+    assert default.loss_weights_note() == testing.loss_weights_note() == ""
+
+    moved = testing.with_vgg("/weights/vgg16.weights.h5")
+    assert moved.vgg_weights == "/weights/vgg16.weights.h5"
+    assert (moved.feature_weight, moved.gram_weight) == tuple(pretrained.values())
+    back = moved.with_vgg("random")
+    assert (back.feature_weight, back.gram_weight) == tuple(random.values())
+
+    # Weights set by hand stay; the sha256 is cleared when the file changes.
+    custom = dataclasses.replace(default, feature_weight=1e-6, vgg_weights="/a.h5",
+                                 vgg_weights_sha256="a" * 64)
+    assert custom.with_vgg("random").feature_weight == 1e-6
+    assert custom.with_vgg("/a.h5").vgg_weights_sha256 == "a" * 64
+    assert custom.with_vgg("/b.h5").vgg_weights_sha256 == ""
+
+    # The other kind's pair is named, with the right one.
+    note = dataclasses.replace(default, vgg_weights="random").loss_weights_note()
+    assert "measured for the pretrained VGG16" in note and "feature_weight=2e-05" in note
+    assert "\n" not in note
+
+
+def test_train_script_switches_loss_weights_with_vgg_flag(tmp_path):
+    """--vgg_weights=random on the default (ImageNet-measured) weights switches the pair;
+    --override=vgg_weights=random keeps it, and the trainer says so before loading data."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL="3")
+    outs = []
+    for vgg in ("--vgg_weights=random", "--override=vgg_weights=random"):
+        res = subprocess.run(
+            [sys.executable, "-m", "scripts.train_wae_style", "--config=default", vgg,
+             f"--data_dir={tmp_path / 'missing'}", f"--workdir={tmp_path / 'w'}"],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2 and str(tmp_path / "missing") in res.stderr, res.stderr[-2000:]
+        outs.append(res.stdout)
+    assert "note: feature_weight" not in outs[0]
+    assert "note: feature_weight=4e-07 and gram_weight=3e-12 were measured for the pretrained" in outs[1]
+    assert not (tmp_path / "w").exists()
