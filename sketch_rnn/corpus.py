@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from common.errors import DataError
-from common.files import atomic_write
+from common.strokes.safe_npz import write_npz
 from sketch_rnn.client import SketchModel
 
 
@@ -77,18 +77,6 @@ def sample_class(model, count, temperature, seed, batch_size, max_len=None):
                 break
         batch += 1
     return out, drawn, unfinished
-
-
-def _object_array(sketches):
-    arr = np.empty(len(sketches), dtype=object)  # (K,) of (N_i, 3) int16, as sketch-rnn's files.
-    arr[:] = sketches
-    return arr
-
-
-def write_npz(path, splits):
-    """Writes {split: list of int16 stroke-3} as a sketch-rnn .npz (atomically)."""
-    arrays = {k: _object_array(v) for k, v in splits.items()}
-    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def make_corpus(models, out, train=20_000, valid=500, temperature=1.0, seed=0,

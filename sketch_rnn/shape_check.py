@@ -18,7 +18,7 @@ from common import files
 from common.scorer import configs as scorer_configs
 from common.scorer.client import Scorer
 from common.strokes import formats
-from sketch_rnn.corpus import write_npz
+from common.strokes.safe_npz import write_npz
 
 THRESHOLD = 0.8  # Top-class softmax at or above this counts as recognised.
 NOT_A_SHAPE = "not_a_shape"  # The scorer's class of scribbles, dots and short lines.

@@ -1,4 +1,4 @@
-"""Loads sketch-rnn .npz files without ever running arbitrary pickle code."""
+"""Reads sketch-rnn .npz files without ever running arbitrary pickle code, and writes them."""
 
 import ast
 import io
@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from common.errors import DataError, UnsafeFileError
+from common.files import atomic_write
 from common.strokes.formats import validate_stroke3
 
 SPLITS = ("train", "valid", "test")
@@ -297,3 +298,17 @@ def load_npz(path, splits=SPLITS):
                 raise DataError(f"{source}: trailing bytes after the array")
             result[split] = _to_sketches(arr, source)
     return result
+
+
+def write_npz(path, splits):
+    """Writes {split: list of (N_i, 3) int16 stroke-3 arrays} as a sketch-rnn .npz, atomically.
+
+    Each split becomes an object array of the given arrays, as in sketch-rnn's own files;
+    load_npz reads it back.
+    """
+    arrays = {}
+    for name, sketches in splits.items():
+        arr = np.empty(len(sketches), dtype=object)  # (K,) of (N_i, 3) int16
+        arr[:] = list(sketches)
+        arrays[name] = arr
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))

@@ -244,3 +244,22 @@ def test_truncated_member_payloads(tmp_path):
     path = write_npz(tmp_path / "magic.npz", {"train": b"PK not npy"})
     with pytest.raises(DataError, match="magic.npz:train"):
         load_npz(path, splits=("train",))
+
+
+def test_write_npz_round_trip(tmp_path):
+    from common.strokes.safe_npz import write_npz as write
+    rng = np.random.default_rng(0)
+    splits = {k: [rng.integers(-50, 50, (int(n), 3)).astype(np.int16) for n in rng.integers(2, 9, 4)]
+              for k in ("train", "valid")}
+    for sketches in splits.values():
+        for s in sketches:
+            s[:, 2] = rng.integers(0, 2, len(s))  # Pen states 0 / 1.
+    path = tmp_path / "out" / "cls.npz"
+    path.parent.mkdir()
+    write(path, splits)
+    data = load_npz(path, splits=("train", "valid"))
+    for k, sketches in splits.items():
+        assert len(data[k]) == len(sketches)
+        for a, b in zip(data[k], sketches):
+            np.testing.assert_array_equal(np.asarray(a), b)
+    assert [p.name for p in path.parent.iterdir()] == ["cls.npz"]  # No temporary left behind.
