@@ -173,12 +173,13 @@ def main(argv=None):
 
     from benchmarks import timing
     from benchmarks.train_sketch_rnn import make_config
+    from common import hardware
     from sketch_rnn import precision
     machine = timing.machine()
-    flags = sorted(precision.cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16",
+    flags = sorted(hardware.cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16",
                                              "amx_bf16", "amx_tile"})
     print(json.dumps({"name": "roofline_cpu", "unit": "flags", "value": flags,
-                      "native_bf16": precision.native_bf16(),
+                      "native_bf16": hardware.native_bf16(),
                       "auto_matmul_dtype": precision.resolve_matmul_dtype("auto"), **machine}),
           flush=True)
     rates = {"float32": args.fp32_gflops, "bfloat16": args.bf16_gflops}

@@ -4,6 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
+from wae_style import precision
 from wae_style import tools
 
 FLAGS = flags.FLAGS
@@ -18,13 +19,16 @@ flags.DEFINE_enum("mode", "transfer", list(tools.MODES),
                   "one against many); figure6: reconstructions per model; figure7: a transfer "
                   "strip per model (the seed's Figures 6 and 7); strength: content i with style i "
                   "at strengths 0, 0.25, 0.5, 0.75, 1, one row per model.")
+flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
+                  "Transfer precision: auto uses bf16 convolutions for batches of 16 or more "
+                  "on CPUs with native bf16 (avx512_bf16 or AMX), else float32.")
 
 
 def main(argv):
     del argv
     cli.quiet_logging()
     cli.exit_on_error(tools.stylize, FLAGS.model, FLAGS.content, FLAGS.style, FLAGS.out,
-                      FLAGS.strength, FLAGS.mode)
+                      FLAGS.strength, FLAGS.mode, FLAGS.precision)
 
 
 def run():

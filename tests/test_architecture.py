@@ -63,9 +63,9 @@ def test_studio_uses_only_the_clients():
 def test_common_holds_only_its_subpackages_and_tiny_modules():
     modules = sorted(p.name for p in (REPO / "common").iterdir()
                      if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
-    assert modules == ["__init__.py", "cli.py", "errors.py", "exports.py", "files.py", "images",
-                       "scorer", "strokes", "studio", "training"]
-    for tiny in ("cli.py", "errors.py", "exports.py", "files.py"):
+    assert modules == ["__init__.py", "cli.py", "errors.py", "exports.py", "files.py",
+                       "hardware.py", "images", "scorer", "strokes", "studio", "training"]
+    for tiny in ("cli.py", "errors.py", "exports.py", "files.py", "hardware.py"):
         assert len((REPO / "common" / tiny).read_text().splitlines()) < 80, tiny
 
 

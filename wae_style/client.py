@@ -5,7 +5,10 @@ import threading
 import numpy as np
 
 from common import exports
+from common.errors import DataError
+from common.hardware import native_bf16
 from wae_style import batches
+from wae_style import precision as precision_lib
 
 
 class StyleModel:
@@ -17,21 +20,33 @@ class StyleModel:
     Args:
         path: export folder or workdir (a SavedModel is code: load only what you trust).
         batch_size: images per call of the SavedModel.
+        precision: transfer precision: "auto" (bf16 convolutions for calls of at least
+            wae_style.precision.BF16_MIN_BATCH images on hardware with native bf16, else
+            float32), "float32" or "bfloat16" (wae_style.precision.use_bf16).
 
     Raises:
-        DataError: not an export, or an export of another kind ("a 'sketch_rnn' export,
-            expected 'wae_style'").
+        DataError: not an export, an export of another kind ("a 'sketch_rnn' export,
+            expected 'wae_style'"), an unknown precision, or "bfloat16" asked of an export
+            made before the bf16 signature.
 
     Reference: wae_style/export.py for the signatures.
     """
 
-    def __init__(self, path, batch_size=64):
+    def __init__(self, path, batch_size=64, precision="auto"):
         import tensorflow as tf
 
         self._tf = tf
+        if precision not in precision_lib.PRECISIONS:
+            raise DataError(f"precision={precision!r}: use one of {precision_lib.PRECISIONS}")
         self.path, self._m, self.meta = exports.load_export(path, "wae_style")
         self.image_size = int(self.meta["image_size"])
         self.batch_size = int(batch_size)
+        self.precision = precision
+        self.has_bf16 = "transfer_bf16" in self.meta.get("signatures", ())
+        self._native_bf16 = native_bf16() if precision == "auto" else None  # Asked once.
+        if precision == "bfloat16" and not self.has_bf16:
+            raise DataError(f"{self.path}: this export has no bf16 transfer (made before it); "
+                            "re-export it or use precision float32")
         self.lock = threading.Lock()
 
     @property
@@ -40,7 +55,8 @@ class StyleModel:
 
     def info(self):
         return {"path": str(self.path), "image_size": self.image_size,
-                "content_dim": self.content_dim, "vgg_weights": self.meta.get("vgg_weights")}
+                "content_dim": self.content_dim, "vgg_weights": self.meta.get("vgg_weights"),
+                "precision": self.precision, "bf16_transfer": self.has_bf16}
 
     def _images(self, images, name):
         return batches.as_image_batch(images, self.image_size, name)
@@ -62,9 +78,17 @@ class StyleModel:
         c, s = self._images(content, "content"), self._images(style, "style")
         n, ic, js = batches.pair_indices(len(c), len(s), "transfer")
         t = self._tf.constant(float(strength), self._tf.float32)
-        out = self._call(lambda a, b: self._m.transfer(content=a, style=b, strength=t),
-                         c[ic], s[js])
+
+        def run(a, b):
+            fn = self._m.transfer_bf16 if self.uses_bf16(len(a)) else self._m.transfer
+            return fn(content=a, style=b, strength=t)
+
+        out = self._call(run, c[ic], s[js])
         return out[0] if single else out
+
+    def uses_bf16(self, batch):
+        """Whether a call of `batch` images runs the bf16 transfer (see wae_style.precision)."""
+        return precision_lib.use_bf16(self.precision, batch, self.has_bf16, self._native_bf16)
 
     def reconstruct(self, images):
         """Reconstructions from the images' own content and style latents (means)."""

@@ -1,4 +1,4 @@
-"""WAE SavedModel export: transfer, reconstruct, encode_content, encode_style and decode signatures."""
+"""WAE SavedModel export: transfer (float32 and bf16), reconstruct, encode_content, encode_style, decode."""
 
 import json
 import pathlib
@@ -6,6 +6,7 @@ import pathlib
 import tensorflow as tf
 
 from common.exports import resolve_export
+from wae_style import precision
 
 METADATA = "metadata.json"
 
@@ -25,13 +26,18 @@ class WAEExport(tf.Module):
         meta = {"model": "wae_style", "config": config.to_dict(), "image_size": size,
                 "vgg_weights": config.vgg_weights,
                 "vgg_weights_sha256": config.vgg_weights_sha256,
-                "signatures": ["transfer", "reconstruct", "encode_content", "encode_style",
-                               "decode", "metadata"],
+                "signatures": ["transfer", "transfer_bf16", "reconstruct", "encode_content",
+                               "encode_style", "decode", "metadata"],
+                "transfer_bf16": f"transfer with bf16 convolutions ({precision.BF16_POLICY}); "
+                                 f"the client uses it for batches >= {precision.BF16_MIN_BATCH} "
+                                 "on CPUs with native bf16",
                 "images": "float32 (B, S, S, 3) in [0, 1]; batches of 1 broadcast against N"}
         self.meta_text = json.dumps(meta, indent=2)  # A str: tf.Module would wrap a dict.
         self.metadata_json = tf.Variable(self.meta_text, trainable=False, name="metadata")
         img = lambda name: tf.TensorSpec([None, size, size, 3], tf.float32, name=name)  # noqa: E731
         self.transfer = tf.function(self._transfer, input_signature=[
+            img("content"), img("style"), tf.TensorSpec([], tf.float32, name="strength")])
+        self.transfer_bf16 = tf.function(self._transfer_bf16, input_signature=[
             img("content"), img("style"), tf.TensorSpec([], tf.float32, name="strength")])
         self.reconstruct = tf.function(self._reconstruct, input_signature=[img("images")])
         self.encode_content = tf.function(self._encode_content, input_signature=[img("images")])
@@ -43,6 +49,10 @@ class WAEExport(tf.Module):
 
     def _transfer(self, content, style, strength):
         return {"images": self.model.transfer(content, style, strength=strength)}
+
+    def _transfer_bf16(self, content, style, strength):
+        images = self.model.transfer(content, style, strength=strength)
+        return {"images": tf.cast(images, tf.float32)}
 
     def _reconstruct(self, images):
         return {"images": self.model(images, training=False, return_features=False)["recon"]}
@@ -66,8 +76,16 @@ def export(model, config, path):
     """Writes the SavedModel and metadata.json into `path`."""
     path = pathlib.Path(path)
     module = WAEExport(model, config)
-    signatures = {name: getattr(module, name).get_concrete_function()
-                  for name in json.loads(module.meta_text)["signatures"]}
+    signatures = {}
+    for name in json.loads(module.meta_text)["signatures"]:
+        if name == "transfer_bf16":
+            # Traced once under the bf16 policy. The attribute becomes that trace: saving
+            # would otherwise retrace the tf.function under the model's float32 policy.
+            with precision.compute_policy(model, precision.BF16_POLICY):
+                signatures[name] = module.transfer_bf16.get_concrete_function()
+            module.transfer_bf16 = signatures[name]
+        else:
+            signatures[name] = getattr(module, name).get_concrete_function()
     tf.saved_model.save(module, str(path), signatures=signatures)
     (path / METADATA).write_text(module.meta_text + "\n")
     return path

@@ -30,20 +30,20 @@ def load_images(paths, size, what):
     return np.stack(out).astype(np.float32)
 
 
-def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer"):
+def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", precision="auto"):
     """Writes the requested grid to `out` (PNG) and returns its path.
 
     Modes: "transfer", a content x style grid per model; "pairs", content i with style i
     (one image pairs with many); "figure6", reconstructions per model; "figure7", a
     transfer strip per model (the seed's Figures 6 and 7); "strength", for content i with
     style i, one row per model: content, style, then the transfers at strengths SWEEP
-    (the --strength flag is not used).
+    (the --strength flag is not used). precision: the transfers' (StyleModel).
     """
     if mode not in MODES:
         raise DataError(f"--mode={mode!r}: use one of {MODES}")
     if not 0.0 <= strength <= 1.0:
         raise DataError(f"--strength={strength} must lie in [0, 1]")
-    models = [StyleModel(p) for p in model_paths]
+    models = [StyleModel(p, precision=precision) for p in model_paths]
     size = models[0].image_size
     if any(m.image_size != size for m in models):
         raise DataError(f"the models work at different image sizes "

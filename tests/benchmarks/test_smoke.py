@@ -162,7 +162,10 @@ def test_wae_bf16_prints_speed_and_loss_change(capsys, tmp_path):
     import numpy as np
     from benchmarks import wae_bf16
     from tests.wae_style.test_compare import make_workdir
-    make_workdir(tmp_path / "w")
+    from wae_style import configs
+    from wae_style import export
+    model = make_workdir(tmp_path / "w")
+    export.export(model, configs.WAEConfig.testing(), tmp_path / "w" / "export")
     files = []
     for i in range(2):
         files.append(str(tmp_path / f"{i}.png"))
@@ -170,7 +173,7 @@ def test_wae_bf16_prints_speed_and_loss_change(capsys, tmp_path):
     wae_bf16.main(["--workdir", str(tmp_path / "w"), "--content", files[0], "--style", files[1],
                    "--batch", "2", "--reps", "1"])
     recs = _records(capsys.readouterr().out)
-    for policy in ("float32", "mixed_bfloat16"):
+    for policy in ("float32", "bfloat16"):
         assert recs[f"wae_transfer_{policy}_batch2_ms_per_image"]["median"] > 0
         assert recs[f"wae_transfer_{policy}_style_loss"]["pairs"] == 1
     change = recs["wae_transfer_bf16_change"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common import hardware
 from sketch_rnn import losses, precision
 from sketch_rnn.configs import SketchRNNConfig
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
@@ -59,16 +60,16 @@ def test_bf16_matmul_gradients(transpose_a, transpose_b):
 def test_auto_matmul_dtype_follows_the_hardware(tmp_path, monkeypatch):
     # A CPU without bf16 matmuls (AVX-512 Xeon, measured slower in bf16) gets fp32.
     xeon = "avx2 fma avx512f avx512bw avx512_vnni"
-    assert not precision.native_bf16(xeon.split())
-    assert precision.native_bf16((xeon + " avx512_bf16").split())
-    assert precision.native_bf16("amx_bf16 amx_tile".split())
+    assert not hardware.native_bf16(xeon.split())
+    assert hardware.native_bf16((xeon + " avx512_bf16").split())
+    assert hardware.native_bf16("amx_bf16 amx_tile".split())
     info = tmp_path / "cpuinfo"
     info.write_text(f"processor : 0\nflags\t\t: {xeon} avx512_bf16\n\nprocessor : 1\n")
-    assert "avx512_bf16" in precision.cpu_flags(str(info))
-    assert precision.cpu_flags(str(tmp_path / "missing")) == set()
+    assert "avx512_bf16" in hardware.cpu_flags(str(info))
+    assert hardware.cpu_flags(str(tmp_path / "missing")) == set()
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     for flags, want in ((xeon, "float32"), (xeon + " avx512_bf16", "bfloat16")):
-        monkeypatch.setattr(precision, "cpu_flags", lambda flags=flags: set(flags.split()))
+        monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: set(flags.split()))
         assert precision.resolve_matmul_dtype("auto") == want
         # Resolved once, when the config is built; the layers get the resolved value.
         config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="auto")
@@ -159,7 +160,7 @@ def test_two_models_keep_their_own_precision(kind):
 def test_xla_train_step_in_each_precision(dtype):
     # Forces each path: bf16 runs natively on bf16 hardware (avx512_bf16 / AMX) and is
     # emulated elsewhere; "auto" is whichever this machine picks.
-    want = {"auto": "bfloat16" if precision.native_bf16() else "float32"}.get(dtype, dtype)
+    want = {"auto": "bfloat16" if hardware.native_bf16() else "float32"}.get(dtype, dtype)
     reference = _model("float32")
     model = _model(dtype)
     model.set_weights(reference.get_weights())

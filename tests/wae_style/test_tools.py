@@ -13,8 +13,8 @@ class FakeModel:
 
     image_size, content_dim = 8, 4
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, path, precision="auto"):
+        self.path, self.precision = path, precision
 
     def transfer(self, c, s, strength=1.0):
         return (1 - strength) * c + strength * s

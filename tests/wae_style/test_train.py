@@ -101,3 +101,43 @@ def test_image_folder_source_and_skips(tmp_path, images_dir):
     first = next(iter(pipe.dataset(5))).numpy()
     np.testing.assert_array_equal(first, pipe.batch(5))
     assert pipe.batch(5).shape == (8, 64, 64, 3)
+
+
+def test_export_bf16_transfer_and_the_client_choice(one_step_run, monkeypatch):
+    from common import exports
+    from common.errors import DataError
+    from wae_style import precision
+    from wae_style.client import StyleModel
+    _, workdir = one_step_run
+    loaded = tf.saved_model.load(str(workdir / "export"))
+    rng = np.random.default_rng(1)
+    c, s = (rng.uniform(size=(2, 64, 64, 3)).astype(np.float32) for _ in range(2))
+    t = tf.constant(1.0)
+    full = loaded.transfer(content=c, style=s, strength=t)["images"].numpy()
+    low = loaded.transfer_bf16(content=c, style=s, strength=t)["images"]
+    assert low.dtype == tf.float32
+    assert 0 < np.abs(low.numpy() - full).max() < 0.05  # bf16 convolutions, same weights.
+
+    forced = StyleModel(workdir, precision="bfloat16")
+    assert forced.uses_bf16(1) and forced.info()["bf16_transfer"]
+    np.testing.assert_allclose(forced.transfer(c, s), np.clip(low.numpy(), 0, 1), atol=1e-6)
+    np.testing.assert_allclose(StyleModel(workdir, precision="float32").transfer(c, s),
+                               np.clip(full, 0, 1), atol=1e-6)
+    auto = StyleModel(workdir)
+    assert not auto.uses_bf16(precision.BF16_MIN_BATCH - 1)
+    assert auto.uses_bf16(precision.BF16_MIN_BATCH) == precision.native_bf16()
+    with pytest.raises(DataError, match="precision='fp8'"):
+        StyleModel(workdir, precision="fp8")
+
+    # An export from before the bf16 signature: float32 always, and a clear error if forced.
+    real = exports.load_export
+
+    def old_export(path, kind):
+        path, model, meta = real(path, kind)
+        meta = dict(meta, signatures=[n for n in meta["signatures"] if n != "transfer_bf16"])
+        return path, model, meta
+
+    monkeypatch.setattr(exports, "load_export", old_export)
+    assert not StyleModel(workdir).uses_bf16(1000)
+    with pytest.raises(DataError, match="no bf16 transfer"):
+        StyleModel(workdir, precision="bfloat16")
