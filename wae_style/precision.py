@@ -6,9 +6,9 @@ from common.hardware import native_bf16
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 BF16_POLICY = "mixed_bfloat16"  # bf16 convolutions and matmuls, float32 weights.
-# Smallest batch for which "auto" picks bf16. On an avx512_bf16 CPU (AMD EPYC, 2 cores) bf16
-# transfer took 0.53x the float32 speed at batch 1 and 1.65x at batch 64, with content and
-# style losses within 0.3% (docs/benchmarks.md, benchmarks/wae_bf16.py).
+# Smallest batch for which "auto" picks bf16. On an avx512_bf16 CPU (AMD EPYC, 2 cores, quiet)
+# bf16 transfer ran at 0.95x the float32 speed at batch 1, 1.28x at 16 and 1.64x at 64, with
+# content and style losses within 1% (docs/benchmarks.md, benchmarks/wae_bf16.py).
 BF16_MIN_BATCH = 16
 
 
