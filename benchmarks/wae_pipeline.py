@@ -9,6 +9,7 @@ step's (benchmarks/train_wae.py): the pipeline keeps up when it is many times fa
 """
 
 import argparse
+import dataclasses
 import time
 
 from benchmarks import timing
@@ -25,10 +26,8 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=50, help="batches per timed rep")
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
-    config = configs.WAEConfig.testing().with_vgg("random")
-    config = config.replace_from_strings([f"image_crop={args.image_crop}"])
-    if args.data_dir:
-        config = configs.WAEConfig.from_dict({**config.to_dict(), "data": list(args.data_dir)})
+    config = dataclasses.replace(configs.WAEConfig.testing(), image_crop=args.image_crop,
+                                 data=tuple(args.data_dir or ("builtin",)))
 
     t0 = time.perf_counter()
     sources = data.load_sources(config)

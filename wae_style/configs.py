@@ -218,6 +218,9 @@ class WAEConfig(config_utils.ConfigBase):
         wanted = set(self.style_layers) | set(self.content_feature_layers)
         return tuple(n for n in VGG16_CONV_LAYERS if n in wanted)
 
+    def _loss_pair(self):
+        return {"feature_weight": self.feature_weight, "gram_weight": self.gram_weight}
+
     def with_vgg(self, vgg_weights):
         """This config on other VGG16 weights ("imagenet", a file or "random").
 
@@ -228,15 +231,13 @@ class WAEConfig(config_utils.ConfigBase):
         changes = {"vgg_weights": vgg_weights}
         if vgg_weights != self.vgg_weights:
             changes["vgg_weights_sha256"] = ""
-        pair = {k: getattr(self, k) for k in ("feature_weight", "gram_weight")}
-        if pair in LOSS_WEIGHTS.values():
+        if self._loss_pair() in LOSS_WEIGHTS.values():
             changes.update(LOSS_WEIGHTS[vgg_kind(vgg_weights)])
         return dataclasses.replace(self, **changes)
 
     def loss_weights_note(self):
         """A one-line warning when the loss weights are the pair measured for the other VGG, else ""."""
-        pair = {k: getattr(self, k) for k in ("feature_weight", "gram_weight")}
-        kind = vgg_kind(self.vgg_weights)
+        pair, kind = self._loss_pair(), vgg_kind(self.vgg_weights)
         for other, weights in LOSS_WEIGHTS.items():
             if other != kind and pair == weights:
                 right = LOSS_WEIGHTS[kind]

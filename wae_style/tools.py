@@ -30,6 +30,12 @@ def load_images(paths, size, what):
     return np.stack(out).astype(np.float32)
 
 
+def _cycled_pairs(c, s):
+    """Content i with style i for i < max(len(c), len(s)), the shorter list repeating."""
+    n = max(len(c), len(s))
+    return c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]
+
+
 def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", precision="auto"):
     """Writes the requested grid to `out` (PNG) and returns its path.
 
@@ -60,17 +66,15 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", p
             inputs = np.concatenate([c, s]) if len(s) else c
             rows, ncols = [inputs] + [m.reconstruct(inputs) for m in models], len(inputs)
         elif mode == "strength":
-            n = max(len(c), len(s))
-            ci, si = c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]
-            rows, ncols = [], 2 + len(SWEEP)
-            for i in range(n):
-                for m in models:
-                    sweep = [m.transfer(ci[i:i + 1], si[i:i + 1], t) for t in SWEEP]
-                    rows.append(np.concatenate([ci[i:i + 1], si[i:i + 1]] + sweep))
+            ci, si = _cycled_pairs(c, s)
+            sweeps = [np.stack([m.transfer(ci, si, t) for t in SWEEP], axis=1)  # (n, 5, S, S, 3)
+                      for m in models]
+            rows = [np.concatenate([ci[i:i + 1], si[i:i + 1], sweep[i]])
+                    for i in range(len(ci)) for sweep in sweeps]
+            ncols = 2 + len(SWEEP)
         else:  # figure7
-            n = max(len(c), len(s))
-            ci, si = c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]
-            rows, ncols = [ci, si] + [m.transfer(ci, si, strength) for m in models], n
+            ci, si = _cycled_pairs(c, s)
+            rows, ncols = [ci, si] + [m.transfer(ci, si, strength) for m in models], len(ci)
         image = grid.image_grid(np.concatenate(rows), ncols=ncols)
     grid.save_png(image, out)
     print(f"Wrote {out} ({mode}; models with content_dim {[m.content_dim for m in models]}).")

@@ -194,8 +194,9 @@ def train_and_evaluate(config, workdir, overwrite=False):
     if note:
         print(note + ".", flush=True)
     print(describe_vgg(config), flush=True)
-    if config.loss_weights_note():
-        print(config.loss_weights_note(), flush=True)
+    weights_note = config.loss_weights_note()
+    if weights_note:
+        print(weights_note, flush=True)
     sources = data.load_sources(config)  # Bad data fails here, before the workdir is touched.
     data.log_sources(sources)
     built = build(config, strategy)
