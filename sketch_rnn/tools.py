@@ -1,4 +1,4 @@
-"""The command-line tools' work: sample, complete and interpolate grids, and the experiment reports."""
+"""The command-line tools' work: sample, complete, reconstruct and interpolate grids; reports."""
 
 import json
 import os
@@ -86,6 +86,37 @@ def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9)
     png, svg = sketch_files.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} completions of the first {k}/{len(sketch)} points of "
           f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
+    return png, svg
+
+
+def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0,
+                max_len=None, cell=128):
+    """Encodes each sketch and decodes it n times per temperature; writes the grid.
+
+    Each row: the input, then n reconstructions at each temperature (left to right).
+
+    Returns:
+        (png, svg).
+    """
+    if n < 1:
+        raise DataError(f"--n={n} must be >= 1")
+    if not refs:
+        raise DataError("--input: give at least one sketch")
+    model = SketchModel(model_path)
+    sketches = [sketch_files.load_sketch(ref) for ref in refs]
+    outs = {t: model.decode(np.repeat(model.encode(sketches), n, axis=0), t, seed, max_len)
+            for t in temperatures}  # t -> (len(refs) * n) sketches, n per input in order.
+    rows, labels = [], []
+    for i, sketch in enumerate(sketches):
+        rows.append(sketch)
+        labels.append("input")
+        for t in temperatures:
+            rows += outs[t][i * n:(i + 1) * n]
+            labels += [f"temp {t:g}"] + [""] * (n - 1)
+    png, svg = sketch_files.save_grid(rows, out, ncols=1 + n * len(temperatures), labels=labels,
+                                      cell=cell)
+    print(f"Wrote {png} and {svg}: {len(sketches)} sketches, {n} reconstructions each at τ = "
+          f"{', '.join(f'{t:g}' for t in temperatures)}.")
     return png, svg
 
 

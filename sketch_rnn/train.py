@@ -28,6 +28,7 @@ RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strat
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
 EVAL_METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "nll_offsets", "nll_pen", "nll")
+TEST_METRICS = ("nll_offsets", "nll_pen", "nll")  # Also logged on the test split, as test_*.
 
 
 def build(config, strategy):
@@ -68,13 +69,17 @@ def make_replica_step(model, optimizer, step, config):
     return replica_step
 
 
-def make_evaluate(model, step, config, pipeline):
+def make_evaluate(model, step, config, pipeline, test_pipeline=None):
     """Mean validation losses over the whole split (no augmentation, z = mu), in fp32.
 
     Besides magenta's losses: nll_offsets, nll_pen and nll, the means over sketches of the
     `log_likelihood` signature's per-sketch values (nats per point, the data's normaliser);
     one end-of-sketch row is appended so that a sketch of max_seq_len points has its end
     step scored too, and magenta's losses see the first max_seq_len steps as before.
+
+    With a test_pipeline the test split's NLLs are logged too (test_nll_offsets, ...), so
+    the test curve can be read beside the validation one. Nothing is chosen by them: the
+    best checkpoint is picked on validation.
     """
     per_sketch = ("mu", "presig", "z")
     training_model = model
@@ -90,10 +95,9 @@ def make_evaluate(model, step, config, pipeline):
             longer[:, 1:], batch["lengths"], outputs).items()})
         return {k: tf.cast(values[k], tf.float32) for k in EVAL_METRICS}
 
-    def evaluate(_):
-        export_lib.copy_weights(training_model, model)
+    def means(split):
         totals, n = {}, 0
-        for batch in pipeline.eval_batches():
+        for batch in split.eval_batches():
             real = np.asarray(batch["weights"]) > 0  # The last batch is padded with copies.
             size = int(real.sum())
             out = eval_batch({"strokes": tf.constant(batch["strokes"][real]),
@@ -102,6 +106,14 @@ def make_evaluate(model, step, config, pipeline):
                 totals[k] = totals.get(k, 0.0) + float(v) * size
             n += size
         return {k: v / max(n, 1) for k, v in totals.items()}
+
+    def evaluate(_):
+        export_lib.copy_weights(training_model, model)
+        values = means(pipeline)
+        if test_pipeline is not None:
+            test = means(test_pipeline)
+            values.update({f"test_{k}": test[k] for k in TEST_METRICS})
+        return values
 
     return evaluate
 
@@ -212,6 +224,7 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
     data.write_info(workdir, splits)
     pipeline = data.train_pipeline(splits, config)
     valid = data.eval_pipeline(splits, config)
+    test = data.eval_pipeline(splits, config, "test") if splits.test else None
     model, step, optimizer = built
     info = data.info(splits)
 
@@ -225,7 +238,7 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
                     "rng": train_steps.seed_generator_states(model)},
         make_dataset=pipeline.dataset, replica_step=make_replica_step(model, optimizer, step, config),
         items_per_step=config.batch_size, item_name="sketches",
-        evaluate=make_evaluate(model, step, config, valid),
+        evaluate=make_evaluate(model, step, config, valid, test),
         images=make_images(model, config, splits, splits.scale_factor),
         export=export, best_metric="L_R" if config.conditional else "loss", shown_metrics=SHOWN,
         on_step=on_step)

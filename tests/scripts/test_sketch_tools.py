@@ -1,4 +1,4 @@
-"""The sample / complete / interpolate / evaluate_sketch_rnn tools on tiny trained exports."""
+"""The sample / complete / reconstruct / interpolate / evaluate_sketch_rnn tools on tiny trained exports."""
 
 import dataclasses
 import json
@@ -64,6 +64,29 @@ def test_complete_draws_prefix_then_continuations(exports, sketches_dir, tmp_pat
     for bad in (0, -1, 41, 2.5):
         with pytest.raises(DataError, match="prefix"):
             tools.prefix_points(40, bad)
+
+
+def test_reconstruct_draws_each_input_then_its_decodings(exports, sketches_dir, tmp_path):
+    refs = [str(sketches_dir / "quickdraw_exupery_raw" / "fork.ndjson") + f":{i}" for i in (0, 1)]
+    png, svg = tools.reconstruct(exports[0], refs, tmp_path / "r", n=2, temperatures=[0.1, 0.9],
+                                 max_len=10, cell=32)
+    assert _png_size(png) == ((1 + 2 * 2) * 32, 2 * 32)  # input + 2 per temperature; a row each
+    assert "temp 0.9" in open(svg).read()
+    with pytest.raises(DataError, match="n=0"):
+        tools.reconstruct(exports[0], refs, tmp_path / "r", n=0)
+    with pytest.raises(DataError, match="at least one"):
+        tools.reconstruct(exports[0], [], tmp_path / "r")
+
+
+def test_reconstruct_needs_a_conditional_model(tmp_path, sketches_dir):
+    from sketch_rnn import train
+    workdir = tmp_path / "uncond"
+    train.train_and_evaluate(dataclasses.replace(SketchRNNConfig.testing(), num_steps=1,
+                                                 conditional=False), workdir)
+    ref = str(sketches_dir / "quickdraw_exupery_raw" / "fork.ndjson")
+    with pytest.raises(DataError, match="unconditional"):
+        tools.reconstruct(workdir, [ref], tmp_path / "r")
+    assert not (tmp_path / "r.png").exists()
 
 
 def test_interpolate_strips_and_report(exports, sketches_dir, tmp_path):
@@ -175,6 +198,7 @@ def test_histogram_bins():
     (["scripts.interpolate", "--pair=onlyone"], "REF_A,REF_B"),
     (["scripts.interpolate", "--method=cubic"], "cubic"),
     (["scripts.complete", "--input=/nonexistent.ndjson:3"], "/nonexistent.ndjson"),
+    (["scripts.reconstruct", "--input=/nonexistent.npz:test:3"], "/nonexistent.npz"),
 ])
 def test_tools_reject_bad_input_clearly(exports, tmp_path, args, needle):
     cmd = [sys.executable, "-m", args[0], f"--model={exports[0]}", f"--out={tmp_path / 'o'}"]

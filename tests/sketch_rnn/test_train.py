@@ -82,6 +82,34 @@ def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(o
     assert {"nll_offsets", "nll_pen", "nll"} <= trainer_testing.summary_tags(workdir, "valid")
 
 
+def _export_nll(loaded, sketches, scale):
+    strokes = np.zeros((len(sketches), max(len(s) for s in sketches), 3), np.float32)
+    for i, s in enumerate(sketches):
+        strokes[i, :len(s)] = s
+    strokes[:, :, :2] *= scale  # The export speaks data units.
+    out = loaded.log_likelihood(strokes=tf.constant(strokes),
+                                lengths=tf.constant([len(s) for s in sketches], tf.int32))
+    return {k: float(np.mean(v.numpy())) for k, v in out.items()}
+
+
+def test_the_test_split_nll_is_logged_beside_validation(one_step_run):
+    from sketch_rnn import data
+    config, workdir = one_step_run
+    loaded = tf.saved_model.load(str(workdir / "export"))
+    model, step = _restored(config, workdir)
+    splits = train.load_data(config)
+    assert splits.test
+    got = train.make_evaluate(model, step, config, data.eval_pipeline(splits, config),
+                              data.eval_pipeline(splits, config, "test"))(1)
+    want = _export_nll(loaded, splits.test, splits.scale_factor)
+    for k in ("nll_offsets", "nll_pen", "nll"):
+        np.testing.assert_allclose(got[f"test_{k}"], want[k], rtol=1e-4, atol=1e-5)
+    assert got["nll_offsets"] != got["test_nll_offsets"]  # Two splits, two figures.
+    assert "test_L_s" not in got  # Only the NLLs: nothing is chosen on the test split.
+    assert {"test_nll_offsets", "test_nll_pen", "test_nll"} <= trainer_testing.summary_tags(
+        workdir, "valid")
+
+
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
     out = trainer_testing.run_export_without_package(workdir / "export", """

@@ -1,0 +1,35 @@
+"""Encodes sketches and decodes them again with a conditional Sketch RNN: PNG + SVG grid, a row per input."""
+
+from absl import app
+from absl import flags
+
+from common import cli
+from sketch_rnn import tools
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir (conditional).",
+                    required=True)
+flags.DEFINE_multi_string("input", None, "A sketch: FILE.ndjson[:INDEX] or FILE.npz[:SPLIT]:INDEX "
+                          "(repeat for more rows).", required=True)
+flags.DEFINE_string("out", "reconstructions", "Output prefix: writes OUT.png and OUT.svg.")
+flags.DEFINE_integer("n", 3, "Reconstructions per input and temperature.")
+flags.DEFINE_list("temperature", ["0.1", "0.5", "0.9"], "Temperatures, comma separated.")
+flags.DEFINE_integer("seed", 0, "Decoding seed.")
+flags.DEFINE_integer("max_len", None, "Points per sketch at most (default: the model's max_seq_len).")
+flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
+
+
+def main(argv):
+    del argv
+    cli.quiet_logging()
+    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
+    cli.exit_on_error(tools.reconstruct, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.n, temps,
+                      FLAGS.seed, FLAGS.max_len, FLAGS.cell)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
