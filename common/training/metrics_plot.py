@@ -107,8 +107,10 @@ def plot_run(workdirs, out_png, tags=("L_R", "L_s", "L_p", "L_KL", "loss"), titl
             for split, style in (("train", "-"), ("valid", "--")):
                 if tag in curves.get(split, {}):
                     steps, values = curves[split][tag]
+                    # Evaluation logs the test split's figures as test_* beside validation's.
+                    shown = "test" if split == "valid" and tag.startswith("test_") else split
                     ax.plot(steps, values, style, color=colours[i % len(colours)],
-                            label=f"{name} {split}" if len(runs) > 1 else split)
+                            label=f"{name} {shown}" if len(runs) > 1 else shown)
         for j, (label, value) in enumerate(panel_references(references, tag, tags)):
             ax.axhline(value, linestyle=":", color="black" if j == 0 else "grey", label=label)
         ax.set_title(tag)
