@@ -37,6 +37,23 @@ def test_commands_spell_out_the_whole_run(tmp_path):
     assert config.num_steps == recipe.num_steps and config.data == ("/data/x.npz",)
 
 
+def test_a_from_scratch_recipe_trains_without_an_import(tmp_path):
+    recipe = recipes.get("sheep_scratch")
+    lines = recipes.commands(recipe, tmp_path / "m", "/data")
+    assert len(lines) == 1 and "import_sketch_rnn_js" not in lines[0]
+    for part in ("--dataset=/data/sketches/hardmaru_sketch-rnn-datasets/aaron_sheep.npz",
+                 f"--workdir={tmp_path}/m/sheep_scratch", "--config=default",
+                 "--override=conditional=False", f"--num_steps={recipe.num_steps}",
+                 "--eval_every=250", "--save_every=250", "--seed=0"):
+        assert part in lines[0].split(), part
+    assert "--init_from" not in lines[0]
+    _, gen, init, workdir = recipes.paths(recipe, tmp_path / "m", "/data")
+    assert gen is None and init is None and workdir == tmp_path / "m" / "sheep_scratch"
+    config = recipes.config_for(recipe, "/data/x.npz", None)
+    assert not config.conditional and config.init_from == "" and config.dec_rnn_size == 512
+    assert config.learning_rate == 1e-3 and config.use_recurrent_dropout  # The defaults.
+
+
 def test_unknown_recipe_and_missing_inputs_are_named(tmp_path):
     with pytest.raises(DataError, match="no recipe 'cat'.*sheep_finetuned"):
         recipes.get("cat")
