@@ -12,9 +12,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "demo_out", "Output folder (workdirs, exports and gallery/).")
 flags.DEFINE_multi_string("data_dir", None, "Stroke sources for Sketch RNN (default: builtin).")
 flags.DEFINE_multi_string("image_dir", None, "Image folders for the WAE (default: builtin).")
-flags.DEFINE_integer("sketch_steps", 3000, "Sketch RNN training steps (3,000: about 3.5 minutes "
-                     "on 2 cores; the shape check recognised 6% of samples at 400 steps, "
-                     "62% at 2,000 and 75% at 4,000).")
+flags.DEFINE_integer("sketch_steps", 3000, "Sketch RNN training steps (3,000: about 4.5 minutes "
+                     "with the shape check on 2 cores; docs/sketch_rnn.md measures 400 to 4,000).")
 flags.DEFINE_integer("wae_steps", 300, "WAE training steps.")
 flags.DEFINE_bool("quick", False, "Tiny models and a handful of steps (a smoke test).")
 flags.DEFINE_integer("seed", 0, "Random seed.")

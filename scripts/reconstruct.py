@@ -1,4 +1,4 @@
-"""Encodes sketches and decodes them again with a conditional Sketch RNN: PNG + SVG grid, a row per input."""
+"""Encodes sketches and decodes them again (a conditional Sketch RNN): a PNG + SVG grid."""
 
 from absl import app
 from absl import flags

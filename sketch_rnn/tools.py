@@ -104,8 +104,8 @@ def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0
         raise DataError("--input: give at least one sketch")
     model = SketchModel(model_path)
     sketches = [sketch_files.load_sketch(ref) for ref in refs]
-    outs = {t: model.decode(np.repeat(model.encode(sketches), n, axis=0), t, seed, max_len)
-            for t in temperatures}  # t -> (len(refs) * n) sketches, n per input in order.
+    z = np.repeat(model.encode(sketches), n, axis=0)  # (len(refs) * n, N_z), n per input
+    outs = {t: model.decode(z, t, seed, max_len) for t in temperatures}
     rows, labels = [], []
     for i, sketch in enumerate(sketches):
         rows.append(sketch)

@@ -70,19 +70,14 @@ def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(o
     sketches = splits.valid or splits.train
     assert len(sketches) % odd.batch_size != 0  # The padded last batch's copies are left out.
     assert max(len(s) for s in sketches) == config.max_seq_len  # Its end step is scored too.
-    width = max(len(s) for s in sketches)
-    strokes = np.zeros((len(sketches), width, 3), np.float32)
-    for i, s in enumerate(sketches):
-        strokes[i, :len(s)] = s
-    strokes[:, :, :2] *= splits.scale_factor  # The export speaks data units.
-    want = loaded.log_likelihood(strokes=tf.constant(strokes),
-                                 lengths=tf.constant([len(s) for s in sketches], tf.int32))
+    want = _export_nll(loaded, sketches, splits.scale_factor)
     for k in ("nll_offsets", "nll_pen", "nll"):
-        np.testing.assert_allclose(got[k], float(np.mean(want[k].numpy())), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-5)
     assert {"nll_offsets", "nll_pen", "nll"} <= trainer_testing.summary_tags(workdir, "valid")
 
 
 def _export_nll(loaded, sketches, scale):
+    """The export's log_likelihood averaged over `sketches` (normalised stroke-3)."""
     strokes = np.zeros((len(sketches), max(len(s) for s in sketches), 3), np.float32)
     for i, s in enumerate(sketches):
         strokes[i, :len(s)] = s
