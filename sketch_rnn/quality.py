@@ -73,6 +73,8 @@ def measure(model_paths, data_file, split="test", normaliser="train",
         max_len: sample length cap (default: the longest sketch of the split), the same for
             every model so that `ended` compares like with like.
         out: folder for report.json, report.md and samples.png (None: nothing written).
+            A conditional model also reconstructs the split's first n drawings at each
+            temperature ("reconstructions": the same statistics; grid rows "recon").
         shown, cell: samples per grid row and the grid's cell size.
 
     Returns:
@@ -101,10 +103,24 @@ def measure(model_paths, data_file, split="test", normaliser="train",
             row["samples"][f"{t:g}"] = sample_stats(samples, max_len)
             cells += samples[:shown]
             labels += [f"{name} t={t:g}"] + [""] * (min(shown, len(samples)) - 1)
+        if model.conditional:
+            # The first n drawings of the split, each encoded (z = mu) and decoded once per
+            # temperature; grid rows sit under the data row, drawing for drawing.
+            inputs = sketches[:n]
+            z = model.encode(inputs)  # (len(inputs), N_z)
+            row["reconstructed"] = shape_stats(inputs)
+            row["reconstructions"] = {}
+            for t in temperatures:
+                outs = model.decode(z, t, seed, max_len)
+                row["reconstructions"][f"{t:g}"] = sample_stats(outs, max_len)
+                cells += outs[:shown]
+                labels += [f"{name} recon t={t:g}"] + [""] * (min(shown, len(outs)) - 1)
         report["models"][name] = row
         print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f} nll_pen "
               f"{row['mean_nll_pen']:.4f}; ended " + ", ".join(
-                  f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items()), flush=True)
+                  f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items())
+              + "".join(f"; reconstructions ended t={t}: {s['ended']:.0%}"
+                        for t, s in row.get("reconstructions", {}).items()), flush=True)
     if out is not None:
         out = pathlib.Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -131,6 +147,12 @@ def markdown(report):
         for j, (t, s) in enumerate(row["samples"].items()):
             head = (f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} "
                     if j == 0 else "| | | ")
+            lines.append(f"{head}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
+                         f"{s['mean_strokes']:.2f} |")
+        for j, (t, s) in enumerate(row.get("reconstructions", {}).items()):
+            src = row["reconstructed"]
+            head = (f"| {name}: reconstructions of the first {src['n']} ({src['mean_points']:.1f} "
+                    f"points, {src['mean_strokes']:.2f} strokes) | | " if j == 0 else "| | | ")
             lines.append(f"{head}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
                          f"{s['mean_strokes']:.2f} |")
     return "\n".join(lines)

@@ -63,6 +63,13 @@ RECIPES = {r.name: r for r in (
         dataset=AARON_SHEEP, config="default", overrides=("conditional=False",),
         num_steps=6250, eval_every=250, save_every=250,
         result="aaron_sheep test nll_offsets 0.179 (Google's sheep: 0.479); 82 min on 2 cores"),
+    Recipe(
+        name="sheep_conditional",
+        summary="a conditional VAE (encoder 256, LSTM 512, z 128) from scratch on aaron_sheep",
+        dataset=AARON_SHEEP, config="default", overrides=(),
+        num_steps=5500, eval_every=250, save_every=250,
+        result="aaron_sheep test nll_offsets 0.058 (unconditional at 5,500 steps: 0.235; Google's "
+               "sheep: 0.479); about 2 h on 2 cores"),
 )}
 
 

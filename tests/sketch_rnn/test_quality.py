@@ -49,5 +49,21 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     assert report["split"]["n"] == 300 and report["max_len"] == 40
     assert json.loads((out / "report.json").read_text())["models"][workdir.name]["path"]
     assert "| 0.4 |" in (out / "report.md").read_text() and (out / "samples.png").stat().st_size
+    # testing() is conditional: the split's first n drawings are reconstructed too.
+    assert set(row["reconstructions"]) == {"0.1", "0.4", "0.7"}
+    assert all(s["n"] == 6 and 0 <= s["ended"] <= 1 and s["mean_points"] <= 40
+               for s in row["reconstructions"].values())
+    assert row["reconstructed"]["n"] == 6 and row["reconstructed"]["mean_points"] > 0
+    text = (out / "report.md").read_text()
+    assert "reconstructions of the first 6" in text and text.count("| 0.4 |") == 2
     with pytest.raises(DataError, match="no split 'nope'"):
         quality.measure([workdir], shared_data / AARON, split="nope")
+
+
+def test_markdown_of_an_unconditional_model_has_no_reconstruction_rows():
+    stats = {"n": 4, "mean_points": 10.0, "mean_strokes": 2.0, "ended": 0.5}
+    report = {"normaliser": 18.5, "split": stats, "data": "x.npz [test]", "n_samples": 4,
+              "max_len": 20, "models": {"m": {"mean_nll_offsets": 0.1, "mean_nll_pen": 0.2,
+                                              "samples": {"0.1": stats, "0.7": stats}}}}
+    text = quality.markdown(report)
+    assert text.count("| m | 0.1000 | 0.2000 | 0.1 | 50% |") == 1 and "reconstructions" not in text

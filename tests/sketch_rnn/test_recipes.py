@@ -54,6 +54,18 @@ def test_a_from_scratch_recipe_trains_without_an_import(tmp_path):
     assert config.learning_rate == 1e-3 and config.use_recurrent_dropout  # The defaults.
 
 
+def test_the_conditional_recipe_is_default_with_its_encoder(tmp_path):
+    recipe = recipes.get("sheep_conditional")
+    (line,) = recipes.commands(recipe, tmp_path / "m", "/data")
+    assert "--override" not in line and "--init_from" not in line
+    for part in (f"--workdir={tmp_path}/m/sheep_conditional", "--config=default",
+                 f"--num_steps={recipe.num_steps}", "--eval_every=250", "--seed=0"):
+        assert part in line.split(), part
+    config = recipes.config_for(recipe, "/data/x.npz", None)
+    assert config.conditional and config.enc_rnn_size == 256 and config.z_size == 128
+    assert config.kl_weight == 0.5 and config.dec_rnn_size == 512
+
+
 def test_unknown_recipe_and_missing_inputs_are_named(tmp_path):
     with pytest.raises(DataError, match="no recipe 'cat'.*sheep_finetuned"):
         recipes.get("cat")
