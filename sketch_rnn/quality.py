@@ -144,15 +144,17 @@ def markdown(report):
              f"| ({split['n']} test drawings) | | | | | {split['mean_points']:.1f} | "
              f"{split['mean_strokes']:.2f} |"]
     for name, row in report["models"].items():
-        for j, (t, s) in enumerate(row["samples"].items()):
-            head = (f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} "
-                    if j == 0 else "| | | ")
-            lines.append(f"{head}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
-                         f"{s['mean_strokes']:.2f} |")
-        for j, (t, s) in enumerate(row.get("reconstructions", {}).items()):
+        lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} ",
+                       row["samples"])
+        if "reconstructions" in row:
             src = row["reconstructed"]
-            head = (f"| {name}: reconstructions of the first {src['n']} ({src['mean_points']:.1f} "
-                    f"points, {src['mean_strokes']:.2f} strokes) | | " if j == 0 else "| | | ")
-            lines.append(f"{head}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
-                         f"{s['mean_strokes']:.2f} |")
+            lines += _rows(f"| {name}: reconstructions of the first {src['n']} "
+                           f"({src['mean_points']:.1f} points, {src['mean_strokes']:.2f} "
+                           "strokes) | | ", row["reconstructions"])
     return "\n".join(lines)
+
+
+def _rows(head, by_temperature):
+    """One table row per temperature; `head` fills the first three cells of the first."""
+    return [f"{head if j == 0 else '| | | '}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
+            f"{s['mean_strokes']:.2f} |" for j, (t, s) in enumerate(by_temperature.items())]
