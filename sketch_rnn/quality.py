@@ -89,7 +89,7 @@ def measure(model_paths, data_file, split="test", normaliser="train",
     norm = resolve_normaliser(normaliser, data_file)
     max_len = int(max_len or max(len(s) for s in sketches))
     report = {"data": where, "normaliser": norm, "max_len": max_len, "n_samples": n,
-              "seed": seed, "split": shape_stats(sketches), "models": {}}
+              "seed": seed, "split_name": split, "split": shape_stats(sketches), "models": {}}
     cells = list(sketches[:shown])
     labels = [f"{split} data"] + [""] * (len(cells) - 1)
     for path in model_paths:
@@ -136,12 +136,13 @@ def markdown(report):
     """The report as a markdown table: one row per model and temperature."""
     norm = report["normaliser"]
     split = report["split"]
+    name = report.get("split_name", "test")  # reports written before the name was kept
     lines = [f"Data: {report['data']}; normaliser "
              f"{'each model its own' if norm is None else f'{norm:.4g}'}; "
              f"{report['n_samples']} samples per row, at most {report['max_len']} points.", "",
-             "| model | test nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
+             f"| model | {name} nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
              "|---|---:|---:|---:|---:|---:|---:|",
-             f"| ({split['n']} test drawings) | | | | | {split['mean_points']:.1f} | "
+             f"| ({split['n']} {name} drawings) | | | | | {split['mean_points']:.1f} | "
              f"{split['mean_strokes']:.2f} |"]
     for name, row in report["models"].items():
         lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} ",

@@ -56,6 +56,7 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     assert row["reconstructed"]["n"] == 6 and row["reconstructed"]["mean_points"] > 0
     text = (out / "report.md").read_text()
     assert "reconstructions of the first 6" in text and text.count("| 0.4 |") == 2
+    assert "| model | test nll_offsets |" in text and "(300 test drawings)" in text
     with pytest.raises(DataError, match="no split 'nope'"):
         quality.measure([workdir], shared_data / AARON, split="nope")
 
@@ -67,3 +68,6 @@ def test_markdown_of_an_unconditional_model_has_no_reconstruction_rows():
                                               "samples": {"0.1": stats, "0.7": stats}}}}
     text = quality.markdown(report)
     assert text.count("| m | 0.1000 | 0.2000 | 0.1 | 50% |") == 1 and "reconstructions" not in text
+    # The table names the split it scored.
+    text = quality.markdown({**report, "split_name": "valid"})
+    assert "| model | valid nll_offsets |" in text and "(4 valid drawings)" in text
