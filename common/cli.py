@@ -18,12 +18,16 @@ def build_config(config_class, name, overrides=(), **fields):
 
 
 def exit_on_error(fn, *args, **kwargs):
-    """Runs fn; the package's own errors and bad values end the process with a clear message."""
+    """Runs fn; the package's own errors, bad values and Ctrl-C end the process with one line."""
     try:
         return fn(*args, **kwargs)
     except (SketchStyleError, ValueError, OSError) as e:  # OSError: e.g. a full disk.
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except KeyboardInterrupt:  # Ctrl-C: every write is atomic, so nothing half-written is left.
+        print("interrupted; files already written are kept whole (a trainer resumes from its "
+              "last checkpoint when the same command is rerun)", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 def quiet_logging():

@@ -268,6 +268,18 @@ def test_cli_reports_a_full_disk_clearly(capsys):
     assert "error: [Errno 28] No space left on device" in capsys.readouterr().err
 
 
+def test_cli_ends_on_ctrl_c_with_one_line(capsys):
+    from common import cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as info:
+        cli.exit_on_error(interrupted)
+    assert info.value.code == 130
+    assert capsys.readouterr().err.startswith("interrupted; files already written are kept")
+
+
 # ----------------------------------------------------------------------------- truncated checkpoint
 
 

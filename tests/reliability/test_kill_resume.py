@@ -215,6 +215,24 @@ def test_kill_once_and_resume(tmp_path, reference_runs, record):
                checkpoints_read=n_ckpts, weights="bit-identical")
 
 
+def test_ctrl_c_ends_a_run_with_one_line_and_the_same_command_resumes(tmp_path):
+    """SIGINT mid-run: exit 130 with one line and no traceback; rerunning resumes."""
+    workdir, log = tmp_path / "interrupted", tmp_path / "interrupted.log"
+    cmd, env = command("sketch_rnn", workdir, 100000, 2, 100000)
+    proc = launch(cmd, env, log)
+    assert wait_for(proc, lambda: (latest_step(workdir) or 0) >= 2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=RUN_TIMEOUT) == 130
+    text = log.read_text()
+    assert "Traceback" not in text and "interrupted; files already written" in text, text[-2000:]
+    step = latest_step(workdir)
+    cmd, env = command("sketch_rnn", workdir, step + 1, 2, 100000)
+    res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"at step {step}." in res.stdout + res.stderr and latest_step(workdir) == step + 1
+
+
 # ----------------------------------------------------------------------------- slow: many moments
 
 SLOW_SCENARIOS = {
