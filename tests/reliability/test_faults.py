@@ -256,28 +256,20 @@ def test_full_disk_on_small_files_keeps_old_content(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]  # No temp files left.
 
 
-def test_cli_reports_a_full_disk_clearly(capsys):
+@pytest.mark.parametrize("raised, code, message", [
+    (ENOSPC, 2, "error: [Errno 28] No space left on device"),  # A full disk.
+    (KeyboardInterrupt(), 130, "interrupted; files already written are kept"),  # Ctrl-C.
+])
+def test_cli_ends_with_one_line(raised, code, message, capsys):
     from common import cli
 
-    def write_config():
-        raise ENOSPC
+    def fails():
+        raise raised
 
     with pytest.raises(SystemExit) as info:
-        cli.exit_on_error(write_config)
-    assert info.value.code == 2
-    assert "error: [Errno 28] No space left on device" in capsys.readouterr().err
-
-
-def test_cli_ends_on_ctrl_c_with_one_line(capsys):
-    from common import cli
-
-    def interrupted():
-        raise KeyboardInterrupt
-
-    with pytest.raises(SystemExit) as info:
-        cli.exit_on_error(interrupted)
-    assert info.value.code == 130
-    assert capsys.readouterr().err.startswith("interrupted; files already written are kept")
+        cli.exit_on_error(fails)
+    assert info.value.code == code
+    assert capsys.readouterr().err.startswith(message)
 
 
 # ----------------------------------------------------------------------------- truncated checkpoint
