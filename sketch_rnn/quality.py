@@ -136,13 +136,13 @@ def markdown(report):
     """The report as a markdown table: one row per model and temperature."""
     norm = report["normaliser"]
     split = report["split"]
-    name = report.get("split_name", "test")  # reports written before the name was kept
+    scored = report.get("split_name", "test")  # Reports written before the name was kept.
     lines = [f"Data: {report['data']}; normaliser "
              f"{'each model its own' if norm is None else f'{norm:.4g}'}; "
              f"{report['n_samples']} samples per row, at most {report['max_len']} points.", "",
-             f"| model | {name} nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
+             f"| model | {scored} nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
              "|---|---:|---:|---:|---:|---:|---:|",
-             f"| ({split['n']} {name} drawings) | | | | | {split['mean_points']:.1f} | "
+             f"| ({split['n']} {scored} drawings) | | | | | {split['mean_points']:.1f} | "
              f"{split['mean_strokes']:.2f} |"]
     for name, row in report["models"].items():
         lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} ",
