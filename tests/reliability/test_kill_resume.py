@@ -219,10 +219,16 @@ def test_ctrl_c_ends_a_run_with_one_line_and_the_same_command_resumes(tmp_path):
     """SIGINT mid-run: exit 130 with one line and no traceback; rerunning resumes."""
     workdir, log = tmp_path / "interrupted", tmp_path / "interrupted.log"
     cmd, env = command("sketch_rnn", workdir, 100000, 2, 100000)
-    proc = launch(cmd, env, log)
-    assert wait_for(proc, lambda: (latest_step(workdir) or 0) >= 2)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=RUN_TIMEOUT) == 130
+    # pytest-xdist workers ignore SIGINT and children inherit that; a terminal's Ctrl-C does not.
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert wait_for(proc, lambda: (latest_step(workdir) or 0) >= 2)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 130
+    finally:
+        proc.kill()
     text = log.read_text()
     assert "Traceback" not in text and "interrupted; files already written" in text, text[-2000:]
     step = latest_step(workdir)
