@@ -33,8 +33,11 @@ def command(model, workdir, num_steps, save_every, eval_every, hook=None):
 
 
 def launch(cmd, env, log):
+    """Starts cmd with the default SIGINT handler: pytest-xdist workers ignore SIGINT and
+    children inherit that, where a terminal's Ctrl-C would interrupt them."""
     with open(log, "wb") as f:
-        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT)
+        return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(proc, pred, timeout=RUN_TIMEOUT, poll=0.01):
@@ -219,10 +222,7 @@ def test_ctrl_c_ends_a_run_with_one_line_and_the_same_command_resumes(tmp_path):
     """SIGINT mid-run: exit 130 with one line and no traceback; rerunning resumes."""
     workdir, log = tmp_path / "interrupted", tmp_path / "interrupted.log"
     cmd, env = command("sketch_rnn", workdir, 100000, 2, 100000)
-    # pytest-xdist workers ignore SIGINT and children inherit that; a terminal's Ctrl-C does not.
-    with open(log, "wb") as f:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=f, stderr=subprocess.STDOUT,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = launch(cmd, env, log)
     try:
         assert wait_for(proc, lambda: (latest_step(workdir) or 0) >= 2)
         proc.send_signal(signal.SIGINT)
