@@ -64,6 +64,11 @@ def measure(model_paths, data_file, split="test", normaliser="train",
             temperatures=TEMPERATURES, n=200, seed=0, max_len=None, out=None, shown=8, cell=72):
     """Scores each model on a split and measures its samples.
 
+    When the split's offsets are whole pixels, each model is also scored on the split with
+    every offset dequantised (`mean_nll_offsets_dequantised`, the same noise for every model,
+    drawn from `seed`): a density can keep lowering its NLL on integer data by peaking on the
+    lattice, which the dequantised figure does not reward.
+
     Args:
         model_paths: exports or workdirs (named by their workdir folders).
         data_file: a stroke file (.npz with splits, or .ndjson).
@@ -90,6 +95,9 @@ def measure(model_paths, data_file, split="test", normaliser="train",
     max_len = int(max_len or max(len(s) for s in sketches))
     report = {"data": where, "normaliser": norm, "max_len": max_len, "n_samples": n,
               "seed": seed, "split_name": split, "split": shape_stats(sketches), "models": {}}
+    # The same noise for every model (None: the offsets are not integers).
+    dequantised = (S.dequantise(sketches, np.random.default_rng(seed))
+                   if S.on_integer_grid(sketches) else None)
     cells = list(sketches[:shown])
     labels = [f"{split} data"] + [""] * (len(cells) - 1)
     for path in model_paths:
@@ -98,6 +106,9 @@ def measure(model_paths, data_file, split="test", normaliser="train",
         nll = model.log_likelihood(sketches, norm)
         row = {"path": str(model.path), **{f"mean_{k}": float(v.mean()) for k, v in nll.items()},
                "samples": {}}
+        if dequantised is not None:
+            row["mean_nll_offsets_dequantised"] = float(
+                model.log_likelihood(dequantised, norm)["nll_offsets"].mean())
         for t in temperatures:
             samples = model.sample(n, t, seed, max_len)
             row["samples"][f"{t:g}"] = sample_stats(samples, max_len)
@@ -116,8 +127,10 @@ def measure(model_paths, data_file, split="test", normaliser="train",
                 cells += outs[:shown]
                 labels += [f"{name} recon t={t:g}"] + [""] * (min(shown, len(outs)) - 1)
         report["models"][name] = row
-        print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f} nll_pen "
-              f"{row['mean_nll_pen']:.4f}; ended " + ", ".join(
+        deq = row.get("mean_nll_offsets_dequantised")
+        print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f}"
+              + ("" if deq is None else f" (dequantised {deq:.4f})")
+              + f" nll_pen {row['mean_nll_pen']:.4f}; ended " + ", ".join(
                   f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items())
               + "".join(f"; reconstructions ended t={t}: {s['ended']:.0%}"
                         for t, s in row.get("reconstructions", {}).items()), flush=True)
@@ -137,25 +150,34 @@ def markdown(report):
     norm = report["normaliser"]
     split = report["split"]
     scored = report.get("split_name", "test")  # Reports written before the name was kept.
+    models = report["models"]
+    # A dequantised column when any model has the figure (integer data).
+    deq = any("mean_nll_offsets_dequantised" in row for row in models.values())
+    extra = " | dequantised" if deq else ""
+    blank = "| | | | " if deq else "| | | "
     lines = [f"Data: {report['data']}; normaliser "
              f"{'each model its own' if norm is None else f'{norm:.4g}'}; "
              f"{report['n_samples']} samples per row, at most {report['max_len']} points.", "",
-             f"| model | {scored} nll_offsets | nll_pen | τ | ended | mean points | mean strokes |",
-             "|---|---:|---:|---:|---:|---:|---:|",
-             f"| ({split['n']} {scored} drawings) | | | | | {split['mean_points']:.1f} | "
+             f"| model | {scored} nll_offsets{extra} | nll_pen | τ | ended | mean points | "
+             "mean strokes |",
+             "|---|---:|" + ("---:|" if deq else "") + "---:|---:|---:|---:|---:|",
+             f"| ({split['n']} {scored} drawings) {blank}| | {split['mean_points']:.1f} | "
              f"{split['mean_strokes']:.2f} |"]
-    for name, row in report["models"].items():
-        lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f} | {row['mean_nll_pen']:.4f} ",
-                       row["samples"])
+    for name, row in models.items():
+        value = row.get("mean_nll_offsets_dequantised")
+        cell = ("" if not deq else " | -" if value is None else f" | {value:.4f}")
+        lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f}{cell} | "
+                       f"{row['mean_nll_pen']:.4f} ", row["samples"], blank)
         if "reconstructions" in row:
             src = row["reconstructed"]
             lines += _rows(f"| {name}: reconstructions of the first {src['n']} "
                            f"({src['mean_points']:.1f} points, {src['mean_strokes']:.2f} "
-                           "strokes) | | ", row["reconstructions"])
+                           f"strokes) {blank[2:]}", row["reconstructions"], blank)
     return "\n".join(lines)
 
 
-def _rows(head, by_temperature):
-    """One table row per temperature; `head` fills the first three cells of the first."""
-    return [f"{head if j == 0 else '| | | '}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
+def _rows(head, by_temperature, blank="| | | "):
+    """One table row per temperature; `head` fills the cells before τ in the first, `blank`
+    in the others."""
+    return [f"{head if j == 0 else blank}| {t} | {s['ended']:.0%} | {s['mean_points']:.1f} | "
             f"{s['mean_strokes']:.2f} |" for j, (t, s) in enumerate(by_temperature.items())]

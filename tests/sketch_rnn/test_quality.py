@@ -1,4 +1,4 @@
-"""Model measures: stroke counts, sample ending, normalisers, and a report from a real export."""
+"""Model measures: stroke counts, sample ending, normalisers, dequantised NLL, a real report."""
 
 import json
 
@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 
 from common.errors import DataError
+from common.strokes import formats as S
 from sketch_rnn import configs
 from sketch_rnn import quality
+from sketch_rnn import sketch_files
 from sketch_rnn import train
+from sketch_rnn.client import SketchModel
 from tests import trainer_testing
 
 AARON = "sketches/hardmaru_sketch-rnn-datasets/aaron_sheep.npz"
@@ -46,6 +49,15 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     assert set(row["samples"]) == {"0.1", "0.4", "0.7"}
     assert all(s["n"] == 6 and 0 <= s["ended"] <= 1 for s in row["samples"].values())
     assert row["mean_nll"] == pytest.approx(row["mean_nll_offsets"] + row["mean_nll_pen"])
+    # aaron_sheep's offsets are whole pixels, so the dequantised figure is there: the model
+    # scored by hand on the same noise, which moves the figure (a little, after one step).
+    model = SketchModel(workdir)
+    sketches, _ = sketch_files.read_sketches(str(shared_data / AARON), "test")
+    noisy = S.dequantise(sketches, np.random.default_rng(0))
+    norm = report["normaliser"]
+    want = model.log_likelihood(noisy, norm)["nll_offsets"].mean()
+    assert row["mean_nll_offsets_dequantised"] == pytest.approx(want, rel=1e-6)
+    assert abs(want - row["mean_nll_offsets"]) > 1e-5
     assert report["split"]["n"] == 300 and report["max_len"] == 40
     assert json.loads((out / "report.json").read_text())["models"][workdir.name]["path"]
     assert "| 0.4 |" in (out / "report.md").read_text() and (out / "samples.png").stat().st_size
@@ -56,7 +68,10 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     assert row["reconstructed"]["n"] == 6 and row["reconstructed"]["mean_points"] > 0
     text = (out / "report.md").read_text()
     assert "reconstructions of the first 6" in text and text.count("| 0.4 |") == 2
-    assert "| model | test nll_offsets |" in text and "(300 test drawings)" in text
+    assert "| model | test nll_offsets | dequantised | nll_pen |" in text
+    assert "(300 test drawings) | | | | | |" in text
+    assert len({line.count("|") for line in text.splitlines()[2:]}) == 1  # One table width.
+    assert f"| {row['mean_nll_offsets_dequantised']:.4f} |" in text
     with pytest.raises(DataError, match="no split 'nope'"):
         quality.measure([workdir], shared_data / AARON, split="nope")
 
@@ -71,3 +86,10 @@ def test_markdown_of_an_unconditional_model_has_no_reconstruction_rows():
     # The table names the split it scored.
     text = quality.markdown({**report, "split_name": "valid"})
     assert "| model | valid nll_offsets |" in text and "(4 valid drawings)" in text
+    # With a dequantised figure every row gets one more cell; a model without it shows "-".
+    deq = {**report["models"]["m"], "mean_nll_offsets_dequantised": 0.9}
+    text = quality.markdown({**report, "models": {"m": deq, "old": report["models"]["m"]}})
+    rows = text.splitlines()[2:]
+    assert len({row.count("|") for row in rows}) == 1, rows  # One width for the table.
+    assert "| m | 0.1000 | 0.9000 | 0.2000 | 0.1 | 50% |" in text
+    assert "| old | 0.1000 | - | 0.2000 | 0.1 | 50% |" in text and "| | | | | 0.7 | 50% |" in text

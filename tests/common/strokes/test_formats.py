@@ -344,3 +344,16 @@ def test_random_scale():
     np.testing.assert_array_equal(out[:, 2], s[:, 2])
     assert 0.85 <= sx <= 1.15 and 0.85 <= sy <= 1.15
     np.testing.assert_array_equal(S.random_scale(s, np.random.default_rng(0), factor=0.0), s)
+
+
+def test_dequantise_moves_offsets_within_their_pixel_and_keeps_the_pen():
+    s = [np.array([[3, -2, 0], [0, 5, 1]], np.int16), np.array([[1, 1, 1]], np.float32)]
+    assert S.on_integer_grid(s) and not S.on_integer_grid([np.array([[0.5, 1, 1]])])
+    assert not S.on_integer_grid([])
+    out = S.dequantise(s, np.random.default_rng(0))
+    u = np.random.default_rng(0).uniform(-0.5, 0.5, size=(2, 2))  # The first sketch's draw.
+    np.testing.assert_allclose(out[0][:, 0:2], s[0][:, 0:2] + u, rtol=1e-6)
+    for a, b in zip(out, s):
+        assert a.dtype == np.float32 and np.all(np.abs(a[:, 0:2] - b[:, 0:2]) <= 0.5)
+        np.testing.assert_array_equal(a[:, 2], b[:, 2])
+    assert not S.on_integer_grid(out) and s[0][0, 0] == 3  # The input is not changed.
