@@ -29,6 +29,8 @@ METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
 EVAL_METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "nll_offsets", "nll_pen", "nll")
 TEST_METRICS = ("nll_offsets", "nll_pen", "nll")  # Also logged on the test split, as test_*.
+# On pixel data, also logged with every offset dequantised: *_dequantised, test_*_dequantised.
+DEQUANTISED_METRICS = ("nll_offsets", "nll")
 
 
 def build(config, strategy):
@@ -69,7 +71,7 @@ def make_replica_step(model, optimizer, step, config):
     return replica_step
 
 
-def make_evaluate(model, step, config, pipeline, test_pipeline=None):
+def make_evaluate(model, step, config, pipeline, test_pipeline=None, dequantised=None):
     """Mean validation losses over the whole split (no augmentation, z = mu), in fp32.
 
     Besides magenta's losses: nll_offsets, nll_pen and nll, the means over sketches of the
@@ -80,6 +82,11 @@ def make_evaluate(model, step, config, pipeline, test_pipeline=None):
     With a test_pipeline the test split's NLLs are logged too (test_nll_offsets, ...), so
     the test curve can be read beside the validation one. Nothing is chosen by them: the
     best checkpoint is picked on validation.
+
+    `dequantised` is a (valid, test or None) pair of pipelines over the same splits with
+    every offset dequantised (see data.dequantised_splits); it adds nll_offsets_dequantised
+    and nll_dequantised, and test_* of them. On pixel data the plain NLL keeps falling as the
+    density peaks on the integer lattice; the dequantised one does not reward that.
     """
     per_sketch = ("mu", "presig", "z")
     training_model = model
@@ -113,6 +120,13 @@ def make_evaluate(model, step, config, pipeline, test_pipeline=None):
         if test_pipeline is not None:
             test = means(test_pipeline)
             values.update({f"test_{k}": test[k] for k in TEST_METRICS})
+        if dequantised is not None:
+            noisy_valid, noisy_test = dequantised
+            values.update({f"{k}_dequantised": v for k, v in means(noisy_valid).items()
+                           if k in DEQUANTISED_METRICS})
+            if noisy_test is not None:
+                values.update({f"test_{k}_dequantised": v for k, v in means(noisy_test).items()
+                               if k in DEQUANTISED_METRICS})
         return values
 
     return evaluate
@@ -220,11 +234,28 @@ def load_data(config):
     return splits
 
 
+def best_metric(config, splits):
+    """The validation metric whose minimum picks the best checkpoint.
+
+    On pixel data the dequantised NLL (offsets and pen, z = mu), which stops improving when
+    the model starts to fit the integer lattice rather than the drawings; otherwise magenta's
+    reconstruction loss (conditional) or whole loss (unconditional).
+    """
+    if splits.integer_offsets:
+        return "nll_dequantised"
+    return "L_R" if config.conditional else "loss"
+
+
 def _train(config, workdir, splits, strategy, built, on_step=None):
     data.write_info(workdir, splits)
     pipeline = data.train_pipeline(splits, config)
     valid = data.eval_pipeline(splits, config)
     test = data.eval_pipeline(splits, config, "test") if splits.test else None
+    dequantised = None
+    if splits.integer_offsets:  # Pixel data: also score it dequantised, and pick the best on it.
+        noisy = data.dequantised_splits(splits, config.seed)
+        dequantised = (data.eval_pipeline(noisy, config),
+                       data.eval_pipeline(noisy, config, "test") if splits.test else None)
     model, step, optimizer = built
     info = data.info(splits)
 
@@ -238,9 +269,9 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
                     "rng": train_steps.seed_generator_states(model)},
         make_dataset=pipeline.dataset, replica_step=make_replica_step(model, optimizer, step, config),
         items_per_step=config.batch_size, item_name="sketches",
-        evaluate=make_evaluate(model, step, config, valid, test),
+        evaluate=make_evaluate(model, step, config, valid, test, dequantised),
         images=make_images(model, config, splits, splits.scale_factor),
-        export=export, best_metric="L_R" if config.conditional else "loss", shown_metrics=SHOWN,
+        export=export, best_metric=best_metric(config, splits), shown_metrics=SHOWN,
         on_step=on_step)
     last = loop.run(spec)
     print(loop.describe_outputs(workdir), flush=True)

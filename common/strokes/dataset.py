@@ -32,6 +32,8 @@ class StrokeSplits:
         n_duplicates: ndjson sketches dropped because their key_id was already seen in the class.
         n_clamped: split -> number of kept sketches that had an offset beyond +-limit (clamped).
         notes: human-readable remarks on how the splits were made (printed by trainers).
+        integer_offsets: every offset of every split was a whole number before normalising
+            (pixel data such as aaron_sheep or QuickDraw); see formats.dequantise.
 
     Reference: magenta sketch_rnn/sketch_rnn_train.py load_dataset (same preprocessing).
     """
@@ -50,6 +52,7 @@ class StrokeSplits:
     n_duplicates: int = 0
     n_clamped: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
+    integer_offsets: bool = False
 
     def split(self, name):
         """(sketches, labels) of split `name` ("train", "valid" or "test")."""
@@ -192,12 +195,14 @@ def load_strokes(sources: Sequence[str], max_seq_len=250, seed=0, valid_fraction
     if not out["train"][0]:
         raise DataError(f"no train sketches of at most {max_seq_len} points in {list(sources)}")
     factor = S.scale_factor(out["train"][0])
+    integer = S.on_integer_grid([s for k in SPLITS for s in out[k][0]])
     return StrokeSplits(
         train=S.normalize(out["train"][0], factor), train_labels=out["train"][1],
         valid=S.normalize(out["valid"][0], factor), valid_labels=out["valid"][1],
         test=S.normalize(out["test"][0], factor), test_labels=out["test"][1],
         class_names=class_names, scale_factor=factor, max_seq_len=max_seq_len,
-        n_dropped=n_dropped, n_skipped=n_skipped, n_duplicates=n_duplicates, n_clamped=n_clamped)
+        n_dropped=n_dropped, n_skipped=n_skipped, n_duplicates=n_duplicates, n_clamped=n_clamped,
+        integer_offsets=integer)
 
 
 class StrokePipeline:

@@ -61,17 +61,21 @@ class Checkpoints:
                 f"could not write a checkpoint in {self.manager.directory} at step {step}: {e}. "
                 f"The previous checkpoint ({last}) is kept.") from e
 
-    def best_value(self):
+    def best_value(self, metric=None):
+        """The best value saved so far; None if none, or if it was chosen on another metric."""
         try:
-            return json.loads(self.best_file.read_text())["value"]
-        except (OSError, ValueError, KeyError):
+            best = json.loads(self.best_file.read_text())
+            if metric is not None and best.get("metric", metric) != metric:
+                return None  # The run now picks on another metric: start its record afresh.
+            return best["value"]
+        except (OSError, ValueError, KeyError, AttributeError):
             return None
 
     def maybe_save_best(self, step, value, metric):
         """Saves the best checkpoint when `value` (lower is better) improves."""
         if value is None or not np.isfinite(value):
             return False
-        best = self.best_value()
+        best = self.best_value(metric)
         if best is not None and value >= best:
             return False
         try:

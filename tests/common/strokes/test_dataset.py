@@ -49,6 +49,7 @@ def test_aaron_sheep(sheep, sketches_dir):
     np.testing.assert_allclose(sheep.valid[3][:, :2] * sheep.scale_factor, raw["valid"][3][:, :2],
                                rtol=1e-5, atol=1e-4)
     assert S.scale_factor(sheep.train) == pytest.approx(1.0, rel=1e-4)
+    assert sheep.integer_offsets and S.on_integer_grid(raw["test"])  # Whole pixels.
 
 
 def test_length_filter_counts(sketches_dir):
@@ -101,6 +102,15 @@ def test_builtin_source():
     assert sorted(set(sp.train_labels.tolist())) == list(range(len(sp.class_names)))
     again = load_strokes(["builtin"], builtin_per_class=10, seed=1)
     np.testing.assert_array_equal(again.train[5], sp.train[5])
+    assert sp.integer_offsets  # Drawn on a pixel grid, as QuickDraw is.
+
+
+def test_float_offsets_are_not_integer_data(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = {k: np.array(toy_sketches(n, rng) + [np.zeros((0, 3), np.float32)], object)[:-1]
+              for k, n in (("train", 20), ("valid", 4), ("test", 4))}
+    np.savez(tmp_path / "toy.npz", allow_pickle=True, **arrays)
+    assert not load_strokes([tmp_path / "toy.npz"]).integer_offsets
 
 
 def test_bad_sources(tmp_path, sketches_dir):

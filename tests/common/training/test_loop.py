@@ -276,3 +276,17 @@ def test_skip_reason_names_the_cause():
     assert "above max_grad_norm" in loop._skip_reason({"loss": 1.0, "grad_norm": 1e9})
     assert loop._skip_reason({"loss": np.nan, "grad_norm": 1.0}) == "non-finite loss or gradient"
     assert loop._skip_reason({"loss": 1.0, "grad_norm": np.inf}) == "non-finite loss or gradient"
+
+
+def test_best_record_restarts_when_the_metric_changes(tmp_path):
+    from common.training import checkpoints
+    v = tf.Variable(1.0)
+    ckpts = checkpoints.Checkpoints(tmp_path, {"v": v})
+    assert ckpts.maybe_save_best(1, 0.5, "loss")
+    assert not ckpts.maybe_save_best(2, 0.7, "loss")
+    assert ckpts.best_value("loss") == 0.5 and ckpts.best_value("nll_dequantised") is None
+    # A resumed run that now picks on another metric does not compare across metrics.
+    assert ckpts.maybe_save_best(3, 0.9, "nll_dequantised")
+    assert json.loads((tmp_path / "best" / "best.json").read_text()) == {
+        "step": 3, "metric": "nll_dequantised", "value": 0.9}
+    assert not ckpts.maybe_save_best(4, 0.95, "nll_dequantised")
