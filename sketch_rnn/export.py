@@ -185,3 +185,63 @@ def export(model, config, info, path):
 def load(path):
     """Loads an exported SavedModel (only from a path you trust: a SavedModel is code)."""
     return tf.saved_model.load(str(resolve_export(path)))
+
+
+def export_checkpoint(workdir, out, checkpoint="best"):
+    """Exports one checkpoint of a training run (by default the best on validation) to `out`.
+
+    The trainer's own export/ follows the latest step; a run that went on past its best
+    (the dequantised validation NLL on pixel data) keeps that model only in best/.
+
+    Args:
+        workdir: a Sketch RNN run (config.json, data.json, checkpoints/, best/).
+        out: the SavedModel folder to write; an existing export there is replaced whole,
+            any other existing folder is refused.
+        checkpoint: "best", "latest", or a step number still kept in checkpoints/ or best/.
+
+    Returns:
+        (out path, the checkpoint path exported).
+
+    Raises:
+        DataError: no such run or checkpoint (the kept steps are named), or `out` is not an
+            export.
+    """
+    from common.errors import DataError
+    from common.training import workdir as workdir_lib
+    from sketch_rnn.pretrained import read_workdir_config
+
+    workdir, out = pathlib.Path(workdir), pathlib.Path(out)
+    config, _ = read_workdir_config(workdir)
+    try:
+        info = json.loads((workdir / "data.json").read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{workdir / 'data.json'}: cannot read the run's data info ({e})") from None
+    kept = {}  # step -> checkpoint path
+    for folder in ("checkpoints", "best"):
+        state = tf.train.get_checkpoint_state(str(workdir / folder))
+        for path in (state.all_model_checkpoint_paths if state else []):
+            kept[int(path.rsplit("-", 1)[-1])] = path
+    if checkpoint == "best":
+        path = tf.train.latest_checkpoint(str(workdir / "best"))
+    elif checkpoint == "latest":
+        path = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    elif str(checkpoint).isdigit():
+        path = kept.get(int(checkpoint))
+    else:
+        raise DataError(f"--checkpoint={checkpoint!r}: give best, latest or a step number")
+    if path is None:
+        steps = ", ".join(str(s) for s in sorted(kept)) or "none"
+        raise DataError(f"{workdir}: no {checkpoint} checkpoint (steps kept: {steps})")
+    if out.exists() and not (out / "saved_model.pb").exists():
+        raise DataError(f"{out} exists and is not an export; give a new folder")
+    model = SketchRNN(config)
+    dummy = {"strokes": tf.zeros((1, config.max_seq_len + 1, 5)),
+             "lengths": tf.ones((1,), tf.int32)}
+    model(dummy, training=False)  # Build every weight before restoring.
+    try:
+        tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
+    except (tf.errors.OpError, AssertionError, ValueError) as e:
+        raise DataError(f"{path}: unreadable checkpoint ({str(e).splitlines()[0][:200]})") from None
+    with workdir_lib.atomic_directory(out) as tmp:
+        export(model, config, info, tmp)
+    return out, path

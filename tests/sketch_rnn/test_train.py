@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -146,6 +147,40 @@ def test_dequantised_splits_noise_is_one_pixel_wide_and_fixed():
     empty = dataclasses.replace(splits, valid=[], valid_labels=np.zeros(0, np.int32))
     c = data.dequantised_splits(empty, 3)  # No validation split: the train split, as eval does.
     assert len(c.valid) == len(splits.train) and len(c.valid_labels) == len(splits.train)
+
+
+def test_export_checkpoint_writes_the_best_one_and_refuses_clearly(one_step_run, tmp_path):
+    import shutil
+    from common.errors import DataError
+    from sketch_rnn import export as export_lib
+    _, workdir = one_step_run
+    run = tmp_path / "run"
+    shutil.copytree(workdir, run)
+    shutil.rmtree(run / "checkpoints")  # Only best/ (step 1) is left.
+    out, path = export_lib.export_checkpoint(run, tmp_path / "best_export")
+    assert path.startswith(str(run / "best"))
+    trained = tf.saved_model.load(str(workdir / "export"))
+    want = trained.sample(n=2, temperature=0.5, seed=3, max_len=12)
+    for again in range(2):  # The second export replaces the first whole.
+        loaded = tf.saved_model.load(str(out))
+        got = loaded.sample(n=2, temperature=0.5, seed=3, max_len=12)
+        np.testing.assert_array_equal(got["strokes"].numpy(), want["strokes"].numpy())
+        if not again:
+            export_lib.export_checkpoint(run, out, "1")
+    assert json.loads((out / "metadata.json").read_text())["model"] == "sketch_rnn"
+    for which, needle in (("latest", "no latest checkpoint (steps kept: 1)"),
+                          ("7", "no 7 checkpoint (steps kept: 1)"),
+                          ("newest", "give best, latest or a step number")):
+        with pytest.raises(DataError, match=re.escape(needle)):
+            export_lib.export_checkpoint(run, tmp_path / "x", which)
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(DataError, match="is not an export"):
+        export_lib.export_checkpoint(run, tmp_path / "notes")
+    proc = subprocess.run([sys.executable, "-m", "scripts.export_sketch_rnn",
+                           f"--workdir={tmp_path / 'nowhere'}", f"--out={tmp_path / 'y'}"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2 and "cannot read the run's config" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "y").exists()
 
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
