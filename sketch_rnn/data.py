@@ -44,7 +44,8 @@ def dequantised_splits(splits, seed):
 
     Only meaningful when splits.integer_offsets. The noise is fixed by `seed` (the same at
     every evaluation and after a resume); the test split's noise is the one that
-    `measure_sketch_models --seed=SEED` draws, so both report the same figure. An empty
+    `measure_sketch_models --seed=SEED` draws on the same file, so both report the same
+    figure when no test drawing was dropped for length. An empty
     valid split is replaced by the dequantised train split, as eval_pipeline would.
     """
     pixel = 1.0 / splits.scale_factor  # One pixel in normalised units.
