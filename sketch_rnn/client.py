@@ -113,7 +113,7 @@ class SketchModel:
         """The normaliser: the model sees stroke-3 offsets divided by it."""
         return float(self.meta.get("data", {}).get("scale_factor", 1.0))
 
-    def log_likelihood(self, sketches, normaliser=None, batch_size=100):
+    def log_likelihood(self, sketches, normaliser=None, batch_size=100, pixel=None):
         """Per-sketch NLLs in nats: dict of (B,) float64 nll_offsets, nll_pen and nll.
 
         Args:
@@ -121,23 +121,55 @@ class SketchModel:
           normaliser: score as if the export's normaliser were this one (the model then
             sees offsets / normaliser), e.g. one normaliser for several models.
           batch_size: sketches per call.
+          pixel: for data whose offsets are whole multiples of `pixel` (1 for pixel data):
+            also nll_offsets_discrete, the mean over points of -log of the mixture's mass
+            over each offset's pixel cell (losses.cell_log_prob; a probability, so the
+            normaliser does not enter it), and nll_discrete = nll_offsets_discrete + nll_pen.
         """
         if not hasattr(self._m, "log_likelihood"):
             raise DataError(f"{self.path}: this export has no log_likelihood signature (it was "
                             "written before it existed); train or import it again")
         if normaliser is not None and not normaliser > 0:
             raise DataError(f"normaliser={normaliser} must be > 0")
+        if pixel is not None and not pixel > 0:
+            raise DataError(f"pixel={pixel} must be > 0")
+        if pixel is not None and not hasattr(self._m, "mixture"):
+            raise DataError(f"{self.path}: this export has no mixture signature (it was written "
+                            "before it existed); train or import it again")
         factor = 1.0 if normaliser is None else self.scale_factor / float(normaliser)
+        units = self.scale_factor / factor  # Data units per model unit.
         checked = [validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)]
         out = {"nll_offsets": [], "nll_pen": [], "nll": []}
+        if pixel is not None:
+            out.update(nll_offsets_discrete=[], nll_discrete=[])
         for start in range(0, len(checked), batch_size):
             x, lengths = pad_stroke3(checked[start:start + batch_size])
+            data = x.copy()
             x[..., :2] *= factor
             with self.lock:
-                got = self._m.log_likelihood(strokes=x, lengths=lengths)
+                got = {k: v.numpy().astype(np.float64) for k, v in self._m.log_likelihood(
+                    strokes=x, lengths=lengths).items()}
+                mix = self._m.mixture(strokes=x, lengths=lengths) if pixel is not None else None
+            if mix is not None:
+                got["nll_offsets_discrete"] = self._discrete(mix, data, lengths, units, pixel)
+                got["nll_discrete"] = got["nll_offsets_discrete"] + got["nll_pen"]
             for k in out:
-                out[k].append(got[k].numpy().astype(np.float64))
+                out[k].append(got[k])
         return {k: np.concatenate(v) if v else np.zeros([0]) for k, v in out.items()}
+
+    @staticmethod
+    def _discrete(mix, data, lengths, units, pixel):
+        """Mean -log cell mass per real point, (B,): data (B, N, 3) in data units."""
+        from sketch_rnn import losses
+        n = data.shape[1]
+        p = {k: mix[k].numpy()[:, :n] for k in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}
+        with np.errstate(divide="ignore"):
+            log_pi = np.log(p["pi"])  # (B, N, M); a weight of 0 contributes nothing
+        log_cell = losses.cell_log_prob(
+            data[..., 0] / units, data[..., 1] / units, 0.5 * pixel / units, log_pi,
+            p["mu_x"], p["mu_y"], p["sigma_x"], p["sigma_y"], p["rho"]).numpy()  # (B, N)
+        real = np.arange(n)[None, :] < lengths[:, None]
+        return -np.where(real, log_cell, 0.0).sum(1) / np.maximum(lengths, 1)
 
     def reconstruct(self, sketches, temperature, seed, max_len=None):
         """encode then decode: one output per input sketch."""

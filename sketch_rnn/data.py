@@ -1,13 +1,9 @@
 """Sketch RNN data: load the configured stroke sources and build the training pipeline."""
 
-import dataclasses
 import json
 import pathlib
 
-import numpy as np
-
 from common.strokes import dataset as stroke_data
-from common.strokes import formats
 from common import files as workdir_lib
 
 DATA_INFO = "data.json"
@@ -37,24 +33,6 @@ def eval_pipeline(splits, config, split="valid"):
     return stroke_data.StrokePipeline(
         sketches, labels, batch_size=config.batch_size, max_seq_len=config.max_seq_len,
         seed=config.seed, augment=False)
-
-
-def dequantised_splits(splits, seed):
-    """The valid and test splits with uniform noise of one pixel's width on every offset.
-
-    Only meaningful when splits.integer_offsets. The noise is fixed by `seed` (the same at
-    every evaluation and after a resume); the test split's noise is the one that
-    `measure_sketch_models --seed=SEED` draws on the same file, so both report the same
-    figure when no test drawing was dropped for length. An empty
-    valid split is replaced by the dequantised train split, as eval_pipeline would.
-    """
-    pixel = 1.0 / splits.scale_factor  # One pixel in normalised units.
-    valid, labels = (splits.valid, splits.valid_labels) if splits.valid else (
-        splits.train, splits.train_labels)
-    return dataclasses.replace(
-        splits, valid=formats.dequantise(valid, np.random.default_rng([seed, 1]), pixel),
-        valid_labels=labels,
-        test=formats.dequantise(splits.test, np.random.default_rng(seed), pixel))
 
 
 def info(splits):

@@ -29,8 +29,8 @@ METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
 EVAL_METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "nll_offsets", "nll_pen", "nll")
 TEST_METRICS = ("nll_offsets", "nll_pen", "nll")  # Also logged on the test split, as test_*.
-# On pixel data, also logged with every offset dequantised: *_dequantised, test_*_dequantised.
-DEQUANTISED_METRICS = ("nll_offsets", "nll")
+# On pixel data also the probability of the whole-pixel offsets (see losses.cell_log_prob).
+DISCRETE_METRICS = ("nll_offsets_discrete", "nll_discrete")  # Valid, and test as test_*.
 
 
 def build(config, strategy):
@@ -71,7 +71,7 @@ def make_replica_step(model, optimizer, step, config):
     return replica_step
 
 
-def make_evaluate(model, step, config, pipeline, test_pipeline=None, dequantised=None):
+def make_evaluate(model, step, config, pipeline, test_pipeline=None, half_width=None):
     """Mean validation losses over the whole split (no augmentation, z = mu), in fp32.
 
     Besides magenta's losses: nll_offsets, nll_pen and nll, the means over sketches of the
@@ -83,10 +83,11 @@ def make_evaluate(model, step, config, pipeline, test_pipeline=None, dequantised
     the test curve can be read beside the validation one. Nothing is chosen by them: the
     best checkpoint is picked on validation.
 
-    `dequantised` is a (valid, test or None) pair of pipelines over the same splits with
-    every offset dequantised (see data.dequantised_splits); it adds nll_offsets_dequantised
-    and nll_dequantised, and test_* of them. On pixel data the plain NLL keeps falling as the
-    density peaks on the integer lattice; the dequantised one does not reward that.
+    With `half_width` (half a pixel in the model's units; for pixel data) also
+    nll_offsets_discrete and nll_discrete (and test_* of them): the offsets scored as whole
+    pixels, by the mixture's mass over each pixel's cell. On such data the plain density
+    NLL keeps falling as the mixture peaks on the integer lattice; this one is a probability
+    and cannot, so it shows where the model stops improving.
     """
     per_sketch = ("mu", "presig", "z")
     training_model = model
@@ -99,8 +100,9 @@ def make_evaluate(model, step, config, pipeline, test_pipeline=None, dequantised
         first = {k: v if k in per_sketch else v[:, :-1] for k, v in outputs.items()}  # T steps
         values = losses.compute_losses(first, batch, step, config)
         values.update({k: tf.reduce_mean(v) for k, v in losses.sketch_nll(
-            longer[:, 1:], batch["lengths"], outputs).items()})
-        return {k: tf.cast(values[k], tf.float32) for k in EVAL_METRICS}
+            longer[:, 1:], batch["lengths"], outputs, half_width).items()})
+        names = EVAL_METRICS + (DISCRETE_METRICS if half_width is not None else ())
+        return {k: tf.cast(values[k], tf.float32) for k in names}
 
     def means(split):
         totals, n = {}, 0
@@ -119,14 +121,8 @@ def make_evaluate(model, step, config, pipeline, test_pipeline=None, dequantised
         values = means(pipeline)
         if test_pipeline is not None:
             test = means(test_pipeline)
-            values.update({f"test_{k}": test[k] for k in TEST_METRICS})
-        if dequantised is not None:
-            noisy_valid, noisy_test = dequantised
-            values.update({f"{k}_dequantised": v for k, v in means(noisy_valid).items()
-                           if k in DEQUANTISED_METRICS})
-            if noisy_test is not None:
-                values.update({f"test_{k}_dequantised": v for k, v in means(noisy_test).items()
-                               if k in DEQUANTISED_METRICS})
+            values.update({f"test_{k}": test[k] for k in TEST_METRICS + DISCRETE_METRICS
+                           if k in test})
         return values
 
     return evaluate
@@ -237,12 +233,12 @@ def load_data(config):
 def best_metric(config, splits):
     """The validation metric whose minimum picks the best checkpoint.
 
-    On pixel data the dequantised NLL (offsets and pen, z = mu), which stops improving when
-    the model starts to fit the integer lattice rather than the drawings; otherwise magenta's
+    On pixel data the NLL of the whole-pixel offsets and the pen (z = mu), a probability that
+    the mixture cannot lower by peaking on the integer lattice; otherwise magenta's
     reconstruction loss (conditional) or whole loss (unconditional).
     """
     if splits.integer_offsets:
-        return "nll_dequantised"
+        return "nll_discrete"
     return "L_R" if config.conditional else "loss"
 
 
@@ -251,11 +247,8 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
     pipeline = data.train_pipeline(splits, config)
     valid = data.eval_pipeline(splits, config)
     test = data.eval_pipeline(splits, config, "test") if splits.test else None
-    dequantised = None
-    if splits.integer_offsets:  # Pixel data: also score it dequantised, and pick the best on it.
-        noisy = data.dequantised_splits(splits, config.seed)
-        dequantised = (data.eval_pipeline(noisy, config),
-                       data.eval_pipeline(noisy, config, "test") if splits.test else None)
+    # Pixel data: also score whole pixels, and pick the best on it.
+    half_width = 0.5 / splits.scale_factor if splits.integer_offsets else None
     model, step, optimizer = built
     info = data.info(splits)
 
@@ -269,7 +262,7 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
                     "rng": train_steps.seed_generator_states(model)},
         make_dataset=pipeline.dataset, replica_step=make_replica_step(model, optimizer, step, config),
         items_per_step=config.batch_size, item_name="sketches",
-        evaluate=make_evaluate(model, step, config, valid, test, dequantised),
+        evaluate=make_evaluate(model, step, config, valid, test, half_width),
         images=make_images(model, config, splits, splits.scale_factor),
         export=export, best_metric=best_metric(config, splits), shown_metrics=SHOWN,
         on_step=on_step)

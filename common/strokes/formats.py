@@ -423,8 +423,8 @@ def on_integer_grid(sketches):
         np.array_equal(s[:, 0:2], np.round(s[:, 0:2])) for s in map(np.asarray, sketches))
 
 
-def dequantise(sketches, rng, pixel=1.0):
-    """Adds uniform noise in [-pixel/2, pixel/2) to every x and y offset; the pen column is kept.
+def dequantise(sketches, rng):
+    """Adds uniform noise in [-0.5, 0.5) to every x and y offset; the pen column is kept.
 
     A density scored on integer offsets can keep improving by putting sharp peaks on the
     integer lattice. On dequantised offsets it cannot: the expected NLL of x + u bounds the
@@ -434,8 +434,6 @@ def dequantise(sketches, rng, pixel=1.0):
     Args:
         sketches: stroke-3 sketches, usually with integer offsets (see on_integer_grid).
         rng: np.random.Generator; one (P_i, 2) draw per sketch, in order.
-        pixel: the lattice spacing in the sketches' units: 1 for raw pixels, 1 / scale_factor
-            for sketches already divided by a normaliser.
 
     Returns:
         New float32 stroke-3 arrays.
@@ -443,7 +441,6 @@ def dequantise(sketches, rng, pixel=1.0):
     out = []
     for s in sketches:
         s = np.array(s, dtype=np.float32)
-        u = rng.uniform(-0.5, 0.5, size=(len(s), 2))  # (P, 2), in pixels
-        s[:, 0:2] += (u * pixel).astype(np.float32)
+        s[:, 0:2] += rng.uniform(-0.5, 0.5, size=(len(s), 2)).astype(np.float32)  # (P, 2)
         out.append(s)
     return out

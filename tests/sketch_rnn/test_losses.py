@@ -156,3 +156,76 @@ def test_compute_losses_unconditional():
     np.testing.assert_allclose(got["loss"], got["L_R"])
     for value in got.values():
         assert value.dtype == "float32" and value.shape == ()
+
+
+# The probability of whole-pixel offsets (cell_log_prob)
+
+def np_cell_mass(dx, dy, h, mx, my, sx, sy, rho, n=1200):
+    """One component's mass over [dx +- h] x [dy +- h] by the midpoint rule on an n x n grid."""
+    offs = -h + (np.arange(n) + 0.5) * 2 * h / n
+    x, y = np.meshgrid(dx + offs, dy + offs)
+    return np_pdf(x, y, mx, my, sx, sy, rho).sum() * (2 * h / n) ** 2
+
+
+def test_cell_log_prob_is_exact_for_independent_axes_into_the_far_tails():
+    import math
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2))
+
+    def log_mass(c, h, mu, s):  # log(Phi(b) - Phi(a)) from the nearer tail
+        a, b = (c - h - mu) / s, (c + h - mu) / s
+        return math.log(phi(b) - phi(a) if a <= 0 else phi(-a) - phi(-b))
+
+    for dx, dy, sx, sy in ((0, 0, 1, 1), (3, 2, 0.3, 0.2), (30, 0, 1, 1), (-30, 30, 1, 2),
+                           (0, 0, 100, 50), (0.1, -0.1, 0.01, 0.02)):
+        got = losses.cell_log_prob(np.float64(dx), np.float64(dy), 0.5, np.zeros(1), np.zeros(1),
+                                   np.zeros(1), np.array([sx], float), np.array([sy], float),
+                                   np.zeros(1)).numpy()
+        want = log_mass(dx, 0.5, 0, sx) + log_mass(dy, 0.5, 0, sy)
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (dx, dy, sx, sy)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cell_log_prob_matches_a_fine_grid_for_correlated_mixtures(seed):
+    rng = np.random.default_rng(seed)
+    m, h = 3, 0.3
+    mx, my = rng.normal(size=(2, m))
+    sx, sy = np.exp(rng.normal(size=(2, m)) - 1)
+    rho = rng.uniform(-0.95, 0.95, m)
+    pi = softmax(rng.normal(size=m))
+    dx, dy = rng.normal(size=2) * 0.5
+    want = np.log(sum(pi[j] * np_cell_mass(dx, dy, h, mx[j], my[j], sx[j], sy[j], rho[j])
+                      for j in range(m)))
+    got = losses.cell_log_prob(dx, dy, h, np.log(pi), mx, my, sx, sy, rho).numpy()
+    assert got == pytest.approx(want, abs=1e-4)  # 24 nodes: about 3e-5 nats here.
+
+
+def test_cell_log_prob_limits_narrow_and_wide():
+    # A component far narrower than the cell, inside it: its whole weight.
+    got = losses.cell_log_prob(0.0, 0.0, 0.5, np.log([0.3, 0.7]), np.array([0.1, 5.0]),
+                               np.array([-0.2, 5.0]), np.array([1e-3, 1e-3]),
+                               np.array([2e-3, 1e-3]), np.array([0.99, 0.0])).numpy()
+    assert got == pytest.approx(np.log(0.3), abs=1e-9)
+    # Far wider than the cell: the density times the cell's area.
+    args = (0.4, -0.3, 1e-3, 0.1, 0.2, 2.0, 3.0, 0.5)
+    got = losses.cell_log_prob(0.4, -0.3, 1e-3, np.zeros(1), *[np.array([a]) for a in args[3:]])
+    want = np.log(np_pdf(0.4, -0.3, *args[3:]) * (2e-3) ** 2)
+    assert float(got.numpy()) == pytest.approx(want, abs=1e-6)
+
+
+def test_sketch_nll_discrete_averages_real_points_only():
+    target, lengths, params = random_case(3)
+    target[..., :2] = np.round(target[..., :2] * 4) / 4  # A lattice of spacing 1/4.
+    out = losses.sketch_nll(target, lengths, params, half_width=0.125)
+    pi = softmax(params["pi_logits"].astype(np.float64))
+    for i, n in enumerate(lengths):
+        want = 0.0
+        for j in range(n):
+            p = {k: params[k][i, j].astype(np.float64) for k in params}
+            want -= float(losses.cell_log_prob(
+                target[i, j, 0], target[i, j, 1], 0.125, np.log(pi[i, j]), p["mu_x"], p["mu_y"],
+                np.exp(p["log_sigma_x"]), np.exp(p["log_sigma_y"]), p["rho"]))
+        want = want / n if n else 0.0
+        assert float(out["nll_offsets_discrete"][i]) == pytest.approx(want, rel=1e-5, abs=1e-6)
+    np.testing.assert_allclose(out["nll_discrete"], out["nll_offsets_discrete"] + out["nll_pen"],
+                               rtol=1e-6)
+    assert "nll_offsets_discrete" not in losses.sketch_nll(target, lengths, params)

@@ -106,47 +106,30 @@ def test_the_test_split_nll_is_logged_beside_validation(one_step_run):
         workdir, "valid")
 
 
-def test_pixel_data_is_also_scored_dequantised_and_picks_the_best(one_step_run):
-    from common.strokes import formats
+def test_pixel_data_is_also_scored_as_whole_pixels_and_picks_the_best(one_step_run):
     from sketch_rnn import data
+    from sketch_rnn.client import SketchModel
     config, workdir = one_step_run
-    loaded = tf.saved_model.load(str(workdir / "export"))
     model, step = _restored(config, workdir)
     splits = train.load_data(config)
     assert splits.integer_offsets  # The built-in doodles are whole pixels.
-    noisy = data.dequantised_splits(splits, config.seed)
     got = train.make_evaluate(model, step, config, data.eval_pipeline(splits, config),
                               data.eval_pipeline(splits, config, "test"),
-                              (data.eval_pipeline(noisy, config),
-                               data.eval_pipeline(noisy, config, "test")))(1)
-    # The test noise is measure_sketch_models' (--seed=config.seed), drawn on the pixels.
+                              0.5 / splits.scale_factor)(1)
+    # The same figure from the export's client on the drawings in pixels.
     pixels = [np.concatenate([np.round(s[:, :2] * splits.scale_factor), s[:, 2:]], 1)
               for s in splits.test]
-    want = _export_nll(loaded, formats.dequantise(pixels, np.random.default_rng(config.seed)), 1.0)
-    np.testing.assert_allclose(got["test_nll_offsets_dequantised"], want["nll_offsets"],
-                               rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(got["test_nll_dequantised"], want["nll"], rtol=1e-4, atol=1e-5)
-    valid = _export_nll(loaded, noisy.valid, splits.scale_factor)
-    np.testing.assert_allclose(got["nll_dequantised"], valid["nll"], rtol=1e-4, atol=1e-5)
-    assert got["nll_offsets_dequantised"] != got["nll_offsets"]
-    assert train.best_metric(config, splits) == "nll_dequantised"
-    assert json.loads((workdir / "best" / "best.json").read_text())["metric"] == "nll_dequantised"
-    assert {"nll_offsets_dequantised", "nll_dequantised", "test_nll_offsets_dequantised",
-            "test_nll_dequantised"} <= trainer_testing.summary_tags(workdir, "valid")
-
-
-def test_dequantised_splits_noise_is_one_pixel_wide_and_fixed():
-    from sketch_rnn import data
-    splits = train.load_data(_config())
-    a, b = data.dequantised_splits(splits, 3), data.dequantised_splits(splits, 3)
-    np.testing.assert_array_equal(a.test[0], b.test[0])  # The same at every evaluation.
-    for noisy, clean in ((a.valid, splits.valid), (a.test, splits.test)):
-        d = np.concatenate([(x - y)[:, :2] for x, y in zip(noisy, clean)]) * splits.scale_factor
-        assert np.abs(d).max() <= 0.5 + 1e-4 and np.abs(d).std() > 0.1
-    assert a.train is splits.train
-    empty = dataclasses.replace(splits, valid=[], valid_labels=np.zeros(0, np.int32))
-    c = data.dequantised_splits(empty, 3)  # No validation split: the train split, as eval does.
-    assert len(c.valid) == len(splits.train) and len(c.valid_labels) == len(splits.train)
+    want = SketchModel(workdir / "export").log_likelihood(pixels, pixel=1.0)
+    for k in ("nll_offsets_discrete", "nll_discrete", "nll_offsets"):
+        np.testing.assert_allclose(got[f"test_{k}"], want[k].mean(), rtol=1e-4, atol=1e-5)
+    # A probability of whole pixels: about the density NLL in pixels for a wide mixture.
+    assert got["nll_offsets_discrete"] == pytest.approx(
+        got["nll_offsets"] + 2 * np.log(splits.scale_factor), abs=0.05)
+    assert train.best_metric(config, splits) == "nll_discrete"
+    assert train.best_metric(config, dataclasses.replace(splits, integer_offsets=False)) == "L_R"
+    assert json.loads((workdir / "best" / "best.json").read_text())["metric"] == "nll_discrete"
+    assert {"nll_offsets_discrete", "nll_discrete", "test_nll_offsets_discrete",
+            "test_nll_discrete"} <= trainer_testing.summary_tags(workdir, "valid")
 
 
 def test_export_checkpoint_writes_the_best_one_and_refuses_clearly(one_step_run, tmp_path):

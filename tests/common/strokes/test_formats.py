@@ -357,12 +357,3 @@ def test_dequantise_moves_offsets_within_their_pixel_and_keeps_the_pen():
         assert a.dtype == np.float32 and np.all(np.abs(a[:, 0:2] - b[:, 0:2]) <= 0.5)
         np.testing.assert_array_equal(a[:, 2], b[:, 2])
     assert not S.on_integer_grid(out) and s[0][0, 0] == 3  # The input is not changed.
-
-
-def test_dequantise_in_normalised_units_scales_the_same_draw():
-    s = [np.array([[3, -2, 0], [0, 5, 1]], np.float32) / 4]  # Pixels divided by a normaliser 4.
-    pixel = S.dequantise(s, np.random.default_rng(1))
-    scaled = S.dequantise(s, np.random.default_rng(1), pixel=0.25)
-    np.testing.assert_allclose((scaled[0] - s[0])[:, 0:2] * 4, (pixel[0] - s[0])[:, 0:2],
-                               rtol=1e-5, atol=1e-6)  # The same noise, a quarter as wide.
-    assert np.all(np.abs(scaled[0][:, 0:2] - s[0][:, 0:2]) <= 0.125)
