@@ -14,6 +14,9 @@ from sketch_rnn import sketch_files
 from sketch_rnn.client import SketchModel
 
 TEMPERATURES = (0.1, 0.4, 0.7)
+# report.md columns beside nll_offsets on integer data: (title, report key).
+EXTRA_COLUMNS = (("dequantised", "mean_nll_offsets_dequantised"),
+                 ("whole pixels", "mean_nll_offsets_discrete"))
 
 
 def num_strokes(sketch):
@@ -64,10 +67,12 @@ def measure(model_paths, data_file, split="test", normaliser="train",
             temperatures=TEMPERATURES, n=200, seed=0, max_len=None, out=None, shown=8, cell=72):
     """Scores each model on a split and measures its samples.
 
-    When the split's offsets are whole pixels, each model is also scored on the split with
-    every offset dequantised (`mean_nll_offsets_dequantised`, the same noise for every model,
-    drawn from `seed`): a density can keep lowering its NLL on integer data by peaking on the
-    lattice, which the dequantised figure does not reward.
+    When the split's offsets are whole pixels, a density can keep lowering its NLL on them by
+    peaking on the lattice, so each model is also scored as a probability of whole pixels
+    (`mean_nll_offsets_discrete`: the mixture's mass over each offset's pixel cell, see
+    losses.cell_log_prob; no normaliser enters it) and on the split with every offset
+    dequantised (`mean_nll_offsets_dequantised`, the same noise for every model, drawn from
+    `seed`; an upper bound on the whole-pixel figure that loosens as the mixture narrows).
 
     Args:
         model_paths: exports or workdirs (named by their workdir folders).
@@ -103,7 +108,7 @@ def measure(model_paths, data_file, split="test", normaliser="train",
     for path in model_paths:
         model = SketchModel(path)
         name = _name(model.path)
-        nll = model.log_likelihood(sketches, norm)
+        nll = model.log_likelihood(sketches, norm, pixel=1.0 if dequantised is not None else None)
         row = {"path": str(model.path), **{f"mean_{k}": float(v.mean()) for k, v in nll.items()},
                "samples": {}}
         if dequantised is not None:
@@ -129,7 +134,8 @@ def measure(model_paths, data_file, split="test", normaliser="train",
         report["models"][name] = row
         deq = row.get("mean_nll_offsets_dequantised")
         print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f}"
-              + ("" if deq is None else f" (dequantised {deq:.4f})")
+              + ("" if deq is None else f" (dequantised {deq:.4f}, whole pixels "
+                 f"{row['mean_nll_offsets_discrete']:.4f})")
               + f" nll_pen {row['mean_nll_pen']:.4f}; ended " + ", ".join(
                   f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items())
               + "".join(f"; reconstructions ended t={t}: {s['ended']:.0%}"
@@ -151,21 +157,22 @@ def markdown(report):
     split = report["split"]
     scored = report.get("split_name", "test")  # Reports written before the name was kept.
     models = report["models"]
-    # A dequantised column when any model has the figure (integer data).
-    deq = any("mean_nll_offsets_dequantised" in row for row in models.values())
-    extra = " | dequantised" if deq else ""
-    blank = "| | | | " if deq else "| | | "
+    # Columns for integer data, when any model has the figure.
+    extras = [(title, key) for title, key in EXTRA_COLUMNS
+              if any(key in row for row in models.values())]
+    extra = "".join(f" | {title}" for title, _ in extras)
+    blank = "| | | " + "| " * len(extras)
     lines = [f"Data: {report['data']}; normaliser "
              f"{'each model its own' if norm is None else f'{norm:.4g}'}; "
              f"{report['n_samples']} samples per row, at most {report['max_len']} points.", "",
              f"| model | {scored} nll_offsets{extra} | nll_pen | τ | ended | mean points | "
              "mean strokes |",
-             "|---|---:|" + ("---:|" if deq else "") + "---:|---:|---:|---:|---:|",
+             "|---|---:|" + "---:|" * len(extras) + "---:|---:|---:|---:|---:|",
              f"| ({split['n']} {scored} drawings) {blank}| | {split['mean_points']:.1f} | "
              f"{split['mean_strokes']:.2f} |"]
     for name, row in models.items():
-        value = row.get("mean_nll_offsets_dequantised")
-        cell = ("" if not deq else " | -" if value is None else f" | {value:.4f}")
+        cell = "".join(" | -" if row.get(key) is None else f" | {row[key]:.4f}"
+                       for _, key in extras)
         lines += _rows(f"| {name} | {row['mean_nll_offsets']:.4f}{cell} | "
                        f"{row['mean_nll_pen']:.4f} ", row["samples"], blank)
         if "reconstructions" in row:

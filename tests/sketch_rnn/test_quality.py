@@ -1,4 +1,4 @@
-"""Model measures: stroke counts, sample ending, normalisers, dequantised NLL, a real report."""
+"""Model measures: stroke counts, sample ending, normalisers, whole-pixel and dequantised NLL, a real report."""
 
 import json
 
@@ -58,6 +58,11 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     want = model.log_likelihood(noisy, norm)["nll_offsets"].mean()
     assert row["mean_nll_offsets_dequantised"] == pytest.approx(want, rel=1e-6)
     assert abs(want - row["mean_nll_offsets"]) > 1e-5
+    # And as a probability of whole pixels, the client's figure; the dequantised figure
+    # bounds it from above (Jensen), up to the quadrature's accuracy.
+    discrete = model.log_likelihood(sketches, norm, pixel=1.0)["nll_offsets_discrete"].mean()
+    assert row["mean_nll_offsets_discrete"] == pytest.approx(discrete, rel=1e-6)
+    assert row["mean_nll_offsets_discrete"] <= want + 2 * np.log(norm) + 1e-3
     assert report["split"]["n"] == 300 and report["max_len"] == 40
     assert json.loads((out / "report.json").read_text())["models"][workdir.name]["path"]
     assert "| 0.4 |" in (out / "report.md").read_text() and (out / "samples.png").stat().st_size
@@ -68,10 +73,11 @@ def test_measure_writes_a_report_from_an_export(shared_data, tmp_path_factory):
     assert row["reconstructed"]["n"] == 6 and row["reconstructed"]["mean_points"] > 0
     text = (out / "report.md").read_text()
     assert "reconstructions of the first 6" in text and text.count("| 0.4 |") == 2
-    assert "| model | test nll_offsets | dequantised | nll_pen |" in text
-    assert "(300 test drawings) | | | | | |" in text
+    assert "| model | test nll_offsets | dequantised | whole pixels | nll_pen |" in text
+    assert "(300 test drawings) | | | | | | |" in text
     assert len({line.count("|") for line in text.splitlines()[2:]}) == 1  # One table width.
-    assert f"| {row['mean_nll_offsets_dequantised']:.4f} |" in text
+    assert (f"| {row['mean_nll_offsets_dequantised']:.4f} | "
+            f"{row['mean_nll_offsets_discrete']:.4f} |") in text
     with pytest.raises(DataError, match="no split 'nope'"):
         quality.measure([workdir], shared_data / AARON, split="nope")
 
@@ -88,6 +94,7 @@ def test_markdown_of_an_unconditional_model_has_no_reconstruction_rows():
     assert "| model | valid nll_offsets |" in text and "(4 valid drawings)" in text
     # With a dequantised figure every row gets one more cell; a model without it shows "-".
     deq = {**report["models"]["m"], "mean_nll_offsets_dequantised": 0.9}
+    assert "whole pixels" not in quality.markdown({**report, "models": {"m": deq}})
     text = quality.markdown({**report, "models": {"m": deq, "old": report["models"]["m"]}})
     rows = text.splitlines()[2:]
     assert len({row.count("|") for row in rows}) == 1, rows  # One width for the table.
