@@ -191,7 +191,7 @@ def export_checkpoint(workdir, out, checkpoint="best"):
     """Exports one checkpoint of a training run (by default the best on validation) to `out`.
 
     The trainer's own export/ follows the latest step; a run that went on past its best
-    (the dequantised validation NLL on pixel data) keeps that model only in best/.
+    (the whole-pixel validation NLL on pixel data) keeps that model only in best/.
 
     Args:
         workdir: a Sketch RNN run (config.json, data.json, checkpoints/, best/).
