@@ -109,6 +109,11 @@ class SketchModel:
         return _unpad(out)
 
     @property
+    def scores_whole_pixels(self):
+        """Whether log_likelihood can take `pixel` (exports with the mixture signature)."""
+        return hasattr(self._m, "mixture")
+
+    @property
     def scale_factor(self):
         """The normaliser: the model sees stroke-3 offsets divided by it."""
         return float(self.meta.get("data", {}).get("scale_factor", 1.0))
@@ -133,7 +138,7 @@ class SketchModel:
             raise DataError(f"normaliser={normaliser} must be > 0")
         if pixel is not None and not pixel > 0:
             raise DataError(f"pixel={pixel} must be > 0")
-        if pixel is not None and not hasattr(self._m, "mixture"):
+        if pixel is not None and not self.scores_whole_pixels:
             raise DataError(f"{self.path}: this export has no mixture signature (it was written "
                             "before it existed); train or import it again")
         factor = 1.0 if normaliser is None else self.scale_factor / float(normaliser)

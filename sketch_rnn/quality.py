@@ -108,7 +108,8 @@ def measure(model_paths, data_file, split="test", normaliser="train",
     for path in model_paths:
         model = SketchModel(path)
         name = _name(model.path)
-        nll = model.log_likelihood(sketches, norm, pixel=1.0 if dequantised is not None else None)
+        whole = dequantised is not None and model.scores_whole_pixels  # Older exports cannot.
+        nll = model.log_likelihood(sketches, norm, pixel=1.0 if whole else None)
         row = {"path": str(model.path), **{f"mean_{k}": float(v.mean()) for k, v in nll.items()},
                "samples": {}}
         if dequantised is not None:
@@ -132,10 +133,9 @@ def measure(model_paths, data_file, split="test", normaliser="train",
                 cells += outs[:shown]
                 labels += [f"{name} recon t={t:g}"] + [""] * (min(shown, len(outs)) - 1)
         report["models"][name] = row
-        deq = row.get("mean_nll_offsets_dequantised")
+        extra = ", ".join(f"{title} {row[key]:.4f}" for title, key in EXTRA_COLUMNS if key in row)
         print(f"{name}: nll_offsets {row['mean_nll_offsets']:.4f}"
-              + ("" if deq is None else f" (dequantised {deq:.4f}, whole pixels "
-                 f"{row['mean_nll_offsets_discrete']:.4f})")
+              + (f" ({extra})" if extra else "")
               + f" nll_pen {row['mean_nll_pen']:.4f}; ended " + ", ".join(
                   f"t={t}: {s['ended']:.0%}" for t, s in row["samples"].items())
               + "".join(f"; reconstructions ended t={t}: {s['ended']:.0%}"

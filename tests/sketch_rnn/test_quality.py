@@ -100,3 +100,8 @@ def test_markdown_of_an_unconditional_model_has_no_reconstruction_rows():
     assert len({row.count("|") for row in rows}) == 1, rows  # One width for the table.
     assert "| m | 0.1000 | 0.9000 | 0.2000 | 0.1 | 50% |" in text
     assert "| old | 0.1000 | - | 0.2000 | 0.1 | 50% |" in text and "| | | | | 0.7 | 50% |" in text
+    # An export without the mixture signature has no whole-pixel figure: "-" in its column.
+    both = {**deq, "mean_nll_offsets_discrete": 6.5}
+    text = quality.markdown({**report, "models": {"new": both, "older": deq}})
+    assert "| new | 0.1000 | 0.9000 | 6.5000 | 0.2000 |" in text
+    assert "| older | 0.1000 | 0.9000 | - | 0.2000 |" in text
