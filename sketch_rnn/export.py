@@ -234,10 +234,7 @@ def export_checkpoint(workdir, out, checkpoint="best"):
         raise DataError(f"{workdir}: no {checkpoint} checkpoint (steps kept: {steps})")
     if out.exists() and not (out / "saved_model.pb").exists():
         raise DataError(f"{out} exists and is not an export; give a new folder")
-    model = SketchRNN(config)
-    dummy = {"strokes": tf.zeros((1, config.max_seq_len + 1, 5)),
-             "lengths": tf.ones((1,), tf.int32)}
-    model(dummy, training=False)  # Build every weight before restoring.
+    model = SketchRNN(config)  # Builds every weight, so the restore can be checked.
     try:
         tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
     except (tf.errors.OpError, AssertionError, ValueError) as e:

@@ -104,11 +104,11 @@ def cell_log_prob(dx, dy, half_width, log_pi, mu_x, mu_y, sigma_x, sigma_y, rho,
     h = f64(half_width)
     za, zb = (dx - h - mx) / sx, (dx + h - mx) / sx  # (..., M) the cell in x's std units
     flip = tf.where(za > 0.0, f64(-1.0), f64(1.0))  # Integrate from the nearer tail.
-    lo, hi = tf.minimum(flip * za, flip * zb), tf.maximum(flip * za, flip * zb)
-    width = _cdf_difference(lo, hi)  # (..., M) the component's mass in the column
+    lo, hi = tf.minimum(flip * za, flip * zb), tf.maximum(flip * za, flip * zb)  # lo <= 0
+    va = _normal_cdf(lo)  # (..., M)
+    width = _normal_cdf(hi) - va  # (..., M) the component's mass in the column
     t, w = np.polynomial.legendre.leggauss(nodes)
-    va = _normal_cdf(lo)[..., None]  # (..., M, 1)
-    v = va + width[..., None] * f64((1.0 + t) / 2.0)  # (..., M, Q)
+    v = va[..., None] + width[..., None] * f64((1.0 + t) / 2.0)  # (..., M, Q)
     v = tf.clip_by_value(v, 1e-300, 1.0 - 1e-16)
     z = flip[..., None] * tf.math.ndtri(v)  # (..., M, Q) x in its std units
     s = sy * tf.sqrt(tf.maximum(1.0 - tf.square(r), 1e-12))  # (..., M) std of y given x

@@ -33,7 +33,8 @@ class StrokeSplits:
         n_clamped: split -> number of kept sketches that had an offset beyond +-limit (clamped).
         notes: human-readable remarks on how the splits were made (printed by trainers).
         integer_offsets: every offset of every split was a whole number before normalising
-            (pixel data such as aaron_sheep or QuickDraw); see formats.dequantise.
+            (pixel data such as aaron_sheep or QuickDraw), so a trainer can score them as whole
+            pixels.
 
     Reference: magenta sketch_rnn/sketch_rnn_train.py load_dataset (same preprocessing).
     """
