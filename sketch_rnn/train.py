@@ -37,10 +37,7 @@ def build(config, strategy):
     """Creates the model, the step counter and the optimiser under `strategy`."""
     keras.utils.set_random_seed(config.seed)  # Same seed, same initial weights.
     with strategy.scope():
-        model = SketchRNN(config)
-        dummy = {"strokes": tf.zeros((1, config.max_seq_len + 1, 5)),
-                 "lengths": tf.ones((1,), tf.int32)}
-        model(dummy, training=False)
+        model = SketchRNN(config)  # Builds every weight in __init__.
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         optimizer = keras.optimizers.Adam(learning_rate=lambda: schedules.learning_rate(
             tf.cast(step, tf.float32), config.learning_rate, config.decay_rate,
