@@ -124,7 +124,9 @@ class ConfigBase:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {unknown}")
+            shown = ", ".join(unknown[:5]) + (f", ... ({len(unknown)} in all)"
+                                              if len(unknown) > 5 else "")
+            raise ValueError(f"unknown {cls.__name__} fields: {shown}")
         return cls(**d)  # __post_init__ turns JSON lists into tuples.
 
     @classmethod

@@ -51,3 +51,17 @@ def test_wae_config_checks_types_too():
     c = wae_configs.WAEConfig.from_dict(dict(wae_configs.WAEConfig.testing().to_dict(), mix=[1, 2],
                                              data=["a", "b"]))
     assert c.mix == (1.0, 2.0)
+
+
+def test_from_dict_names_a_few_unknown_fields():
+    """Another model's config (every field unknown) gets a short message, not all its fields."""
+    from sketch_rnn.configs import SketchRNNConfig
+    wae = wae_configs.WAEConfig.testing().to_dict()
+    with pytest.raises(ValueError) as err:
+        SketchRNNConfig.from_dict(wae)
+    unknown = sorted(set(wae) - {f.name for f in dataclasses.fields(SketchRNNConfig)})
+    assert len(unknown) > 5
+    assert str(err.value) == (f"unknown SketchRNNConfig fields: {', '.join(unknown[:5])}, ... "
+                              f"({len(unknown)} in all)")
+    with pytest.raises(ValueError, match=r"^unknown WAEConfig fields: bogus$"):
+        wae_configs.WAEConfig.from_dict(dict(wae, bogus=1))
