@@ -50,8 +50,9 @@ RECIPES = {r.name: r for r in (
         summary="Google's sheep decoder fine-tuned on aaron_sheep (unconditional, LSTM 512)",
         dataset=AARON_SHEEP, config="default",
         # Google's decoder was trained without recurrent dropout (with it, its first L_s is
-        # 0.68, not 0.17). 3e-5 scores better as whole pixels (6.491 against 6.577) but its
-        # samples end less often; 2e-6 stays closer to Google's (docs/sketch_rnn.md).
+        # 0.68, not 0.17). 1e-5 and 3e-5 score better as whole pixels (6.526, 6.491 against
+        # 6.577) but their samples end less often; 2e-6 stays closer to Google's
+        # (docs/sketch_rnn.md).
         overrides=("conditional=False", "learning_rate=2e-6", "min_learning_rate=1e-6",
                    "use_recurrent_dropout=False"),
         num_steps=2000, init_gen_json="pretrained_sketch_rnn/sheep.gen.json",
