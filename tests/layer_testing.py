@@ -46,13 +46,13 @@ def check_precision(layer, model, inputs, atol=0.05):
     assert base.get_config()["matmul_dtype"] == "float32"
 
 
-def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True, atol=1e-5,
-                   expected_num_trainable_weights=None, expected_num_non_trainable_weights=None,
-                   expected_num_params=None):
+def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, *,
+                   expected_num_trainable_weights, expected_num_non_trainable_weights,
+                   fit=True, atol=1e-5, expected_num_params=None):
     """Runs the standard checks on a layer (or RNN cell) built by `make_layer()`.
 
-    Checks the config round trip and registration, the weight counts (when given), the
-    output shape, that every weight is float32 and the output is the layer's compute dtype,
+    Checks the config round trip and registration, the weight counts, the output shape,
+    that every weight is float32 and the output is the layer's compute dtype,
     the bf16 / fp32 precision of layers with a matmul_dtype, one fit step, and save/reload.
 
     Args:
@@ -60,10 +60,11 @@ def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True
       inputs: a numpy array (or list of arrays) with a leading batch dimension.
       expected_output_shape: the full output shape, batch included.
       tmp_path: a pytest tmp_path for the save/reload check.
+      expected_num_trainable_weights, expected_num_non_trainable_weights: weight variables
+        (required, so that no layer goes unchecked; seed generators' states are not weights).
       fit: whether to run one optimiser step and check the weights moved.
       atol: tolerance for the reload comparison.
-      expected_num_trainable_weights, expected_num_non_trainable_weights: weight variables.
-      expected_num_params: scalars in all the weights.
+      expected_num_params: scalars in all the weights (when given).
 
     Returns:
       The built functional model.
@@ -74,14 +75,13 @@ def run_layer_test(make_layer, inputs, expected_output_shape, tmp_path, fit=True
     out = model(inputs)
     assert tuple(out.shape) == tuple(expected_output_shape), (out.shape, expected_output_shape)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(out)))
-    if expected_num_trainable_weights is not None:
-        assert len(layer.trainable_weights) == expected_num_trainable_weights
-    if expected_num_non_trainable_weights is not None:
-        assert len(layer.non_trainable_weights) == expected_num_non_trainable_weights
+    assert len(layer.trainable_weights) == expected_num_trainable_weights, [
+        w.path for w in layer.trainable_weights]
+    assert len(layer.non_trainable_weights) == expected_num_non_trainable_weights, [
+        w.path for w in layer.non_trainable_weights]
     if expected_num_params is not None:
         assert sum(int(np.prod(w.shape)) for w in layer.weights) == expected_num_params
-    floats = layer.trainable_weights
-    assert all(w.dtype == "float32" for w in floats), [w.dtype for w in floats]
+    assert all(w.dtype == "float32" for w in layer.weights), [w.dtype for w in layer.weights]
     assert keras.backend.standardize_dtype(out.dtype) == layer.compute_dtype
     check_precision(layer, model, inputs)
 

@@ -73,9 +73,12 @@ def test_hyper_initialisation_as_magenta():
 
 def test_hyper_layer_checks(tmp_path):
     x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    # W_xh, W_hh, b, Zw, bw, A, Zb, Bt and 4 layer-norm vectors; the hyper cell is a
+    # LayerNorm LSTM (its kernel and 4 norm vectors).
     run_layer_test(lambda: HyperLSTMCell(5, hyper_num_units=4, hyper_embedding_size=2,
                                          recurrent_dropout_keep=0.9, seed=2),
-                   x, (2, 4, 5), tmp_path)
+                   x, (2, 4, 5), tmp_path, expected_num_trainable_weights=12 + 5,
+                   expected_num_non_trainable_weights=0)
 
 
 def _randomised_cell(use_layer_norm, units=5, hyper=4, embed=3, x_size=3):

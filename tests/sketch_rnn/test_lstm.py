@@ -86,7 +86,8 @@ def test_cell_layer_checks(cls, tmp_path):
     # LSTM: [W_xh; W_hh] (3 + 5, 20) and a bias; LayerNorm LSTM: no bias, 4 norm vectors.
     weights, params = (2, 8 * 20 + 20) if cls is LSTMCell else (5, 8 * 20 + 2 * 20 + 2 * 5)
     run_layer_test(lambda: cls(5, recurrent_dropout_keep=0.9, seed=1), x, (2, 4, 5), tmp_path,
-                   expected_num_trainable_weights=weights, expected_num_params=None)
+                   expected_num_trainable_weights=weights,
+                   expected_num_non_trainable_weights=0)  # The dropout seed is no weight.
     cell = cls(5)
     cell.build((None, 3))
     assert sum(int(np.prod(w.shape)) for w in cell.trainable_weights) == params

@@ -17,4 +17,5 @@ def test_mdn_head_layout_and_layer_checks(tmp_path):
     assert mdn_output_size(m) == 21
     x = np.random.default_rng(0).normal(size=(2, 4, 5)).astype("float32")
     run_layer_test(lambda: MixtureDensityHead(m), x, (2, 4, 21), tmp_path,
-                   expected_num_trainable_weights=2, expected_num_params=5 * 21 + 21)
+                   expected_num_trainable_weights=2, expected_num_non_trainable_weights=0,
+                   expected_num_params=5 * 21 + 21)

@@ -13,17 +13,21 @@ def _rng():
     return np.random.default_rng(0)
 
 
+# Weight norm: the wrapped kernel and bias, and g; its `initialized` flag is non-trainable.
+WN_WEIGHTS = dict(expected_num_trainable_weights=3, expected_num_non_trainable_weights=1)
+
+
 def test_weight_norm_dense_standard(tmp_path):
     x = _rng().normal(size=(4, 5)).astype("float32")
     run_layer_test(lambda: layers.WeightNormalization(keras.layers.Dense(3, activation="elu")),
-                   x, (4, 3), tmp_path)
+                   x, (4, 3), tmp_path, **WN_WEIGHTS)
 
 
 def test_weight_norm_conv_standard(tmp_path):
     x = _rng().normal(size=(2, 8, 8, 3)).astype("float32")
     run_layer_test(
         lambda: layers.WeightNormalization(keras.layers.Conv2D(4, 4, strides=2, padding="same")),
-        x, (2, 4, 4, 4), tmp_path)
+        x, (2, 4, 4, 4), tmp_path, **WN_WEIGHTS)
 
 
 def test_weight_norm_data_init_standard(tmp_path):
@@ -31,7 +35,7 @@ def test_weight_norm_data_init_standard(tmp_path):
     run_layer_test(
         lambda: layers.WeightNormalization(keras.layers.Conv2D(4, 3, padding="same"),
                                            data_init=True),
-        x, (4, 6, 6, 4), tmp_path)
+        x, (4, 6, 6, 4), tmp_path, **WN_WEIGHTS)
 
 
 @pytest.mark.parametrize("inner", ["dense", "conv"])
@@ -115,9 +119,11 @@ def test_depth_to_space_matches_tf():
 
 def test_subpixel_standard(tmp_path):
     x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
-    run_layer_test(lambda: layers.SubpixelConv2D(5, activation="relu"), x, (2, 8, 8, 5), tmp_path)
+    run_layer_test(lambda: layers.SubpixelConv2D(5, activation="relu"), x, (2, 8, 8, 5), tmp_path,
+                   **WN_WEIGHTS)
     run_layer_test(lambda: layers.SubpixelConv2D(2, kernel_size=1, weight_norm=False),
-                   x, (2, 8, 8, 2), tmp_path)
+                   x, (2, 8, 8, 2), tmp_path, expected_num_trainable_weights=2,
+                   expected_num_non_trainable_weights=0)
 
 
 def test_subpixel_is_conv_then_shuffle():
@@ -131,7 +137,8 @@ def test_subpixel_is_conv_then_shuffle():
 
 def test_resblock_standard(tmp_path):
     x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
-    run_layer_test(lambda: layers.ResBlock(3), x, (2, 4, 4, 3), tmp_path)
+    run_layer_test(lambda: layers.ResBlock(3), x, (2, 4, 4, 3), tmp_path,
+                   expected_num_trainable_weights=2 * 3, expected_num_non_trainable_weights=2)
 
 
 def test_resblock_numpy():
@@ -151,7 +158,8 @@ def test_resblock_channel_mismatch():
 
 def test_glu_standard_and_numpy(tmp_path):
     x = _rng().normal(size=(2, 3, 3, 6)).astype("float32")
-    run_layer_test(lambda: layers.GLU(), x, (2, 3, 3, 3), tmp_path, fit=False)
+    run_layer_test(lambda: layers.GLU(), x, (2, 3, 3, 3), tmp_path, fit=False,
+                   expected_num_trainable_weights=0, expected_num_non_trainable_weights=0)
     out = keras.ops.convert_to_numpy(layers.GLU()(x))
     np.testing.assert_allclose(out, x[..., :3] / (1 + np.exp(-x[..., 3:])), rtol=1e-5)
     out1 = keras.ops.convert_to_numpy(layers.GLU(axis=1)(x[:, :2]))
@@ -165,7 +173,8 @@ def test_glu_odd_channels():
 
 def test_vgg_preprocess(tmp_path):
     x = _rng().uniform(size=(2, 4, 4, 3)).astype("float32")
-    run_layer_test(layers.VGGPreprocess, x, (2, 4, 4, 3), tmp_path, fit=False)
+    run_layer_test(layers.VGGPreprocess, x, (2, 4, 4, 3), tmp_path, fit=False,
+                   expected_num_trainable_weights=0, expected_num_non_trainable_weights=0)
     expected = keras.applications.vgg16.preprocess_input(255.0 * x)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layers.VGGPreprocess()(x)),
                                expected, rtol=1e-5, atol=1e-3)

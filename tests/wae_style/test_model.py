@@ -169,8 +169,12 @@ def test_style_encoder_starts_near_the_prior(wae, images):
 
 def test_decoder(tmp_path):
     z = np.random.default_rng(2).normal(size=(2, CFG.content_dim + CFG.style_dim))
+    # Weight norm on each of the dense, 4 subpixel convs, 2 convs per ResBlock and the out
+    # conv: 3 trainable weights (kernel, bias, g) and 1 non-trainable (initialized) each.
+    wrapped = 1 + len(CFG.decoder_channels[1:]) + 2 * CFG.num_res_blocks + 1
     model = run_layer_test(lambda: wm.Decoder(CFG), z.astype("float32"), (2, 64, 64, 3),
-                           tmp_path)
+                           tmp_path, expected_num_trainable_weights=3 * wrapped,
+                           expected_num_non_trainable_weights=wrapped)
     out = _np(model(z.astype("float32")))
     assert out.min() >= 0.0 and out.max() <= 1.0
 
@@ -189,7 +193,8 @@ def test_paper_decoder_shapes():
 
 def test_latent_discriminator(tmp_path):
     z = np.random.default_rng(3).normal(size=(4, 5)).astype("float32")
-    run_layer_test(lambda: wm.LatentDiscriminator((6, 4)), z, (4,), tmp_path)
+    run_layer_test(lambda: wm.LatentDiscriminator((6, 4)), z, (4,), tmp_path,
+                   expected_num_trainable_weights=3 * 2, expected_num_non_trainable_weights=0)
 
 
 # WAEStyle.

@@ -83,10 +83,16 @@ def test_from_dict_and_types():
 # ----------------------------------------------------------------------------- model
 
 
-@pytest.mark.parametrize("norm", ["batch", "lrn", "none"])
-def test_model_standard_checks(norm, tmp_path):
+# Five conv kernels and three dense layers; batch norm drops the conv biases and adds
+# gamma and beta (trainable) and the moving mean and variance per conv; LRN has no weights.
+@pytest.mark.parametrize("norm, trainable, non_trainable",
+                         [("batch", 5 + 5 * 2 + 3 * 2, 5 * 2), ("lrn", 5 * 2 + 3 * 2, 0),
+                          ("none", 5 * 2 + 3 * 2, 0)])
+def test_model_standard_checks(norm, trainable, non_trainable, tmp_path):
     x = np.random.default_rng(0).random((3, 32, 32, 1)).astype("float32")
-    run_layer_test(lambda: AlexNet(5, 32, norm=norm, **SMALL), x, (3, 5), tmp_path)
+    run_layer_test(lambda: AlexNet(5, 32, norm=norm, **SMALL), x, (3, 5), tmp_path,
+                   expected_num_trainable_weights=trainable,
+                   expected_num_non_trainable_weights=non_trainable)
 
 
 @pytest.mark.parametrize("size, flat", [(64, 4 * 4 * 8), (96, 6 * 6 * 8), (32, 2 * 2 * 8)])
@@ -141,7 +147,8 @@ def test_lrn_matches_tf_and_layer_checks(tmp_path):
                                               beta=0.75)
     np.testing.assert_allclose(layer(x), want, rtol=1e-5, atol=1e-6)
     check_config_round_trip(layer)
-    run_layer_test(lambda: LocalResponseNorm(), x, x.shape, tmp_path, fit=False)
+    run_layer_test(lambda: LocalResponseNorm(), x, x.shape, tmp_path, fit=False,
+                   expected_num_trainable_weights=0, expected_num_non_trainable_weights=0)
 
 
 def test_frozen_config():
