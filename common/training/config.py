@@ -3,6 +3,8 @@
 import dataclasses
 import typing
 
+from common import limits
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -36,7 +38,8 @@ def coerce(kind, value, name, fail):
 
 
 def coerce_fields(config, fail):
-    """Coerces every field of a frozen dataclass in place (JSON lists become tuples)."""
+    """Coerces every field of a frozen dataclass in place (JSON lists become tuples) and bounds
+    its sizes (common.limits.FIELD_BOUNDS)."""
     hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
         value, kind = getattr(config, f.name), hints[f.name]
@@ -47,6 +50,10 @@ def coerce_fields(config, fail):
             value = tuple(coerce(elem, v, f.name, fail) for v in value)
         else:
             value = coerce(kind, value, f.name, fail)
+        bound = limits.FIELD_BOUNDS.get(f.name)
+        if bound is not None and any(v > bound for v in (value if isinstance(value, tuple)
+                                                          else (value,))):
+            fail(f.name, f"must be at most {bound:,}")  # A size that would exhaust memory.
         object.__setattr__(config, f.name, value)
 
 

@@ -65,3 +65,45 @@ def test_from_dict_names_a_few_unknown_fields():
                               f"({len(unknown)} in all)")
     with pytest.raises(ValueError, match=r"^unknown WAEConfig fields: bogus$"):
         wae_configs.WAEConfig.from_dict(dict(wae, bogus=1))
+
+
+@pytest.mark.parametrize("field, value", [("max_seq_len", 10**9), ("batch_size", 10**9),
+                                          ("dec_rnn_size", 10**6), ("z_size", 10**5),
+                                          ("num_mixture", 1000), ("num_steps", 10**12)])
+def test_sketch_rnn_sizes_are_bounded(field, value):
+    from sketch_rnn.configs import SketchRNNConfig
+    raw = dict(SketchRNNConfig.testing().to_dict(), **{field: value})
+    with pytest.raises(ValueError, match=rf"^SketchRNNConfig.{field}={value}: must be at most "):
+        SketchRNNConfig.from_dict(raw)
+
+
+def test_wae_and_alexnet_sizes_are_bounded_too():
+    from common.scorer.configs import AlexNetConfig
+    from common.limits import FIELD_BOUNDS
+    for cls, field, value in [(wae_configs.WAEConfig, "image_size", 2**20),
+                              (wae_configs.WAEConfig, "encoder_channels", [8, 32, 128, 256, 10**6]),
+                              (wae_configs.WAEConfig, "content_dim", 10**6),
+                              (AlexNetConfig, "dense_units", [1024, 10**7]),
+                              (AlexNetConfig, "tfds_max_examples", 10**12)]:
+        raw = dict(cls.testing().to_dict(), **{field: value})
+        with pytest.raises(ValueError, match=rf"{cls.__name__}.{field}=.*: must be at most "
+                                             rf"{FIELD_BOUNDS[field]:,}$"):
+            cls.from_dict(raw)
+    for cls in (wae_configs.WAEConfig, AlexNetConfig):
+        for name in cls.PRESETS:  # Every preset is within the bounds.
+            cls.preset(name)
+
+
+def test_a_workdir_config_json_with_absurd_sizes_is_a_one_line_error(tmp_path):
+    import json
+
+    from common.errors import DataError
+    from sketch_rnn.configs import SketchRNNConfig
+    from sketch_rnn.pretrained import read_workdir_config
+    for field, value in [("batch_size", 10**9), ("num_steps", 10**15)]:
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(dict(SketchRNNConfig.testing().to_dict(), **{field: value})))
+        with pytest.raises(DataError) as err:
+            read_workdir_config(tmp_path)
+        assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+        assert f"SketchRNNConfig.{field}={value}: must be at most" in str(err.value)
