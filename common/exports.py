@@ -4,6 +4,7 @@ import json
 import logging
 import pathlib
 
+from common import limits
 from common.errors import DataError
 
 
@@ -54,6 +55,11 @@ def load_export(path, kind):
         meta = json.loads(model.metadata()["json"].numpy())
     except (AttributeError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{path}: no readable metadata signature ({e})") from None
-    if meta.get("model") != kind:
-        raise DataError(f"{path}: a {meta.get('model')!r} export, expected {kind!r}")
+    if not isinstance(meta, dict) or meta.get("model") != kind:
+        found = meta.get("model") if isinstance(meta, dict) else meta
+        raise DataError(f"{path}: a {found!r:.80} export, expected {kind!r}")
+    # The clients size their calls from these: bound them before any call allocates.
+    limits.check_fields(meta, f"{path}: metadata")
+    if isinstance(meta.get("config"), dict):
+        limits.check_fields(meta["config"], f"{path}: metadata config")
     return path, model, meta

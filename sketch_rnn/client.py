@@ -5,6 +5,7 @@ import threading
 import numpy as np
 
 from common import exports
+from common import limits
 from common.errors import DataError
 from common.strokes.formats import pad_stroke3, validate_stroke3
 from sketch_rnn.latents import METHODS, interpolate_latents
@@ -44,13 +45,17 @@ class SketchModel:
                 "max_seq_len": self.max_seq_len, "z_size": self.z_size,
                 "class_names": self.class_names}
 
-    def _scalars(self, temperature, seed, max_len):
+    def _scalars(self, temperature, seed, max_len, n=1):
+        """The signature's scalars; n sketches of max_len points are bounded before any call."""
         tf = self._tf
         if not temperature > 0:
             raise DataError(f"temperature={temperature} must be > 0")
         max_len = self.max_seq_len if max_len is None else int(max_len)
         if max_len < 1:
             raise DataError(f"max_len={max_len} must be >= 1")
+        limits.check(max_len, limits.MAX_SEQ_LEN, "max_len")
+        limits.check(n, limits.MAX_SAMPLES, "number of sketches")
+        limits.check(n * max_len, limits.MAX_CALL_POINTS, f"{n} sketches x max_len {max_len} =")
         return (tf.constant(temperature, tf.float32), tf.constant(seed, tf.int32),
                 tf.constant(max_len, tf.int32))
 
@@ -60,7 +65,7 @@ class SketchModel:
 
     def sample(self, n, temperature, seed, max_len=None):
         """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
-        t, s, m = self._scalars(temperature, seed, max_len)
+        t, s, m = self._scalars(temperature, seed, max_len, n)
         with self.lock:
             out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
                                  max_len=m)
@@ -69,9 +74,12 @@ class SketchModel:
     def complete(self, prefix, n, temperature, seed, max_len=None):
         """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
         prefix = validate_stroke3(prefix, "prefix")
+        t, s, m = self._scalars(temperature, seed, max_len, n)
+        limits.check(len(prefix), limits.MAX_SEQ_LEN, "prefix points")
+        limits.check(n * len(prefix), limits.MAX_CALL_POINTS,
+                     f"{n} prefixes x {len(prefix)} points =")  # Before the (n, P, 3) copy.
         x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
         lengths = np.full([n], len(prefix), np.int32)
-        t, s, m = self._scalars(temperature, seed, max_len)
         with self.lock:
             out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
         return _unpad(out)
@@ -79,6 +87,7 @@ class SketchModel:
     def encode(self, sketches):
         """List of (P_i, 3) stroke-3 -> (B, N_z) float32 means."""
         self._need_encoder("encode")
+        limits.check(len(sketches), limits.MAX_SAMPLES, "number of sketches")
         x, lengths = pad_stroke3([validate_stroke3(s, f"sketch {i}") for i, s in enumerate(sketches)])
         with self.lock:
             return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
@@ -100,7 +109,7 @@ class SketchModel:
         z = np.asarray(z, np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_size:
             raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
-        t, s, m = self._scalars(temperature, seed, max_len)
+        t, s, m = self._scalars(temperature, seed, max_len, len(z))
         with self.lock:
             if shared_noise and temperature > GREEDY_TEMPERATURE:
                 return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m))[0]
@@ -138,6 +147,7 @@ class SketchModel:
             raise DataError(f"normaliser={normaliser} must be > 0")
         if pixel is not None and not pixel > 0:
             raise DataError(f"pixel={pixel} must be > 0")
+        limits.check(batch_size, limits.MAX_BATCH, "batch_size")
         if pixel is not None and not self.scores_whole_pixels:
             raise DataError(f"{self.path}: this export has no mixture signature (it was written "
                             "before it existed); train or import it again")
@@ -189,6 +199,7 @@ class SketchModel:
         """
         if method not in METHODS:
             raise DataError(f"method={method!r}: use one of {METHODS}")
+        limits.check(steps, limits.MAX_SAMPLES, "steps")
         za, zb = self.encode([a, b])
         z = interpolate_latents(za, zb, steps, method)  # (S, Nz)
         return self.decode(z, temperature, seed, max_len, shared_noise=shared_noise)

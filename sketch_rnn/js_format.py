@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from common import limits
 from common.errors import DataError
 from common.files import atomic_write_bytes
 
@@ -99,6 +100,7 @@ def _check_info(path, info):
         raise _error(path, "info has no max_seq_len")
     if not _is_int(info["max_seq_len"]) or info["max_seq_len"] <= 0:
         raise _error(path, f"info max_seq_len {info['max_seq_len']!r} is not a positive integer")
+    limits.check(info["max_seq_len"], limits.MAX_SEQ_LEN, f"{path}: info max_seq_len")
     if "scale_factor" not in info:
         raise _error(path, "info has no scale_factor")
     scale = info["scale_factor"]
@@ -126,6 +128,9 @@ def _check_dims(path, dims):
         raise _error(path, f"dims entry 0 (output_w) has shape {out_w}, expected [H, 6M+3] "
                            "(3 pen logits and 6 numbers per mixture component)")
     units, width = out_w
+    limits.check(units, limits.MAX_UNITS, f"{path}: dims entry 0 (output_w) units")
+    limits.check((width - 3) // 6, limits.MAX_MIXTURE,
+                 f"{path}: dims entry 0 (output_w) mixture components")
     expected = ([units, width], [width], [INPUT_SIZE, 4 * units], [units, 4 * units], [4 * units])
     for i, (name, shape, want) in enumerate(zip(TENSOR_NAMES, dims, expected)):
         if list(shape) != want:

@@ -5,6 +5,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from common import limits
 
 GREEDY_TEMPERATURE = 1e-3  # At or below this temperature the sampler decodes greedily.
 PAD_ROW = (0.0, 0.0, 0.0, 0.0, 1.0)  # stroke-5 row after the end of a sketch.
@@ -208,6 +209,9 @@ def get_sampler(model):
 def _args(n, temperature, seed, max_len, greedy):
     if int(max_len) < 1:
         raise ValueError(f"max_len={max_len} must be >= 1")
+    # The loop preallocates a (max_len, n, 5) buffer: bound it first.
+    limits.check(int(max_len), limits.MAX_SEQ_LEN, "max_len")
+    limits.check(int(n) * int(max_len), limits.MAX_CALL_POINTS, f"{n} sketches x max_len {max_len} =")
     temps = np.broadcast_to(np.asarray(temperature, np.float32), (int(n),))
     if np.any(temps < 0) or not np.all(np.isfinite(temps)):
         raise ValueError(f"temperature={temperature} must be finite and >= 0")

@@ -404,3 +404,80 @@ def test_extreme_ndjson_coordinates(tmp_path):
     with pytest.raises(DataError, match=r"x.ndjson:4"):
         load_ndjson(path, on_error="raise", simplify=True)
     assert issubclass(DataError, SketchStyleError)
+
+
+# ----------------------------------------------------------------------------- sizes from files
+
+
+def _cli(*args):
+    """Runs `python -m args...` from the repo root; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", *map(str, args)], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, PYTHONPATH=REPO))
+
+
+def _one_line_error(res, *expected):
+    """The command failed with one "error: ..." line holding `expected`, and no traceback."""
+    assert res.returncode == 2, (res.returncode, res.stderr[-2000:])
+    assert "Traceback" not in res.stderr, res.stderr[-2000:]
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1 and all(e in errors[0] for e in expected), res.stderr[-2000:]
+
+
+def _tiny_gen_json(path, max_seq_len):
+    from sketch_rnn import js_format
+    rng = np.random.default_rng(0)
+    shapes = {"output_w": (8, 15), "output_b": (15,), "W_xh": (5, 32), "W_hh": (8, 32),
+              "bias": (32,)}  # 8 units, 2 mixture components.
+    weights = {k: rng.uniform(-1, 1, s).astype(np.float32) for k, s in shapes.items()}
+    js_format.write_gen_json(path, {"max_seq_len": max_seq_len, "name": "tiny",
+                                    "scale_factor": 20.0}, weights)
+    return path
+
+
+def test_absurd_max_seq_len_in_a_gen_json_is_refused_at_import(tmp_path, shared_data):
+    """Google's sheep with info.max_seq_len = 1e9 once imported and then sampling ran out of memory."""
+    import json
+    sheep = shared_data / "pretrained_sketch_rnn" / "sheep.gen.json"
+    if not sheep.is_file():
+        pytest.skip(f"shared data missing: {sheep}")
+    doc = json.loads(sheep.read_text())
+    doc[0]["max_seq_len"] = 10**9
+    path = tmp_path / "sheep.gen.json"
+    path.write_text(json.dumps(doc))
+    res = _cli("scripts.import_sketch_rnn_js", f"--input={path}", f"--workdir={tmp_path / 'run'}")
+    _one_line_error(res, f"{path}: info max_seq_len 1000000000 is out of range (at most 10,000)")
+    assert not (tmp_path / "run").exists()
+
+
+def test_sampling_sizes_from_an_export_or_flags_are_bounded(tmp_path, monkeypatch):
+    """An export made before the bounds (max_seq_len 1e9 in its metadata) and absurd --n or
+    --max_len: one-line errors before anything is allocated."""
+    from common import limits
+    from sketch_rnn import pretrained
+    from sketch_rnn.client import SketchModel
+
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    pretrained.import_gen_json(_tiny_gen_json(tmp_path / "good.gen.json", 32), good)
+    with monkeypatch.context() as m:  # What an import did before the bounds.
+        m.setattr(limits, "MAX_SEQ_LEN", 10**10)
+        m.setitem(limits.FIELD_BOUNDS, "max_seq_len", 10**10)
+        pretrained.import_gen_json(_tiny_gen_json(tmp_path / "bad.gen.json", 10**9), bad)
+    with pytest.raises(DataError, match=r"export: metadata config max_seq_len 1000000000 is out "
+                                        r"of range \(at most 10,000\)$"):
+        SketchModel(bad)
+    model = SketchModel(good)
+    for kwargs, match in [(dict(n=10**5), r"^number of sketches 100000 is out of range"),
+                          (dict(n=1, max_len=10**6), r"^max_len 1000000 is out of range"),
+                          (dict(n=2000, max_len=10_000), r"^2000 sketches x max_len 10000 = "
+                                                         r"20000000 is out of range")]:
+        with pytest.raises(DataError, match=match):
+            model.sample(temperature=0.5, seed=0, **kwargs)
+    with pytest.raises(DataError, match=r"^number of sketches 100000 is out of range"):
+        model.complete(SKETCH, 10**5, 0.5, 0)
+    assert len(model.sample(3, 0.5, 0, max_len=5)) == 3  # Sane sizes still sample.
+    out = tmp_path / "samples"
+    _one_line_error(_cli("scripts.sample", f"--model={bad}", f"--out={out}"),
+                    f"{bad / 'export'}: metadata config max_seq_len 1000000000 is out of range")
+    _one_line_error(_cli("scripts.sample", f"--model={good}", f"--out={out}", "--n=100000"),
+                    "number of sketches 100000 is out of range (at most 10,000)")
+    assert not list(tmp_path.glob("samples*"))

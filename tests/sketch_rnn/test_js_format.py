@@ -183,6 +183,17 @@ BAD_FILES = {
     "short blob": (_short_blob, "blob 3 (W_hh) holds 510 bytes, expected 512"),
     "NaN scale": (_set((0, "scale_factor"), float("nan")), "scale_factor nan is not a finite"),
     "no max_seq_len": (_drop_info_key("max_seq_len"), "info has no max_seq_len"),
+    # Sizes are bounded before anything is decoded or built.
+    "absurd max_seq_len": (_set((0, "max_seq_len"), 10**9),
+                           "info max_seq_len 1000000000 is out of range (at most 10,000)"),
+    "absurd units": (_set((1, 0), [10**6, 15]),
+                     "dims entry 0 (output_w) units 1000000 is out of range (at most 8,192)"),
+    "absurd mixtures": (_set((1, 0), [8, 6 * 10**4 + 3]),
+                        "mixture components 10000 is out of range (at most 100)"),
+    "shape of strings": (_set((1, 3), ["8", "32"]), "dims entry 3 (W_hh) is ['8', '32'], not a "
+                                                   "list of positive integers"),
+    "nested shape": (_set((1, 0), [[8], 15]), "dims entry 0 (output_w) is [[8], 15]"),
+    "dims not a list": (_set((1,), {"output_w": [8, 15]}), "entry 1 (dims) is a dict"),
 }
 
 
@@ -236,3 +247,11 @@ def test_module_does_not_import_tensorflow():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=120)
+
+
+def test_writer_refuses_an_absurd_max_seq_len(tmp_path):
+    path = tmp_path / "long.gen.json"
+    with pytest.raises(DataError, match=r"info max_seq_len 1000000 is out of range"):
+        js_format.write_gen_json(path, {"max_seq_len": 10**6, "scale_factor": 1.0},
+                                 random_weights(np.random.default_rng(0)))
+    assert not path.exists()

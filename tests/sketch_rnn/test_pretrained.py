@@ -106,6 +106,7 @@ def test_import_refuses_bad_files_and_writes_nothing(shared_data, tmp_path):
         "wrong_dims": json.dumps([doc[0], [[512, 123], [123], [5, 2048], [512, 2048]], doc[2][:4]]),
         "vae": json.dumps([{**doc[0], "mode": 0}, doc[1], doc[2]]),
         "layer_norm": json.dumps([doc[0], doc[1] + [[2048], [2048]], doc[2] + ["AAAA", "AAAA"]]),
+        "max_seq_len": json.dumps([{**doc[0], "max_seq_len": 10**9}, doc[1], doc[2]]),
     }
     for name, data in bad.items():
         path = tmp_path / f"{name}.gen.json"
@@ -115,6 +116,7 @@ def test_import_refuses_bad_files_and_writes_nothing(shared_data, tmp_path):
             pretrained.import_gen_json(path, workdir)
         assert str(path) in str(err.value) and "\n" not in str(err.value), name
         assert not workdir.exists(), name
+    assert "info max_seq_len 1000000000 is out of range" in str(err.value)  # Before any build.
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     kept = tmp_path / "kept"
     kept.mkdir()

@@ -211,3 +211,13 @@ def test_to_stroke3_list():
     out = S.to_stroke3_list(strokes, [2, 4], scale=2.0)
     np.testing.assert_array_equal(out[0], [[2, 4, 0], [6, 8, 1]])
     assert out[1].shape == (4, 3) and out[0].dtype == np.float32
+
+
+def test_sizes_are_bounded_before_the_buffer_is_allocated():
+    from common.errors import DataError
+    model = make_model(conditional=False)
+    with pytest.raises(DataError, match=r"^max_len 1000000000 is out of range \(at most 10,000\)$"):
+        S.sample(model, 2, 0.5, 0, 10**9)  # Once a (1e9, 2, 5) buffer: out of memory.
+    with pytest.raises(DataError, match=r"^2000 sketches x max_len 10000 = 20000000 is out of "
+                                        r"range \(at most 10,000,000\)$"):
+        S.sample(model, 2000, 0.5, 0, 10_000)
