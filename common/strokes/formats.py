@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common import limits
 from common.errors import DataError
 
 # S0 in the Sketch RNN paper: pen down at (0, 0).
@@ -136,12 +137,16 @@ def pad_stroke3(sketches):
     Empty sketches are allowed (length 0); the padded width is at least 1.
 
     Raises:
-        DataError: for an empty list.
+        DataError: for an empty list, or more than limits.MAX_CALL_POINTS padded points.
     """
     if len(sketches) == 0:
         raise DataError("no sketches given")
-    lengths = np.array([len(s) for s in sketches], np.int32)
-    x = np.zeros((len(sketches), max(int(lengths.max()), 1), 3), np.float32)  # (B, N, 3)
+    lengths = np.array([len(s) for s in sketches], np.int64)
+    width = max(int(lengths.max()), 1)
+    limits.check(len(sketches) * width, limits.MAX_CALL_POINTS,
+                 f"{len(sketches)} sketches padded to {width} points =")
+    lengths = lengths.astype(np.int32)
+    x = np.zeros((len(sketches), width, 3), np.float32)  # (B, N, 3)
     for i, s in enumerate(sketches):
         x[i, :len(s)] = np.asarray(s, np.float32).reshape(-1, 3)
     return x, lengths

@@ -7,12 +7,15 @@ import os
 
 import numpy as np
 
+from common import limits
 from common.errors import DataError
 from common.strokes.formats import lines_to_stroke3, rdp
 
 CANVAS = 255  # Google's simplified drawings span 0..255.
 # Resampling at 1 px makes one point per pixel of scaled path; longer drawings are refused.
 MAX_PATH_PIXELS = 1_000_000
+# Longer lines are refused unparsed: room for limits.MAX_POINTS raw points with timestamps.
+MAX_LINE_BYTES = 64 * limits.MAX_POINTS
 
 
 @dataclasses.dataclass
@@ -46,13 +49,16 @@ def _parse_drawing(drawing):
     """Checks a drawing; returns (strokes as list of (k, 2) float64, is_simplified)."""
     if not isinstance(drawing, (list, tuple)) or len(drawing) == 0:
         raise DataError("drawing is not a non-empty list of strokes")
-    strokes, simplified = [], True
+    strokes, simplified, total = [], True, 0
     for i, stroke in enumerate(drawing):
         if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
             raise DataError(f"stroke {i} is not [xs, ys] or [xs, ys, ts]")
         xs, ys = stroke[0], stroke[1]
         if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
             raise DataError(f"stroke {i}: xs and ys are not lists of the same length")
+        total += len(xs)
+        if total > limits.MAX_POINTS:  # Before any point is checked or converted.
+            raise DataError(f"drawing has more than {limits.MAX_POINTS:,} points")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs + ys):
             raise DataError(f"stroke {i}: coordinates are not all numbers")
         try:
@@ -197,6 +203,9 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0):
         if not raw.strip():
             continue
         try:
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(f"line of {len(raw):,} bytes is longer than the "
+                                f"{MAX_LINE_BYTES:,} bytes read as one drawing")
             rec = json.loads(raw.decode("utf-8"))
             if not isinstance(rec, dict) or "drawing" not in rec:
                 raise DataError("line is not a JSON object with a 'drawing' key")

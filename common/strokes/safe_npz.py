@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 from numpy.lib import format as npformat
 
+from common import limits
 from common.errors import DataError, UnsafeFileError
 from common.files import atomic_write
 from common.strokes.formats import validate_stroke3
@@ -216,8 +217,9 @@ def read_npy(fp, source):
             raise DataError(f"{source}: pickled array shape {arr.shape} != header {shape}")
         return arr
     nbytes = count * dtype.itemsize
-    if nbytes >= 2**63:
-        raise DataError(f"{source}: header shape {shape} asks for {nbytes} bytes")
+    if nbytes > MAX_MEMBER_BYTES:  # Refused before reading: the header may claim anything.
+        raise DataError(f"{source}: header shape {shape} asks for {nbytes} bytes, more than "
+                        f"the cap of {MAX_MEMBER_BYTES}")
     data = fp.read(nbytes)
     if len(data) != nbytes:
         raise DataError(f"{source}: truncated data ({len(data)} of {nbytes} bytes)")
@@ -244,6 +246,7 @@ def _to_sketches(arr, source):
     for i, s in enumerate(items):
         if not isinstance(s, np.ndarray):
             raise DataError(f"{source}[{i}]: element is {type(s).__name__}, not an ndarray")
+        limits.check(len(s), limits.MAX_POINTS, f"{source}[{i}]: points")
         out.append(validate_stroke3(s, name=f"{source}[{i}]"))
     return out
 

@@ -357,3 +357,16 @@ def test_dequantise_moves_offsets_within_their_pixel_and_keeps_the_pen():
         assert a.dtype == np.float32 and np.all(np.abs(a[:, 0:2] - b[:, 0:2]) <= 0.5)
         np.testing.assert_array_equal(a[:, 2], b[:, 2])
     assert not S.on_integer_grid(out) and s[0][0, 0] == 3  # The input is not changed.
+
+
+def test_pad_stroke3_bounds_the_padded_batch_before_allocating():
+    x, lengths = S.pad_stroke3([np.ones((3, 3)), np.zeros((0, 3))])
+    assert x.shape == (2, 3, 3) and lengths.tolist() == [3, 0]
+
+    class Claims:  # len() says 10^7 points; nothing that long is ever built.
+        def __len__(self):
+            return 10**7
+
+    with pytest.raises(DataError, match=r"^2 sketches padded to 10000000 points = 20000000 is "
+                                        r"out of range \(at most 10,000,000\)$"):
+        S.pad_stroke3([np.ones((3, 3)), Claims()])

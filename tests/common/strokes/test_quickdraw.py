@@ -124,6 +124,26 @@ def test_garbage_lines_skipped_or_raised(tmp_path):
         Q.load_ndjson(path, on_error="ignore")
 
 
+def test_absurd_drawings_are_refused_before_conversion(tmp_path, monkeypatch):
+    many = [0] * 1_000_001  # A million and one points in one stroke (6 MB of JSON).
+    lines = [json.dumps({"key_id": "1", "drawing": [[[0, 9], [0, 9]]]}),
+             json.dumps({"key_id": "2", "drawing": [[many, many]]}),
+             json.dumps({"key_id": "3", "drawing": [[many[:500_001]] * 2] * 2})]
+    path = tmp_path / "big.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    qd = Q.load_ndjson(path)
+    assert qd.key_ids == ["1"] and qd.skipped_lines == [2, 3]
+    assert qd.errors == [f"{path}:{n}: drawing has more than 1,000,000 points" for n in (2, 3)]
+    with pytest.raises(DataError, match=r"big.ndjson:2: drawing has more than 1,000,000 points$"):
+        Q.load_ndjson(path, on_error="raise")
+    # A line too long to be one drawing is refused before json.loads (e.g. 1e8 points).
+    monkeypatch.setattr(Q, "MAX_LINE_BYTES", 1000)
+    qd = Q.load_ndjson(path)
+    assert qd.key_ids == ["1"]
+    assert qd.errors[0].startswith(f"{path}:2: line of 6,000,040")
+    assert qd.errors[0].endswith("bytes is longer than the 1,000 bytes read as one drawing")
+
+
 def test_matches_googles_simplification(sketches_dir):
     """Our raw -> simplified conversion against Google's own simplified drawings (by key_id).
 

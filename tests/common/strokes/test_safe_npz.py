@@ -246,6 +246,26 @@ def test_truncated_member_payloads(tmp_path):
         load_npz(path, splits=("train",))
 
 
+def test_absurd_sizes_are_refused_before_reading(tmp_path):
+    """Headers may claim anything: the claim is checked before a byte of data is read."""
+    raw = npy_bytes(b"\0" * 12, shape=(10**12, 3), descr="<i2")
+    path = write_npz(tmp_path / "huge.npz", {"train": raw})
+    with pytest.raises(DataError) as err:
+        load_npz(path, splits=("train",))
+    assert str(err.value) == ("huge.npz:train: header shape (1000000000000, 3) asks for "
+                              "6000000000000 bytes, more than the cap of 1073741824")
+    path = write_npz(tmp_path / "hugeobj.npz", {"train": npy_bytes(
+        pickle.dumps(object_array([good()]), protocol=3), shape=(10**12,))})
+    with pytest.raises(DataError, match=r"hugeobj.npz:train: pickled array shape \(1,\) != "
+                                        r"header \(1000000000000,\)"):
+        load_npz(path, splits=("train",))
+    long = np.zeros((1, 1_000_001, 3), np.int16)  # One sketch of a million and one points.
+    np.savez_compressed(tmp_path / "long.npz", train=long)
+    with pytest.raises(DataError, match=r"^long.npz:train\[0\]: points 1000001 is out of "
+                                        r"range \(at most 1,000,000\)$"):
+        load_npz(tmp_path / "long.npz", splits=("train",))
+
+
 def test_write_npz_round_trip(tmp_path):
     from common.strokes.safe_npz import write_npz as write
     rng = np.random.default_rng(0)
