@@ -5,6 +5,7 @@ import math
 import numpy as np
 from PIL import Image
 
+from common import limits
 from common.errors import DataError
 from common.files import atomic_write
 
@@ -15,6 +16,11 @@ def grid_shape(n, ncols):
         raise DataError("grid: need at least one item, got an empty list")
     ncols = max(1, min(int(ncols), n))
     return ncols, int(math.ceil(n / ncols))
+
+
+def check_canvas(height, width, what):
+    """Refuses an output image above limits.MAX_IMAGE_PIXELS before it is allocated."""
+    limits.check(height * width, limits.MAX_IMAGE_PIXELS, f"{what}: {width} x {height} pixels =")
 
 
 def _to_uint8_rgb(images):
@@ -50,8 +56,9 @@ def image_grid(images, ncols, pad=2, pad_value=255):
     arr = _to_uint8_rgb(images)
     n, h, w, _ = arr.shape
     ncols, nrows = grid_shape(n, ncols)
-    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, 3), pad_value,
-                  dtype=np.uint8)
+    height, width = nrows * (h + pad) + pad, ncols * (w + pad) + pad
+    check_canvas(height, width, "image_grid")
+    out = np.full((height, width, 3), pad_value, dtype=np.uint8)
     for i in range(n):
         r, c = divmod(i, ncols)
         y0, x0 = pad + r * (h + pad), pad + c * (w + pad)

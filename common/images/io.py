@@ -8,10 +8,12 @@ import numpy as np
 from absl import logging
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from common import limits
 from common.errors import DataError, UnsafeFileError
 
-# Decompression-bomb guard: images declaring more pixels than this are refused unread.
-MAX_IMAGE_PIXELS = 64_000_000
+# Decompression-bomb guard: images declaring more pixels than this are refused unread (the
+# header is read, never the pixels; Pillow's own, larger Image.MAX_IMAGE_PIXELS is left as is).
+MAX_IMAGE_PIXELS = limits.MAX_IMAGE_PIXELS
 
 DEFAULT_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -69,10 +71,13 @@ def load_image(path, size=64, max_pixels=None, crop="resize"):
 
     Raises:
         UnsafeFileError: the image declares more than max_pixels pixels.
-        DataError: missing, empty, truncated or non-image file (the message names it).
+        DataError: missing, empty, truncated or non-image file (the message names it), or
+            size above limits.MAX_IMAGE_SIDE.
     """
     path = os.fspath(path)
     cap = MAX_IMAGE_PIXELS if max_pixels is None else int(max_pixels)
+    if size is not None:
+        limits.check(size, limits.MAX_IMAGE_SIDE, f"{path}: output size")
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such image file")
     if os.path.getsize(path) == 0:

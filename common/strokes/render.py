@@ -5,8 +5,9 @@ import numpy as np
 import svgwrite
 from PIL import Image, ImageDraw, ImageFont
 
+from common import limits
 from common.errors import DataError
-from common.images.grid import grid_shape
+from common.images.grid import check_canvas, grid_shape
 from common.strokes.formats import validate_stroke3
 
 # Raster sketches are drawn this many times larger, then box-filtered down (anti-aliasing).
@@ -71,18 +72,22 @@ def rasterize(s3, size=64, line_width=None, padding=None):
     size = int(size)
     if size < 1:
         raise DataError(f"rasterize: size must be >= 1, got {size}")
+    limits.check(size, limits.MAX_IMAGE_SIDE, "rasterize: size")
+    # Supersampling is capped so that the big canvas stays within MAX_IMAGE_SIDE (the full
+    # SUPERSAMPLE up to size 2048).
+    factor = max(1, min(SUPERSAMPLE, limits.MAX_IMAGE_SIDE // size))
     lw = _default_line_width(size) if line_width is None else float(line_width)
     pad = _default_padding(size, lw) if padding is None else float(padding)
     polylines = strokes_to_polylines(s3)
-    big = size * SUPERSAMPLE
+    big = size * factor
     canvas = Image.new("L", (big, big), 0)
     if polylines:
         scale, offset = _fit_transform(polylines, size, pad)
         draw = ImageDraw.Draw(canvas)
-        width = max(1, int(round(lw * SUPERSAMPLE)))
+        width = max(1, int(round(lw * factor)))
         radius = width / 2.0
         for run in polylines:
-            pts = (run * scale + offset) * SUPERSAMPLE  # (k, 2) in big-canvas pixels
+            pts = (run * scale + offset) * factor  # (k, 2) in big-canvas pixels
             flat = [tuple(p) for p in pts.tolist()]
             if len(flat) > 1:
                 draw.line(flat, fill=255, width=width, joint="curve")
@@ -185,6 +190,7 @@ def sketch_grid(sketches, ncols, cell=128, labels=None, line_width=None):
     n = len(sketches)
     ncols, nrows = grid_shape(n, ncols)
     labels = _check_labels(labels, n)
+    check_canvas(nrows * cell, ncols * cell, "sketch_grid")
     out = np.full((nrows * cell, ncols * cell, 3), 255, dtype=np.uint8)
     for i, s3 in enumerate(sketches):
         r, c = divmod(i, ncols)

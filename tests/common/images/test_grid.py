@@ -68,3 +68,9 @@ def test_to_summary_image():
     assert grid_lib.to_summary_image(np.full((2, 2), 3.0)).max() == 1.0
     with pytest.raises(DataError):
         grid_lib.to_summary_image(np.zeros(3))
+
+
+def test_image_grid_refuses_an_absurd_canvas():
+    with pytest.raises(DataError, match=r"^image_grid: 15000008 x 10000004 pixels = "
+                                        r"150000140000032 is out of range"):
+        grid_lib.image_grid(np.zeros((2, 4, 4, 3), np.uint8), ncols=2, pad=5_000_000)

@@ -162,6 +162,18 @@ def test_decompression_bomb_refused(tmp_path):
         images_io.load_image(path)
 
 
+def test_absurd_declared_or_asked_sizes_are_one_line_errors(tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_with_declared_size(100_000, 100_000))  # Header only: 1e10 pixels.
+    with pytest.raises(UnsafeFileError) as err:
+        images_io.load_image(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+    small = _save(Image.new("RGB", (20, 20)), tmp_path / "small.png")
+    with pytest.raises(DataError, match=r"small.png: output size 1000000 is out of range "
+                                        r"\(at most 8,192\)"):
+        images_io.load_image(small, size=10**6)  # Would resize to 1e12 pixels.
+
+
 def test_pixel_cap_parameter(tmp_path):
     path = _save(Image.new("RGB", (20, 20)), tmp_path / "small.png")
     with pytest.raises(UnsafeFileError):

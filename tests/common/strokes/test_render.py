@@ -129,3 +129,14 @@ def test_sketch_grid_svg():
     assert len(root.findall(f".//{SVG_NS}path")) == 3
     texts = [t.text for t in root.findall(f".//{SVG_NS}text")]
     assert texts == ["x", "<y>", "z"]
+
+
+def test_absurd_output_sizes_are_refused_before_allocating():
+    s3 = np.array([[0, 0, 0], [10, 5, 1]], np.float32)
+    with pytest.raises(DataError, match=r"^rasterize: size 100000 is out of range \(at most 8,192\)$"):
+        render.rasterize(s3, size=100_000)
+    with pytest.raises(DataError, match=r"^sketch_grid: 500000 x 100000 pixels = 50000000000 is "
+                                        r"out of range \(at most 64,000,000\)$"):
+        render.sketch_grid([s3] * 5, ncols=5, cell=100_000)  # e.g. scripts.sample --cell=100000
+    big = render.rasterize(s3, size=4096)  # Drawn at 2x, not 4x: the big canvas stays 8192.
+    assert big.shape == (4096, 4096) and big.max() > 0.9
