@@ -4,7 +4,10 @@ import concurrent.futures
 import http.client
 import io
 import json
-import threading
+import os
+import pathlib
+import subprocess
+import sys
 import time
 import uuid
 
@@ -12,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.training.memory import rss_mb
-from common.studio import server
+REPO = pathlib.Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 600  # Loading TF and both exports; a hang guard, not a speed check.
 
 DRAWING = ([[100.0, 100.0, 0]] + [[6.0, (-1) ** i * 9.0, 0] for i in range(20)] + [[0.0, 0.0, 1]]
            + [[-90.0, 80.0, 0]] + [[4.0, -2.5, 0]] * 15 + [[1.0, 1.0, 1]])
@@ -124,38 +127,65 @@ def call(port, name, rng):
     return status, time.monotonic() - t0
 
 
+def rss_mb(pid):
+    """Resident set size of process `pid` in MiB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise AssertionError(f"process {pid} reports no VmRSS")
+
+
 @pytest.fixture(scope="module")
-def live_server(reference_runs):
-    """The studio on a free loopback port, serving the reference runs' exports."""
-    from werkzeug.serving import make_server
+def live_server(reference_runs, tmp_path_factory):
+    """The studio CLI in its own process on a free loopback port, serving the reference runs'
+    exports, so that its memory is the server's alone: the Popen, with .port set."""
+    log = tmp_path_factory.mktemp("studio") / "serve.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scripts.serve", "--port=0",
+             f"--sketch_model={reference_runs['sketch_rnn'] / 'export'}",
+             f"--style_model={reference_runs['wae_style'] / 'export'}"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not (line := next((x for x in log.read_text().splitlines()
+                                 if x.startswith("Studio at http://")), None)):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        proc.port = int(line.split("http://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    app = server.create_app(reference_runs["sketch_rnn"] / "export",
-                            reference_runs["wae_style"] / "export")
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd.server_port
-    httpd.shutdown()
 
-
-def run_load(port, threads, seconds, max_per_thread, seed):
-    """Each thread sends a random mix until its count or the time is used up."""
+def request_names(n, seed):
+    """n request names, a seeded random mix of REQUESTS with the 5 MB body kept rare."""
+    rng = np.random.default_rng(seed)
     names = sorted(REQUESTS)
-    end = time.monotonic() + seconds
+    out = []
+    while len(out) < n:
+        name = names[int(rng.integers(len(names)))]
+        if name != "oversize" or rng.random() < 0.2:
+            out.append(name)
+    return out
 
-    def worker(k):
-        rng = np.random.default_rng([seed, k])
-        out = []
-        while time.monotonic() < end and len(out) < max_per_thread:
-            name = names[int(rng.integers(len(names)))]
-            if name == "oversize" and rng.random() < 0.8:  # Keep the 5 MB bodies rare.
-                continue
-            out.append((name,) + call(port, name, rng))
-        return out
+
+def run_load(port, threads, n, seed):
+    """Sends n requests from `threads` client threads: [(name, status, seconds)] in order."""
+    names = request_names(n, seed)
+
+    def one(i):
+        return (names[i],) + call(port, names[i], np.random.default_rng([seed, i]))
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
-        results = [r for part in pool.map(worker, range(threads)) for r in part]
-    return results
+        return list(pool.map(one, range(n)))
 
 
 def check_and_summarise(results):
@@ -171,40 +201,43 @@ def check_and_summarise(results):
                          "max_ms": round(float(lat.max()) * 1000, 1)}
 
 
-def load_test(port, threads, seconds, max_per_thread, record, name):
-    rng = np.random.default_rng(0)
+def load_test(server, threads, requests, record, name):
+    """`requests` requests in two equal halves; the server's RSS is read before, between and
+    after them."""
+    port, rng = server.port, np.random.default_rng(0)
     for req in REQUESTS:  # Warm up: every route once, so lazy set-up is not counted as growth.
         status, _ = call(port, req, rng)
         assert isinstance(status, int) and status // 100 == REQUESTS[req][3], (req, status)
-    before = rss_mb()
+    before = rss_mb(server.pid)
     t0 = time.monotonic()
-    first = run_load(port, threads, seconds / 2, max_per_thread // 2, seed=1)
-    mid = rss_mb()
-    second = run_load(port, threads, seconds / 2, max_per_thread // 2, seed=2)
+    first = run_load(port, threads, requests // 2, seed=1)
+    mid = rss_mb(server.pid)
+    second = run_load(port, threads, requests - requests // 2, seed=2)
     elapsed = time.monotonic() - t0
-    after = rss_mb()
+    after = rss_mb(server.pid)
     results = first + second
     bad, counts, latency = check_and_summarise(results)
     record(name, threads=threads, seconds=round(elapsed, 1), requests=len(results),
            requests_per_s=round(len(results) / elapsed, 1), statuses=counts, **latency,
-           rss_mb={"before": round(before), "middle": round(mid), "after": round(after)})
+           server_rss_mb={"before": round(before), "middle": round(mid), "after": round(after)})
+    assert len(results) == requests
     assert not bad, bad[:10]
     assert not any(s.startswith("5") for s in counts), counts
     assert {REQUESTS[n][3] for n, _, _ in results} == {2, 4}
     # Memory stays flat: the second half adds (almost) nothing to the first half's footprint.
     assert after - before < max(100.0, 0.15 * before), (before, mid, after)
     assert after - mid < 64.0, (before, mid, after)
+    # Still up and answering.
+    assert server.poll() is None
+    for req in ("health", "sample"):
+        assert call(port, req, rng)[0] == 200, req
     return results
 
 
 def test_sustained_mixed_load(live_server, record):
-    results = load_test(live_server, threads=8, seconds=20, max_per_thread=400, record=record,
-                        name="load_studio")
-    assert len(results) >= 100
+    load_test(live_server, threads=8, requests=2_000, record=record, name="load_studio")
 
 
 @pytest.mark.slow
 def test_sustained_mixed_load_long(live_server, record):
-    results = load_test(live_server, threads=8, seconds=300, max_per_thread=5000, record=record,
-                        name="load_studio_slow")
-    assert len(results) >= 1000
+    load_test(live_server, threads=8, requests=40_000, record=record, name="load_studio_slow")
