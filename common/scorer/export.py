@@ -5,6 +5,7 @@ import pathlib
 
 import tensorflow as tf
 
+from common import limits
 from common.scorer import raster as raster_tf
 from common.exports import resolve_export
 
@@ -95,5 +96,7 @@ def load(path):
 
 
 def metadata(loaded):
-    """The metadata dict of a loaded export."""
-    return json.loads(loaded.metadata()["json"].numpy().decode("utf-8"))
+    """The metadata dict of a loaded export; its sizes are bounded (DataError otherwise)."""
+    meta = json.loads(loaded.metadata()["json"].numpy().decode("utf-8"))
+    limits.check_fields(meta, "scorer export metadata")  # image_size sizes what is resized.
+    return meta

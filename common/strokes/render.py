@@ -107,6 +107,9 @@ def rasterize_batch(sketches, size=64, line_width=None, padding=None):
     Returns:
         float32 (N, size, size) array in [0, 1], 1 = ink.
     """
+    size = limits.check(size, limits.MAX_IMAGE_SIDE, "rasterize_batch: size")
+    limits.check(len(sketches) * size * size, limits.MAX_IMAGE_PIXELS,
+                 f"rasterize_batch: {len(sketches)} images of {size} x {size} pixels =")
     out = np.zeros((len(sketches), size, size), dtype=np.float32)
     for i, s3 in enumerate(sketches):
         out[i] = rasterize(s3, size=size, line_width=line_width, padding=padding)

@@ -298,3 +298,17 @@ def test_script_reports_bad_flags(tmp_path):
         timeout=300)
     assert res.returncode == 2
     assert "error: image_size: 'abc' is not a valid int" in res.stderr
+
+
+def test_export_metadata_sizes_are_bounded():
+    class Loaded:  # What tf.saved_model.load gives, with a hostile metadata signature.
+        def __init__(self, meta):
+            self.meta = meta
+
+        def metadata(self):
+            return {"json": tf.constant(json.dumps(self.meta))}
+
+    assert alexnet_export.metadata(Loaded({"model": "alexnet", "image_size": 64}))["image_size"] == 64
+    with pytest.raises(DataError, match=r"^scorer export metadata image_size 100000 is out of "
+                                        r"range \(at most 8,192\)$"):
+        alexnet_export.metadata(Loaded({"model": "alexnet", "image_size": 100_000}))

@@ -140,3 +140,5 @@ def test_absurd_output_sizes_are_refused_before_allocating():
         render.sketch_grid([s3] * 5, ncols=5, cell=100_000)  # e.g. scripts.sample --cell=100000
     big = render.rasterize(s3, size=4096)  # Drawn at 2x, not 4x: the big canvas stays 8192.
     assert big.shape == (4096, 4096) and big.max() > 0.9
+    with pytest.raises(DataError, match=r"^rasterize_batch: 100 images of 8000 x 8000 pixels = "):
+        render.rasterize_batch([s3] * 100, size=8000)  # 25 GB of float32 before the fix.
