@@ -20,9 +20,10 @@ flags.DEFINE_integer("num_steps", None, "Total training steps (rerun with more t
 flags.DEFINE_integer("save_every", None, "Checkpoint and export every N steps.")
 flags.DEFINE_integer("eval_every", None, "Validate every N steps.")
 flags.DEFINE_string("vgg_weights", None,
-                    "'imagenet' (Keras cache or download), a VGG16 weights file (Keras 3 "
-                    ".weights.h5 or legacy .h5; checked before training, its sha256 goes into "
-                    "config.json), or 'random' (a seeded, fixed random VGG16: no download).")
+                    "'imagenet' (the packaged ImageNet VGG16 up to block3_conv1; offline), "
+                    "a VGG16 weights file (Keras 3 .weights.h5 or legacy .h5; checked before "
+                    "training, its sha256 goes into config.json), or 'random' (a seeded random "
+                    "VGG16, for tests only).")
 flags.DEFINE_enum("strategy", None, ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
 flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_bool("overwrite", False, "Move an incompatible earlier run aside instead of refusing.")

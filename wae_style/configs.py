@@ -60,9 +60,12 @@ class WAEConfig(config_utils.ConfigBase):
       gram_flatten: "triu" (upper triangle, Gram is symmetric) or "full".
       gram_transform: "log1p" (Gram entries are >= 0 and span decades) or "none".
       weight_norm, data_dependent_init: weight normalisation on every conv/dense.
-      vgg_weights: "imagenet", a path to a VGG16 weights file (Keras 3 .weights.h5 or
-        legacy Keras 2 .h5; see wae_style.vgg_weights), or "random".
-      vgg_weights_sha256: sha256 of the weights file ("imagenet": the Keras cache file),
+      vgg_weights: "imagenet" (the ImageNet VGG16 up to block3_conv1, packaged in
+        wae_style/assets; works offline; deeper layers need the full file), a path to a
+        VGG16 weights file (Keras 3 .weights.h5 or legacy Keras 2 .h5; see
+        wae_style.vgg_weights), or "random" (a seeded random VGG16 for tests only).
+      vgg_weights_sha256: sha256 of the weights file ("imagenet": the packaged asset;
+        config.json files from before it record the Keras download's, still accepted),
         "" for "random" or not yet known. The trainer resolves it before training and
         stores it in config.json; a file with another hash is refused.
       vgg_seed: seed of the "random" VGG.

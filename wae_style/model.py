@@ -10,7 +10,7 @@ from keras import ops
 import tensorflow as tf
 from absl import logging
 
-from common.errors import DataError, SketchStyleError
+from common.errors import DataError
 from wae_style.gram import gram_matrix
 from wae_style import configs
 from wae_style import vgg_weights
@@ -20,10 +20,6 @@ from wae_style.layers import GLU, ResBlock, SubpixelConv2D, VGGPreprocess, Weigh
 LOGVAR_RANGE = (-30.0, 20.0)
 
 
-class VGGWeightsError(SketchStyleError, RuntimeError):
-    """The requested VGG16 weights cannot be obtained (e.g. no network for "imagenet")."""
-
-
 _local = threading.local()
 
 
@@ -31,8 +27,8 @@ _local = threading.local()
 def vgg_weights_from_checkpoint():
     """Inside this block build_vgg makes the architecture only; a checkpoint supplies weights.
 
-    Used by load_model so that reloading a saved WAEStyle never needs the ImageNet
-    download: the saved file already holds the VGG weights.
+    Used by load_model so that reloading a saved WAEStyle never reads vgg_weights (a
+    weights file may have moved): the saved file already holds the VGG weights.
     """
     old = getattr(_local, "from_checkpoint", False)
     _local.from_checkpoint = True
@@ -53,22 +49,15 @@ def _random_init(base, seed):
         layer.bias.assign(np.zeros((cout,), "float32"))
 
 
-def _imagenet_error(err):
-    return VGGWeightsError(
-        "could not get the ImageNet VGG16 weights (keras downloads "
-        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 into ~/.keras/models; "
-        f"this failed: {err}). Put that file in the Keras cache, pass its path "
-        'as vgg_weights=/path/to/file.h5, or use vgg_weights="random".')
-
-
-def resolve_vgg_weights(weights):
+def resolve_vgg_weights(weights, layers=None):
     """(sha256, note) of a vgg_weights setting, checking a file before anything else runs.
 
     Args:
-      weights: "imagenet" (the Keras cache file, fetched as keras.applications would;
-        VGGWeightsError if that fails), "random" (sha256 ""), or a path to a VGG16
-        weights file (read and checked: DataError naming the file and the first
-        mismatching layer).
+      weights: "imagenet" (the packaged asset, read and checked against its pinned sha256),
+        "random" (sha256 ""; for tests only), or a path to a VGG16 weights file (read and
+        checked: DataError naming the file and the first mismatching layer).
+      layers: the VGG16 layers the model reads (config.vgg_layers), or None; "imagenet"
+        with a layer past block3_conv1 raises DataError naming the full file to pass.
 
     Returns:
       (hex sha256 or "", a note on what was done with the file or "").
@@ -76,13 +65,16 @@ def resolve_vgg_weights(weights):
     if weights == "random":
         return "", ""
     if weights == "imagenet":
-        try:
-            path = vgg_weights.imagenet_file()
-        except Exception as err:
-            raise _imagenet_error(err) from err
-        return vgg_weights.file_sha256(path), ""
+        _check_imagenet_layers(layers or ())
+        return vgg_weights.read_asset().sha256, ""
     wf = vgg_weights.read(_weights_path(weights))
     return wf.sha256, wf.note
+
+
+def _check_imagenet_layers(layers):
+    error = vgg_weights.imagenet_layers_error(layers)
+    if error:
+        raise DataError(error)
 
 
 def _weights_path(weights):
@@ -94,25 +86,20 @@ def _weights_path(weights):
     return path
 
 
-def _vgg16_base(weights, sha256=""):
+def _vgg16_base(weights, sha256="", layers=()):
     """(VGG16 no-top model, whether it still needs the seeded random init)."""
-    if getattr(_local, "from_checkpoint", False):
+    if getattr(_local, "from_checkpoint", False) or weights == "random":
         return keras.applications.VGG16(include_top=False, weights=None), True
     if weights == "imagenet":
-        try:
-            base = keras.applications.VGG16(include_top=False, weights="imagenet")
-        except Exception as err:
-            raise _imagenet_error(err) from err
-        if sha256:
-            path = vgg_weights.imagenet_file()  # Cached by now.
-            vgg_weights.check_sha256(path, vgg_weights.file_sha256(path), sha256)
-        return base, False
-    if weights == "random":
-        return keras.applications.VGG16(include_top=False, weights=None), True
-    wf = vgg_weights.read(_weights_path(weights))
-    vgg_weights.check_sha256(wf.path, wf.sha256, sha256)
-    if wf.note:
-        logging.info("%s", wf.note)
+        _check_imagenet_layers(layers)
+        wf = vgg_weights.read_asset()
+        note = vgg_weights.imagenet_record_note(sha256)
+    else:
+        wf = vgg_weights.read(_weights_path(weights))
+        vgg_weights.check_sha256(wf.path, wf.sha256, sha256)
+        note = wf.note
+    if note:
+        logging.info("%s", note)
     base = keras.applications.VGG16(include_top=False, weights=None)
     for name, (kernel, bias) in wf.weights.items():
         layer = base.get_layer(name)
@@ -126,17 +113,20 @@ def build_vgg(weights, seed=0, layers=("block1_conv1", "block2_conv1", "block3_c
     """Frozen VGG16 feature extractor for RGB images in [0, 1].
 
     Args:
-      weights: "imagenet" (Keras cache / download; a clear VGGWeightsError if that
-        fails), a path to a VGG16 weights file: Keras 3 .weights.h5 or legacy Keras 2
-        .h5, no-top or with-top (then only its conv layers are used); DataError naming
-        the file if it is missing, unreadable or not VGG16 (wae_style.vgg_weights), or
-        "random" (He-normal from np.random.default_rng, identical in every process for
-        the same seed). Never falls back between these.
+      weights: "imagenet" (the ImageNet VGG16 up to block3_conv1 packaged in
+        wae_style/assets; no network; deeper layers need the full file), a path to a
+        VGG16 weights file: Keras 3 .weights.h5 or legacy Keras 2 .h5, no-top or with-top
+        (then only its conv layers are used); DataError naming the file if it is missing,
+        unreadable or not VGG16 (wae_style.vgg_weights), or "random" (for tests only:
+        He-normal from np.random.default_rng, identical in every process for the same
+        seed; not a style network). Never falls back between these.
       seed: seed of the "random" weights.
       layers: VGG16 conv layer names to return; the network is cut after the deepest.
       image_size: fixed input side, or None for any size.
       sha256: the weights file's recorded sha256 (config.vgg_weights_sha256); a file
-        with another hash raises DataError. "" skips the check.
+        with another hash raises DataError. "" skips the check. For "imagenet" the asset
+        is pinned by its own sha256; a record from before the asset (the Keras download's
+        sha256) is accepted with a logged note.
 
     Returns:
       A keras.Model (B, H, W, 3) -> {layer name: (B, h, w, C) activation}, trainable=False.
@@ -145,7 +135,7 @@ def build_vgg(weights, seed=0, layers=("block1_conv1", "block2_conv1", "block3_c
     bad = [n for n in layers if n not in configs.VGG16_CONV_LAYERS]
     if not layers or bad:
         raise ValueError(f"build_vgg layers must be VGG16 conv layers, got {layers}")
-    base, needs_init = _vgg16_base(weights, sha256)
+    base, needs_init = _vgg16_base(weights, sha256, layers)
     deepest = max(configs.VGG16_CONV_LAYERS.index(n) for n in layers)
     last = configs.VGG16_CONV_LAYERS[deepest]
     inputs = keras.Input((image_size, image_size, 3), name="images")
@@ -607,6 +597,6 @@ class WAEStyle(keras.Model):
 
 
 def load_model(path):
-    """Loads a saved .keras WAEStyle; the VGG weights come from the file, not the network."""
+    """Loads a saved .keras WAEStyle; the VGG weights come from the file, not vgg_weights."""
     with vgg_weights_from_checkpoint():
         return keras.saving.load_model(path)

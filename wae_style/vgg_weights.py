@@ -1,12 +1,16 @@
-"""VGG16 weights files: sha256, Keras 3 .weights.h5 and legacy Keras 2 .h5 readers, layer checks."""
+"""VGG16 weights: the packaged ImageNet asset, Keras 3 .weights.h5 and legacy .h5 readers, checks."""
 
 import dataclasses
 import hashlib
+import importlib.resources
+import io
 import os
 import re
+import zipfile
 
 import numpy as np
 
+from common import files
 from common.errors import DataError
 from wae_style import configs
 
@@ -14,12 +18,13 @@ from wae_style import configs
 _VGG16_CHANNELS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 # The classifier head of VGG16(include_top=True); a file with it is a "with-top" file.
 TOP_LAYERS = ("fc1", "fc2", "predictions")
-# What keras.applications.VGG16(include_top=False, weights="imagenet") fetches (Keras 3.15).
-IMAGENET_NOTOP = dict(
-    fname="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-    origin=("https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
-            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    cache_subdir="models", file_hash="6d6bbae143d832006294945121d1f1fc")
+# vgg_weights="imagenet": the ImageNet VGG16 up to block3_conv1, shipped in wae_style/assets.
+ASSET_NAME = "vgg16_block3_conv1.npz"
+ASSET_LAYERS = configs.VGG16_CONV_LAYERS[:5]
+ASSET_SHA256 = "65330499c592de4d84adb5f2ea2b50ef306f66f7f914b3884732e6b37fc1fe03"
+# The file the asset is cut from (the shared data's weights/vgg16_imagenet_notop.weights.h5).
+SOURCE_NAME = "vgg16_imagenet_notop.weights.h5"
+SOURCE_SHA256 = "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a"
 
 
 def vgg16_shapes():
@@ -50,8 +55,10 @@ class WeightsFile:
     Attributes:
       path: the file.
       sha256: hex sha256 of its bytes.
-      layout: "keras3" (.weights.h5) or "legacy" (Keras 2 .h5, as in the Keras cache).
-      weights: {conv layer name: [kernel (3, 3, Cin, Cout), bias (Cout,)]}, all 13 layers.
+      layout: "keras3" (.weights.h5), "legacy" (Keras 2 .h5, as in the Keras cache) or
+        "asset" (the packaged .npz).
+      weights: {conv layer name: [kernel (3, 3, Cin, Cout), bias (Cout,)]}: all 13 layers,
+        or ASSET_LAYERS for the asset.
       note: what was done beyond a plain load (a with-top file's head was ignored), or "".
     """
 
@@ -230,19 +237,113 @@ def read(path):
     return WeightsFile(path=path, sha256=sha, layout=layout, weights=weights, note=note)
 
 
-def imagenet_file():
-    """The Keras cache's ImageNet VGG16 no-top file, fetched as Keras would (may download).
+def asset_path():
+    """Where the packaged ImageNet VGG16 asset lives (inside the installed package)."""
+    return str(importlib.resources.files("wae_style").joinpath("assets", ASSET_NAME))
+
+
+def _npz_bytes(arrays):
+    """A byte-reproducible .npz: uncompressed members in the given order, fixed timestamps."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()
+
+
+def make_asset(source, out):
+    """Cuts the ImageNet VGG16 asset (block1_conv1 to block3_conv1) out of the full file.
+
+    Args:
+      source: the full no-top file, vgg16_imagenet_notop.weights.h5; its sha256 must be
+        SOURCE_SHA256.
+      out: the .npz to write (atomically). Its bytes depend only on the weights.
+
+    Returns:
+      The written file's hex sha256 (ASSET_SHA256 for the pinned source).
 
     Raises:
-      Whatever keras.utils.get_file raises (no network, bad hash).
+      DataError: one line naming `source` when it is not the pinned file.
     """
-    import keras
+    wf = read(source)
+    if wf.sha256 != SOURCE_SHA256:
+        raise DataError(f"VGG16 weights file {wf.path} has sha256 {wf.sha256}, but the asset is "
+                        f"cut from {SOURCE_NAME} with sha256 {SOURCE_SHA256}")
+    arrays = {"source_sha256": np.array(SOURCE_SHA256)}
+    for name in ASSET_LAYERS:
+        kernel, bias = wf.weights[name]
+        arrays[f"{name}.kernel"], arrays[f"{name}.bias"] = kernel, bias
+    data = _npz_bytes(arrays)
+    files.atomic_write(out, lambda f: f.write(data))
+    return hashlib.sha256(data).hexdigest()
 
-    return keras.utils.get_file(**IMAGENET_NOTOP)
+
+def read_asset(path=None, sha256=ASSET_SHA256):
+    """Reads the packaged ImageNet VGG16 weights (block1_conv1 to block3_conv1).
+
+    Args:
+      path: the asset; default asset_path().
+      sha256: its pinned sha256; a file with another hash is refused.
+
+    Returns:
+      A WeightsFile with layout "asset" and the ASSET_LAYERS weights.
+
+    Raises:
+      DataError: one line naming the file when it is missing, unreadable or not the pinned asset.
+    """
+    path = os.fspath(path or asset_path())
+    if not os.path.isfile(path):
+        raise DataError(f"the packaged ImageNet VGG16 weights {path} are missing (a broken "
+                        "install: reinstall sketchstyle, or pass the full file as "
+                        f"vgg_weights=/path/to/{SOURCE_NAME})")
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise DataError(f"the packaged ImageNet VGG16 weights {path} have sha256 {actual}, not "
+                        f"the pinned {sha256}: the file is damaged or was replaced; reinstall "
+                        "sketchstyle")
+    with np.load(path, allow_pickle=False) as npz:
+        weights = {name: [npz[f"{name}.kernel"], npz[f"{name}.bias"]] for name in ASSET_LAYERS}
+    return WeightsFile(path=path, sha256=actual, layout="asset", weights=weights)
+
+
+def imagenet_layers_error(layers):
+    """DataError text when `layers` reach past the asset's last layer, else ""."""
+    deeper = [n for n in layers if n not in ASSET_LAYERS]
+    if not deeper:
+        return ""
+    return (f'vgg_weights="imagenet" is the packaged ImageNet VGG16 up to {ASSET_LAYERS[-1]}, '
+            f"but the model reads {', '.join(deeper)}: pass the full no-top file, "
+            f"vgg_weights=/path/to/{SOURCE_NAME} (sha256 {SOURCE_SHA256[:12]}...) or Keras' "
+            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+
+def imagenet_record_note(recorded):
+    """A note when an "imagenet" config records another sha256 than the asset's, else "".
+
+    Before the asset, "imagenet" meant Keras' download
+    (vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5, checked by Keras against its md5),
+    and config.json recorded that file's sha256. It holds the same ImageNet weights, so such
+    a record is accepted and the asset is used.
+    """
+    if not recorded or recorded == ASSET_SHA256:
+        return ""
+    return (f'vgg_weights="imagenet" records sha256 {recorded}, the Keras download\'s from '
+            f"before the packaged weights: using the packaged ImageNet weights (sha256 "
+            f"{ASSET_SHA256})")
 
 
 def check_sha256(path, actual, expected, what="the config"):
-    """DataError when `expected` (a recorded sha256, "" = unknown) differs from `actual`."""
+    """DataError when `expected` (a recorded sha256, "" = unknown) differs from `actual`.
+
+    For path "imagenet" (the setting, not a file) a record from before the packaged asset
+    passes (imagenet_record_note): the asset itself is pinned by ASSET_SHA256.
+    """
+    if path == "imagenet" and imagenet_record_note(expected):
+        return
     if expected and actual != expected:
         raise DataError(f"VGG16 weights file {path} has sha256 {actual}, but {what} records "
                         f"{expected}: it is not the file the model was trained with")

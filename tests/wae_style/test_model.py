@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from common.errors import DataError
 from tests.layer_testing import check_config_round_trip, run_layer_test
-from wae_style import configs, losses, model as wm
+from wae_style import configs, losses, model as wm, vgg_weights
 from wae_style.layers import WeightNormalization
 from common.training import config as config_utils
 
@@ -55,18 +55,22 @@ def test_vgg_applies_preprocessing(images):
                                rtol=1e-4, atol=1e-3)
 
 
-def test_imagenet_without_network_gives_clear_error(monkeypatch):
+def test_imagenet_is_the_packaged_asset_without_network(monkeypatch):
     calls = []
+    original = keras.applications.VGG16
 
-    def fake_vgg16(*args, weights=None, **kwargs):
+    def no_download(*args, weights=None, **kwargs):
         calls.append(weights)
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: "
-                        "[Errno -3] Temporary failure in name resolution")
+        if weights is not None:
+            raise Exception("URL fetch failure: no network")
+        return original(*args, weights=weights, **kwargs)
 
-    monkeypatch.setattr(keras.applications, "VGG16", fake_vgg16)
-    with pytest.raises(wm.VGGWeightsError, match='vgg_weights="random"'):
-        wm.build_vgg("imagenet", 0)
-    assert calls == ["imagenet"]  # No silent fallback to another option.
+    monkeypatch.setattr(keras.applications, "VGG16", no_download)
+    vgg = wm.build_vgg("imagenet", 0)
+    assert calls == [None]  # Architecture only; the weights come from wae_style/assets.
+    kernel, bias = vgg_weights.read_asset().weights["block3_conv1"]
+    np.testing.assert_array_equal(_np(vgg.get_layer("block3_conv1").kernel), kernel)
+    np.testing.assert_array_equal(_np(vgg.get_layer("block3_conv1").bias), bias)
 
 
 def test_vgg_bad_paths(tmp_path):
@@ -295,18 +299,15 @@ def test_load_model_does_not_need_imagenet(wae, tmp_path, monkeypatch, images):
     model.set_weights(wae.get_weights())
     model.save(path)
 
-    def no_network(*args, weights=None, **kwargs):
-        if weights == "imagenet":
-            raise Exception("URL fetch failure")
-        return original(*args, weights=weights, **kwargs)
+    def no_asset():
+        raise AssertionError("load_model must not read vgg_weights")
 
-    original = keras.applications.VGG16
-    monkeypatch.setattr(keras.applications, "VGG16", no_network)
+    monkeypatch.setattr(vgg_weights, "read_asset", no_asset)
     reloaded = wm.load_model(path)
     np.testing.assert_allclose(_np(reloaded(images)["recon"]), _np(wae(images)["recon"]),
                                atol=1e-6)
-    with pytest.raises(wm.VGGWeightsError):
-        wm.WAEStyle(cfg)
+    with pytest.raises(AssertionError, match="must not read"):
+        wm.WAEStyle(cfg)  # Outside load_model the config's "imagenet" is read.
 
 
 def test_gan_model_and_losses(images):

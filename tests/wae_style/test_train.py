@@ -12,6 +12,7 @@ from tests import trainer_testing
 from wae_style import configs
 from wae_style import data
 from wae_style import train
+from wae_style import vgg_weights
 
 
 def _config(**kw):
@@ -76,17 +77,11 @@ def test_incompatible_config_is_refused(one_step_run):
                                                       content_dim=16)
 
 
-def test_unavailable_imagenet_weights_refuse_before_writing(tmp_path, monkeypatch):
-    import keras
-
-    def no_network(*args, **kwargs):
-        raise Exception("URL fetch failure: no network")
-
-    monkeypatch.setattr(keras.applications, "VGG16", no_network)
-    monkeypatch.setattr(keras.utils, "get_file", no_network)  # How the trainer finds its hash.
-    with pytest.raises(SketchStyleError, match="random"):
-        train.train_and_evaluate(_config(vgg_weights="imagenet"), tmp_path)
-    assert not (tmp_path / "config.json").exists()
+def test_missing_imagenet_asset_refuses_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(vgg_weights, "asset_path", lambda: str(tmp_path / "gone.npz"))
+    with pytest.raises(SketchStyleError, match="vgg16_imagenet_notop.weights.h5"):
+        train.train_and_evaluate(_config(vgg_weights="imagenet"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_image_folder_source_and_skips(tmp_path, images_dir):

@@ -1,11 +1,14 @@
-"""VGG16 weights files: the shared ImageNet file, legacy layouts, refusals, sha256 in config and export."""
+"""VGG16 weights: the packaged ImageNet asset, the shared file, legacy layouts, refusals, sha256s."""
 
 import dataclasses
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
+import textwrap
+import zipfile
 
 import h5py
 import keras
@@ -153,6 +156,143 @@ def test_preprocessing_and_features_match_plain_keras(shared_weights):
         np.testing.assert_allclose(ours[name], _np(want), rtol=1e-4, atol=1e-3, err_msg=name)
 
 
+# The packaged ImageNet asset ("imagenet").
+
+def test_asset_is_the_shared_file_cut_at_block3_conv1(shared_weights, seeded_file, tmp_path):
+    asset = vw.read_asset()
+    assert asset.sha256 == vw.ASSET_SHA256 == vw.file_sha256(vw.asset_path())
+    assert list(asset.weights) == list(vw.ASSET_LAYERS) == list(configs.VGG16_CONV_LAYERS[:5])
+    assert sum(a.size for arrays in asset.weights.values() for a in arrays) == 555_328
+    full = vw.read(shared_weights)
+    for name, (kernel, bias) in asset.weights.items():
+        assert kernel.dtype == bias.dtype == np.float32
+        np.testing.assert_array_equal(kernel, full.weights[name][0], err_msg=name)
+        np.testing.assert_array_equal(bias, full.weights[name][1], err_msg=name)
+    # The committed asset is exactly what the library cuts from the pinned file, and it
+    # holds plain arrays (np.load with allow_pickle=False).
+    out = tmp_path / "again.npz"
+    assert vw.make_asset(shared_weights, out) == vw.ASSET_SHA256
+    assert out.read_bytes() == pathlib.Path(vw.asset_path()).read_bytes()
+    with np.load(out, allow_pickle=False) as npz:
+        assert str(npz["source_sha256"]) == SHARED_SHA256 == vw.SOURCE_SHA256
+    with pytest.raises(DataError) as err:
+        vw.make_asset(seeded_file, tmp_path / "bad.npz")
+    assert vw.SOURCE_SHA256 in _one_line_naming(err, seeded_file)
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_asset_script_makes_the_same_bytes(shared_weights, tmp_path):
+    out = tmp_path / "asset.npz"
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
+    res = subprocess.run([sys.executable, "-m", "scripts.make_vgg16_asset",
+                          f"--source={shared_weights}", f"--out={out}"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"sha256 {vw.ASSET_SHA256}" in res.stdout
+    assert out.read_bytes() == pathlib.Path(vw.asset_path()).read_bytes()
+
+
+def test_imagenet_needs_no_network_and_matches_plain_keras(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("no download may be tried")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    vgg = wm.build_vgg("imagenet", sha256=vw.ASSET_SHA256)
+    ours = {k: _np(v).astype(np.float64) for k, v in vgg(pattern()).items()}
+    for name, (mean, std, entries) in REFERENCE.items():  # Plain Keras on the full file.
+        np.testing.assert_allclose(ours[name].mean(), mean, rtol=1e-4, err_msg=name)
+        np.testing.assert_allclose(ours[name].std(), std, rtol=1e-4, err_msg=name)
+        for index, value in entries.items():
+            np.testing.assert_allclose(ours[name][index], value, rtol=1e-4)
+
+
+def test_damaged_or_missing_asset_is_refused(monkeypatch, tmp_path):
+    damaged = tmp_path / vw.ASSET_NAME
+    data = bytearray(pathlib.Path(vw.asset_path()).read_bytes())
+    data[-100] ^= 1
+    damaged.write_bytes(bytes(data))
+    monkeypatch.setattr(vw, "asset_path", lambda: str(damaged))
+    with pytest.raises(DataError, match=f"not the pinned {vw.ASSET_SHA256}") as err:
+        wm.build_vgg("imagenet")
+    _one_line_naming(err, damaged)
+    damaged.unlink()
+    with pytest.raises(DataError, match="missing") as err:
+        train.resolve_config(_config(vgg_weights="imagenet"))
+    assert vw.SOURCE_NAME in _one_line_naming(err, damaged)
+
+
+def test_imagenet_layers_past_the_asset_need_the_full_file(shared_weights, tmp_path):
+    with pytest.raises(DataError) as err:
+        wm.build_vgg("imagenet", layers=("block1_conv1", "block4_conv1"))
+    text = _one_line_naming(err, vw.SOURCE_NAME)
+    assert "block4_conv1" in text and "block3_conv1" in text
+    deep = _config(vgg_weights="imagenet", style_layers=("block1_conv1", "block4_conv1"))
+    with pytest.raises(DataError, match=vw.SOURCE_NAME):
+        train.train_and_evaluate(deep, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    with pytest.raises(DataError, match=vw.SOURCE_NAME):
+        wm.resolve_vgg_weights("imagenet", deep.vgg_layers)
+    full = wm.build_vgg(str(shared_weights), layers=("block4_conv1",))  # The full file works.
+    assert full.output["block4_conv1"].shape[-1] == 512
+
+
+def test_old_imagenet_record_still_loads(no_training, tmp_path):
+    """config.json files from before the asset record the Keras download's sha256."""
+    keras_download = "3" * 64  # Stands in for that file's sha256 (it was never here).
+    old = _config(vgg_weights="imagenet", vgg_weights_sha256=keras_download)
+    old_dict = {k: v for k, v in old.to_dict().items() if k != "subpixel_init"}
+    config = configs.WAEConfig.from_dict(old_dict)
+    model = wm.WAEStyle(config)  # Builds on the packaged weights.
+    asset = vw.read_asset().weights["block1_conv1"][0]
+    np.testing.assert_array_equal(_np(model.vgg.get_layer("block1_conv1").kernel), asset)
+    assert vw.imagenet_record_note(keras_download) and not vw.imagenet_record_note("")
+    assert train.resolve_config(config)[0].vgg_weights_sha256 == vw.ASSET_SHA256
+    # Resuming such a run is refused naming both hashes (pass the Keras file to resume).
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps(old_dict))
+    with pytest.raises(WorkdirError) as err:
+        train.train_and_evaluate(_config(vgg_weights="imagenet"), workdir)
+    assert keras_download in str(err.value) and vw.ASSET_SHA256 in str(err.value)
+
+
+def test_wheel_ships_the_asset(tmp_path):
+    """A built (not editable) install finds the asset from outside the repository."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO_ROOT / name, src / name)
+    for top in REPO_ROOT.iterdir():  # Every top-level package but the tests.
+        if (top / "__init__.py").exists() and top.name != "tests":
+            shutil.copytree(top, src / top.name, ignore=shutil.ignore_patterns("__pycache__"))
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                          "--no-build-isolation", "--no-cache-dir", "-q", "-w",
+                          str(tmp_path / "dist"), str(src)],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("sketchstyle-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        assert f"wae_style/assets/{vw.ASSET_NAME}" in zf.namelist()
+        zf.extractall(site)
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(site)!r})
+        import keras
+        keras.utils.get_file = None  # No download.
+        from wae_style import model, vgg_weights
+        assert model.__file__.startswith({str(site)!r}), model.__file__
+        vgg = model.build_vgg("imagenet", sha256=vgg_weights.ASSET_SHA256)
+        print("OK", vgg_weights.asset_path(), len(vgg.weights))
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTHONPATH", None)
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"OK {site / 'wae_style' / 'assets' / vw.ASSET_NAME} 10" in res.stdout
+
+
 # File layouts.
 
 @pytest.mark.parametrize("style", ["keras2", "keras1"])
@@ -291,10 +431,9 @@ def test_config_field_checks():
     ).vgg_weights_sha256 == ""
 
 
-def test_imagenet_sha256_is_the_cache_file(monkeypatch, seeded_file):
-    monkeypatch.setattr(vw, "imagenet_file", lambda: str(seeded_file))
+def test_imagenet_sha256_is_the_asset():
     config, note = train.resolve_config(_config(vgg_weights="imagenet"))
-    assert config.vgg_weights_sha256 == vw.file_sha256(seeded_file) and not note
+    assert config.vgg_weights_sha256 == vw.ASSET_SHA256 and not note
     assert train.resolve_config(_config())[0].vgg_weights_sha256 == ""
 
 
