@@ -1,6 +1,7 @@
 """Hyperparameters of the WAE style-transfer model: one frozen dataclass and named presets."""
 
 import dataclasses
+import json
 import re
 
 from common.training import config as config_utils
@@ -19,6 +20,9 @@ PENALTIES = ("mmd", "gan")
 STRATEGIES = ("default", "mirrored", "multi_worker")  # = common.training.STRATEGIES
 GRAM_FLATTEN = ("triu", "full")
 GRAM_TRANSFORMS = ("log1p", "none")
+SUBPIXEL_INITS = ("icnr", "glorot")
+# What a config.json from before a field means, where that is not the field's default.
+ABSENT_FIELDS = {"subpixel_init": "glorot"}
 # Loss weights that make the feature and Gram terms about equal to the pixel term at init,
 # measured per kind of VGG (docs/wae_style.md, "Loss balancing"): at init the ImageNet
 # VGG16's feature term is about 15x the seeded random VGG's, its Gram term about 40x.
@@ -56,6 +60,10 @@ class WAEConfig(config_utils.ConfigBase):
       encoder_channels: output channels of encoder convs 1-5 (before GLU halving).
       decoder_channels: Dense channels, then the four subpixel convs' channels.
       num_res_blocks: ResBlocks after the first subpixel conv.
+      subpixel_init: kernel init of the subpixel convs: "icnr" (no checkerboard at step 0:
+        each sub-kernel replicated over the 4 sub-pixels, Aitken et al. 2017) or "glorot"
+        (Keras' default, as before the field existed: a config.json without the field
+        means "glorot").
       style_hidden: hidden Dense sizes of each Gram -> latent net.
       gram_flatten: "triu" (upper triangle, Gram is symmetric) or "full".
       gram_transform: "log1p" (Gram entries are >= 0 and span decades) or "none".
@@ -106,6 +114,7 @@ class WAEConfig(config_utils.ConfigBase):
     encoder_channels: tuple[int, ...] = (8, 32, 128, 256, 512)
     decoder_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)
     num_res_blocks: int = 3
+    subpixel_init: str = "icnr"
     style_hidden: tuple[int, ...] = (256,)
     gram_flatten: str = "triu"
     gram_transform: str = "log1p"
@@ -183,6 +192,8 @@ class WAEConfig(config_utils.ConfigBase):
             bad = [n for n in layers if n not in VGG16_CONV_LAYERS]
             if bad:
                 fail(name, f"unknown VGG16 conv layers {bad}; choose from {VGG16_CONV_LAYERS}")
+        if self.subpixel_init not in SUBPIXEL_INITS:
+            fail("subpixel_init", f"must be one of {SUBPIXEL_INITS}")
         if self.gram_flatten not in GRAM_FLATTEN:
             fail("gram_flatten", f"must be one of {GRAM_FLATTEN}")
         if self.gram_transform not in GRAM_TRANSFORMS:
@@ -209,6 +220,38 @@ class WAEConfig(config_utils.ConfigBase):
                 fail(name, "must be in [0, 1)")
         if self.strategy not in STRATEGIES:
             fail("strategy", f"must be one of {STRATEGIES}")
+
+    @classmethod
+    def from_dict(cls, d):
+        """ConfigBase.from_dict; a field the dict lacks takes ABSENT_FIELDS' old meaning."""
+        return super().from_dict({**ABSENT_FIELDS, **d})
+
+    @classmethod
+    def absent_defaults(cls):
+        """{field: what a config.json without it means}: the defaults, then ABSENT_FIELDS."""
+        return {**cls().to_dict(), **ABSENT_FIELDS}
+
+    def as_recorded(self, config_json):
+        """This config with the old meaning of the fields an earlier run's config.json lacks.
+
+        A run from before subpixel_init was initialised with Glorot kernels; resuming it
+        with the field's default ("icnr") keeps "glorot" (ABSENT_FIELDS), so config.json
+        stays true (and a run with no checkpoint yet starts as before).
+
+        Args:
+          config_json: the workdir's config.json; missing or unreadable: no change.
+        """
+        try:
+            with open(config_json, encoding="utf-8") as f:
+                recorded = json.load(f)
+        except (OSError, ValueError):
+            return self
+        if not isinstance(recorded, dict):
+            return self
+        default = type(self)()
+        changes = {k: v for k, v in ABSENT_FIELDS.items()
+                   if k not in recorded and getattr(self, k) == getattr(default, k)}
+        return dataclasses.replace(self, **changes)
 
     @property
     def style_dim(self):

@@ -142,11 +142,32 @@ def _maybe_wn(layer, weight_norm, data_init):
     return WeightNormalization(layer, data_init=data_init) if weight_norm else layer
 
 
+def icnr(sub_kernel, scale=2):
+    """ICNR kernel: each output channel of `sub_kernel` repeated over the scale**2 sub-pixels.
+
+    Channel (i * scale + j) * F + c of the result is channel c of sub_kernel, the order in
+    which depth_to_space puts it at sub-pixel (i, j). A conv with it, then
+    depth_to_space(scale), equals the conv with sub_kernel, then nearest-neighbour
+    upsampling.
+
+    Args:
+      sub_kernel: (..., F) kernel (or bias) of the F-output conv.
+      scale: the depth_to_space block size.
+
+    Returns:
+      (..., scale**2 * F).
+    """
+    return ops.concatenate([sub_kernel] * (scale * scale), axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="sketchstyle")
 class SubpixelConv2D(keras.layers.Layer):
     """Subpixel convolution: a conv to 4 * filters channels, then depth_to_space(2).
 
-    Doubles height and width: (B, H, W, C) -> (B, 2H, 2W, filters).
+    Doubles height and width: (B, H, W, C) -> (B, 2H, 2W, filters). With init="icnr" the
+    layer starts as a conv to `filters` channels followed by nearest-neighbour upsampling,
+    so it has no checkerboard at step 0; weight norm keeps that (the per-output norms of
+    the replicated kernel are replicated too, and so are data-init's g and bias).
 
     Args:
       filters: output channels.
@@ -154,27 +175,44 @@ class SubpixelConv2D(keras.layers.Layer):
       weight_norm: wrap the conv in WeightNormalization.
       data_init: data-dependent init of the weight norm.
       activation: applied after the pixel shuffle.
+      init: "icnr" (a Glorot-uniform kernel for `filters` outputs, and the bias,
+        replicated over the 4 sub-pixels) or "glorot" (Keras' default for all
+        4 * filters outputs, as before this argument).
       **kwargs: base Layer arguments.
 
     Reference:
       Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
-      Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016.
+      Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016; Aitken et al.,
+      "Checkerboard artifact free sub-pixel convolution", arXiv:1707.02937, 2017 (ICNR).
     """
 
+    INITS = ("icnr", "glorot")
+
     def __init__(self, filters, kernel_size=3, weight_norm=True, data_init=False,
-                 activation=None, **kwargs):
+                 activation=None, init="icnr", **kwargs):
         super().__init__(**kwargs)
+        if init not in self.INITS:
+            raise ValueError(f"SubpixelConv2D init={init!r}: must be one of {self.INITS}")
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.weight_norm = bool(weight_norm)
         self.data_init = bool(data_init)
         self.activation = keras.activations.get(activation)
+        self.init = init
         self.conv = _maybe_wn(
             keras.layers.Conv2D(4 * self.filters, self.kernel_size, padding="same", name="conv"),
             self.weight_norm, self.data_init)
 
     def build(self, input_shape):
-        self.conv.build(input_shape)
+        inner = self.conv.layer if self.weight_norm else self.conv  # The plain Conv2D.
+        inner.build(input_shape)
+        if self.init == "icnr":
+            k = self.kernel_size
+            sub = inner.kernel_initializer((k, k, input_shape[-1], self.filters))
+            inner.kernel.assign(icnr(sub))  # (k, k, Cin, 4F)
+            inner.bias.assign(icnr(inner.bias[: self.filters]))
+        if not self.conv.built:  # Weight norm: g = ||v|| of the kernel set above.
+            self.conv.build(input_shape)
 
     def call(self, inputs, training=None):
         x = self.conv(inputs, training=training)  # (B, H, W, 4F)
@@ -190,7 +228,7 @@ class SubpixelConv2D(keras.layers.Layer):
         config.update({
             "filters": self.filters, "kernel_size": self.kernel_size,
             "weight_norm": self.weight_norm, "data_init": self.data_init,
-            "activation": keras.activations.serialize(self.activation),
+            "activation": keras.activations.serialize(self.activation), "init": self.init,
         })
         return config
 

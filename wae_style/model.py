@@ -309,6 +309,7 @@ class Decoder(keras.layers.Layer):
     [z_content; z_style] -> Dense(4*4*1024), ReLU -> Subpixel 8x8x512 -> ResBlock x3
     -> Subpixel 16x16x256 -> 32x32x128 -> 64x64x64 (ReLU after each) -> Conv 5x5 to 3,
     sigmoid so the output lies in [0, 1] like the input images.
+    The subpixel convs start from config.subpixel_init ("icnr": no checkerboard at step 0).
 
     Args:
       config: a WAEConfig (or its dict).
@@ -326,10 +327,11 @@ class Decoder(keras.layers.Layer):
         self.start = cfg.image_size // 16
         self.dense = _wn(keras.layers.Dense(self.start * self.start * ch[0], name="dense"), cfg)
         opts = dict(weight_norm=cfg.weight_norm, data_init=cfg.data_dependent_init)
-        self.up1 = SubpixelConv2D(ch[1], 3, activation="relu", name="subpixel1", **opts)
+        up = dict(opts, activation="relu", init=cfg.subpixel_init)
+        self.up1 = SubpixelConv2D(ch[1], 3, name="subpixel1", **up)
         self.res_blocks = [ResBlock(ch[1], name=f"res{i + 1}", **opts)
                            for i in range(cfg.num_res_blocks)]
-        self.ups = [SubpixelConv2D(c, 3, activation="relu", name=f"subpixel{i + 2}", **opts)
+        self.ups = [SubpixelConv2D(c, 3, name=f"subpixel{i + 2}", **up)
                     for i, c in enumerate(ch[2:])]
         self.out_conv = _wn(keras.layers.Conv2D(3, 5, padding="same", name="out_conv"), cfg)
 

@@ -189,7 +189,7 @@ def train_and_evaluate(config, workdir, overwrite=False):
     file fails before anything is written to `workdir`.
     """
     workdir = pathlib.Path(workdir)
-    config, note = resolve_config(config)
+    config, note = resolve_config(config.as_recorded(workdir / workdir_lib.CONFIG_NAME))
     strategy = strategies.make_strategy(config.strategy)
     if note:
         print(note + ".", flush=True)
@@ -202,7 +202,7 @@ def train_and_evaluate(config, workdir, overwrite=False):
     built = build(config, strategy)
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), resumable_fields(workdir, config),
-                                   overwrite, chief, type(config)().to_dict()):
+                                   overwrite, chief, type(config).absent_defaults()):
         return _train(config, workdir, sources, strategy, built)
 
 

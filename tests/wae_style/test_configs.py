@@ -169,3 +169,29 @@ def test_train_script_switches_loss_weights_with_vgg_flag(tmp_path):
     assert "note: feature_weight" not in outs[0]
     assert "note: feature_weight=4e-07 and gram_weight=3e-12 were measured for the pretrained" in outs[1]
     assert not (tmp_path / "w").exists()
+
+
+def test_subpixel_init_is_icnr_for_new_runs_and_glorot_for_old_files():
+    for name in configs.WAEConfig.PRESETS:
+        assert configs.get_config(name).subpixel_init == "icnr"
+    d = configs.WAEConfig.default().to_dict()
+    assert configs.WAEConfig.from_dict(d).subpixel_init == "icnr"
+    old = {k: v for k, v in d.items() if k != "subpixel_init"}  # A config.json from before.
+    assert configs.WAEConfig.from_dict(old).subpixel_init == "glorot"
+    assert configs.WAEConfig.absent_defaults() == {**d, "subpixel_init": "glorot"}
+    assert config_utils.replace_from_strings(
+        configs.WAEConfig.default(), ["subpixel_init=glorot"]).subpixel_init == "glorot"
+    with pytest.raises(ValueError, match="subpixel_init='nearest'"):
+        configs.WAEConfig(subpixel_init="nearest")
+
+
+def test_as_recorded_keeps_an_old_run_on_its_old_init(tmp_path):
+    new = configs.WAEConfig.testing()
+    path = tmp_path / "config.json"
+    assert new.as_recorded(path) is new  # No run yet.
+    path.write_text(json.dumps({k: v for k, v in new.to_dict().items() if k != "subpixel_init"}))
+    assert new.as_recorded(path).subpixel_init == "glorot"
+    path.write_text(json.dumps(new.to_dict()))
+    assert new.as_recorded(path).subpixel_init == "icnr"
+    path.write_text("[broken")  # Left for the workdir check to name.
+    assert new.as_recorded(path) == new

@@ -135,6 +135,75 @@ def test_subpixel_is_conv_then_shuffle():
     np.testing.assert_allclose(out, tf.nn.depth_to_space(pre, 2).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def _as_one_conv_then_upsample(layer, x):
+    """The layer's first `filters` outputs as one conv, then 2x nearest-neighbour upsampling.
+
+    The conv uses the layer's own effective sub-kernel: g * v / ||v|| under weight norm.
+    """
+    f = layer.filters
+    if layer.weight_norm:
+        v = _np(layer.conv.layer.kernel)
+        kernel = _np(layer.conv.g) * v / np.sqrt(np.sum(v ** 2, axis=(0, 1, 2), keepdims=True))
+        bias = _np(layer.conv.layer.bias)
+    else:
+        kernel, bias = _np(layer.conv.kernel), _np(layer.conv.bias)
+    pre = tf.nn.conv2d(x, kernel[..., :f], 1, "SAME").numpy() + bias[:f]  # (B, H, W, F)
+    up = np.repeat(np.repeat(pre, 2, axis=1), 2, axis=2)  # (B, 2H, 2W, F)
+    return _np(layer.activation(up))
+
+
+@pytest.mark.parametrize("weight_norm, data_init", [(False, False), (True, False), (True, True)])
+def test_subpixel_icnr_starts_as_conv_then_nearest_neighbour(weight_norm, data_init):
+    x = (1.0 + 2.0 * _rng().normal(size=(3, 5, 6, 4))).astype("float32")
+    layer = layers.SubpixelConv2D(3, weight_norm=weight_norm, data_init=data_init,
+                                  activation="elu")
+    out = _np(layer(x, training=True))  # With data_init this call sets g and the bias.
+    assert out.shape == (3, 10, 12, 3)
+    np.testing.assert_allclose(out, _as_one_conv_then_upsample(layer, x), rtol=1e-6, atol=1e-6)
+    inner = layer.conv.layer if weight_norm else layer.conv
+    kernel, bias = _np(inner.kernel), _np(inner.bias)
+    for q in range(1, 4):  # Sub-pixel q = i * 2 + j reads channels q * F .. q * F + F - 1.
+        np.testing.assert_array_equal(kernel[..., 3 * q:3 * q + 3], kernel[..., :3])
+    # Data init sets g and the bias from per-channel moments: replicated to float rounding.
+    np.testing.assert_allclose(bias, np.tile(bias[:3], 4), rtol=1e-6, atol=1e-7)
+    if weight_norm:
+        g = _np(layer.conv.g)
+        np.testing.assert_allclose(g, np.tile(g[:3], 4), rtol=1e-6)
+    assert (np.abs(bias).max() > 0.01) == data_init  # Zeros unless set from the data.
+
+
+def test_subpixel_icnr_kernel_is_glorot_for_the_sub_conv():
+    keras.utils.set_random_seed(1)
+    layer = layers.SubpixelConv2D(3, weight_norm=False)
+    layer.build((None, 4, 4, 2))
+    kernel = _np(layer.conv.kernel)  # (3, 3, 2, 12)
+    limit_sub, limit_all = np.sqrt(6 / (9 * (2 + 3))), np.sqrt(6 / (9 * (2 + 12)))
+    assert limit_all < np.abs(kernel).max() <= limit_sub
+
+
+def test_subpixel_glorot_init_is_the_old_one(tmp_path):
+    x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
+    run_layer_test(lambda: layers.SubpixelConv2D(2, init="glorot"), x, (2, 8, 8, 2), tmp_path,
+                   expected_num_trainable_weights=3, expected_num_non_trainable_weights=1,
+                   expected_num_params=3 * 3 * 3 * 8 + 8 + 8 + 1)
+    keras.utils.set_random_seed(5)
+    old = layers.SubpixelConv2D(3, weight_norm=False, init="glorot")
+    old.build((None, 4, 4, 2))
+    keras.utils.set_random_seed(5)
+    plain = keras.layers.Conv2D(12, 3, padding="same")
+    plain.build((None, 4, 4, 2))
+    np.testing.assert_array_equal(_np(old.conv.kernel), _np(plain.kernel))  # No replication.
+    # A layer config saved before the init argument loads; its weights come from the file.
+    config = {k: v for k, v in old.get_config().items() if k != "init"}
+    assert layers.SubpixelConv2D.from_config(config).get_config()["filters"] == 3
+    with pytest.raises(ValueError, match="init='nearest'"):
+        layers.SubpixelConv2D(3, init="nearest")
+
+
 def test_resblock_standard(tmp_path):
     x = _rng().normal(size=(2, 4, 4, 3)).astype("float32")
     run_layer_test(lambda: layers.ResBlock(3), x, (2, 4, 4, 3), tmp_path,

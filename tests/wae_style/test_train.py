@@ -84,6 +84,22 @@ def test_missing_imagenet_asset_refuses_before_writing(tmp_path, monkeypatch):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_run_from_before_subpixel_init_resumes_on_glorot(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(train, "_train", lambda config, workdir, sources, strategy, built:
+                        seen.append((config, built[0])) or {})
+    fresh, old = tmp_path / "fresh", tmp_path / "old"
+    train.train_and_evaluate(_config(), fresh)
+    assert json.loads((fresh / "config.json").read_text())["subpixel_init"] == "icnr"
+    old.mkdir()
+    before = {k: v for k, v in _config().to_dict().items() if k != "subpixel_init"}
+    (old / "config.json").write_text(json.dumps(before))
+    train.train_and_evaluate(_config(), old)
+    assert json.loads((old / "config.json").read_text())["subpixel_init"] == "glorot"
+    assert [c.subpixel_init for c, _ in seen] == ["icnr", "glorot"]
+    assert [m.decoder.up1.init for _, m in seen] == ["icnr", "glorot"]
+
+
 def test_image_folder_source_and_skips(tmp_path, images_dir):
     (tmp_path / "bad.jpg").write_bytes(b"not an image")
     config = _config(data=(str(images_dir / "style" / "magenta"), str(tmp_path)), mix=(3.0, 1.0))
