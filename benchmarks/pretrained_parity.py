@@ -2,12 +2,12 @@
 
 Along a fixed real drawing (the first drawing of the model's class in
 quickdraw_lamnguyen_simplified, all its points, offsets divided by the drawing's own std so it
-is in model units, as tests/sketch_rnn/test_magenta_js.py does), every step's pen, pi, mu_x,
-mu_y, sigma_x, sigma_y and rho (magenta-js: corr) of the export's `mixture` signature is
-compared with getPDF() at temperature 1 after the same step in Node, and both with the numpy
-reference decoder of the file. The figure is the max |difference| over all steps and
-parameters. Needs node and npm: the first run does `npm ci` into a temp cache (see
-tests/sketch_rnn/magenta_js.py).
+is in model units: reports.pretrained.magenta_js.first_drawing_stroke5), every step's pen, pi,
+mu_x, mu_y, sigma_x, sigma_y and rho (magenta-js: corr) of the export's mixture
+(SketchModel.mixture) is compared with getPDF() at temperature 1 after the same step in Node,
+and both with the numpy reference decoder of the file. The figure is the max |difference| over
+all steps and parameters. Needs node and npm: the first run does `npm ci` into a temp cache (see
+reports/pretrained/magenta_js.py).
 
   .venv/bin/python -m benchmarks.pretrained_parity --workdirs=workdirs/pretrained/workdirs
   .venv/bin/python -m benchmarks.pretrained_parity --model=sheep   # imports into a temp folder
@@ -19,7 +19,7 @@ import pathlib
 import sys
 import tempfile
 
-if __package__ in (None, ""):  # Run as a file: `tests` must be the project's.
+if __package__ in (None, ""):  # Run as a file: the project's packages must be importable.
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
 
 SHARED = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -30,10 +30,7 @@ PAIRS = (("pen", "pen"), ("pi", "pi"), ("mu_x", "mu_x"), ("mu_y", "mu_y"),
 def export_mixture(model, strokes5):
     """The export's `mixture` along a stroke-5 drawing in model units: {ours: (N+1, .)}."""
     import numpy as np
-    scale = model.scale_factor
-    s3 = np.column_stack([strokes5[:, :2] * scale, strokes5[:, 3]]).astype(np.float32)
-    out = model._m.mixture(strokes=s3[None], lengths=np.array([len(s3)], np.int32))
-    return {k: v.numpy()[0].astype(np.float64) for k, v in out.items()}
+    return model.mixture(np.column_stack([strokes5[:, :2] * model.scale_factor, strokes5[:, 3]]))
 
 
 def max_diffs(a, b, a_keys, b_keys):
@@ -46,15 +43,14 @@ def compare(name, model_file, drawing_file, workdir):
     """The parity record of one model (see the module docstring)."""
     import numpy as np
 
+    from reports.pretrained import magenta_js
     from sketch_rnn.client import SketchModel
     from sketch_rnn import js_format
-    from tests.sketch_rnn import magenta_js
-    from tests.sketch_rnn.test_magenta_js import first_drawing_stroke5, numpy_pdf
 
     gen = js_format.read_gen_json(model_file)
-    strokes = first_drawing_stroke5(drawing_file, num_rows=None)  # (N, 5) model units.
+    strokes = magenta_js.first_drawing_stroke5(drawing_file)  # (N, 5) model units.
     js = magenta_js.run_pdf(model_file, strokes)
-    ref = numpy_pdf(gen, strokes, 1.0, 1.0)
+    ref = magenta_js.numpy_pdf(gen, strokes, 1.0, 1.0)
     ours = export_mixture(SketchModel(workdir), strokes)
     keys_ours, keys_js = [p[0] for p in PAIRS], [p[1] for p in PAIRS]
     vs_node = max_diffs(ours, js, keys_ours, keys_js)

@@ -127,6 +127,27 @@ class SketchModel:
         """The normaliser: the model sees stroke-3 offsets divided by it."""
         return float(self.meta.get("data", {}).get("scale_factor", 1.0))
 
+    def mixture(self, sketch):
+        """The decoder's predictions at temperature 1 along one sketch (teacher forced).
+
+        Args:
+          sketch: (P, 3) stroke-3 in the export's units.
+
+        Returns:
+          dict of float64 arrays of P + 1 rows, row t predicting point t (the last, the end):
+          "pen" (3 probabilities), and the mixture's "pi", "mu_x", "mu_y", "sigma_x",
+          "sigma_y" and "rho" (M each), offsets in model units (sketch units / scale_factor).
+        """
+        if not self.scores_whole_pixels:
+            raise DataError(f"{self.path}: this export has no mixture signature (it was written "
+                            "before it existed); train or import it again")
+        sketch = validate_stroke3(sketch, "sketch")
+        limits.check(len(sketch), limits.MAX_SEQ_LEN, "sketch points")
+        x, lengths = pad_stroke3([sketch])
+        with self.lock:
+            out = self._m.mixture(strokes=x, lengths=lengths)
+        return {k: v.numpy()[0].astype(np.float64) for k, v in out.items()}
+
     def log_likelihood(self, sketches, normaliser=None, batch_size=100, pixel=None):
         """Per-sketch NLLs in nats: dict of (B,) float64 nll_offsets, nll_pen and nll.
 

@@ -14,8 +14,8 @@ from sketch_rnn import configs, js_format, losses, pretrained, train
 from sketch_rnn.export import SketchRNNExport
 from sketch_rnn.model import SketchRNN
 from tests.conftest import shared_file
-from tests.sketch_rnn import magenta_js
-from tests.sketch_rnn.test_magenta_js import SIMPLIFIED, first_drawing_stroke5, numpy_pdf
+from reports.pretrained import magenta_js
+from tests.support import NUM_ROWS, SIMPLIFIED
 from tests.sketch_rnn.test_model import make_batch
 
 SIGNATURES = {"sample", "complete", "log_likelihood", "mixture", "metadata"}
@@ -37,16 +37,14 @@ def imported(shared_data, tmp_path_factory):
 
 
 def _drawing(shared_data, name):
-    return first_drawing_stroke5(shared_file("sketches", SIMPLIFIED, f"{name}.ndjson"))  # (N, 5) in model units.
+    return magenta_js.first_drawing_stroke5(  # (N, 5) in model units.
+        shared_file("sketches", SIMPLIFIED, f"{name}.ndjson"), NUM_ROWS)
 
 
 def _export_mixture(workdir, strokes5):
     """Our export's `mixture` along a stroke-5 drawing given in model units."""
     model = SketchModel(workdir)
-    scale = model.scale_factor
-    s3 = np.column_stack([strokes5[:, :2] * scale, strokes5[:, 3]]).astype(np.float32)
-    out = model._m.mixture(strokes=s3[None], lengths=np.array([len(s3)], np.int32))
-    return {k: v.numpy()[0].astype(np.float64) for k, v in out.items()}
+    return model.mixture(np.column_stack([strokes5[:, :2] * model.scale_factor, strokes5[:, 3]]))
 
 
 @pytest.mark.parametrize("name", ["sheep", "bicycle"])
@@ -68,7 +66,7 @@ def test_import_writes_a_run_and_matches_numpy(imported, shared_data, name):
     # The parameters along a real drawing equal a numpy decoding of the file, at every step.
     strokes = _drawing(shared_data, name)
     got = _export_mixture(workdir, strokes)
-    want = numpy_pdf(gen, strokes, 1.0, 1.0)
+    want = magenta_js.numpy_pdf(gen, strokes, 1.0, 1.0)
     for ours, theirs in (("pen", "pen"), ("pi", "pi"), ("mu_x", "mu_x"), ("mu_y", "mu_y"),
                          ("sigma_x", "sigma_x"), ("sigma_y", "sigma_y"), ("rho", "corr")):
         np.testing.assert_allclose(got[ours], want[theirs], rtol=1e-4, atol=1e-5, err_msg=ours)

@@ -1,4 +1,4 @@
-"""Runs Google's reference runtime, @magenta/sketch 0.2.0 under Node.js, on `.gen.json` models."""
+"""Google's reference runtime, @magenta/sketch 0.2.0 under Node.js, on `.gen.json` models, and its numpy twin."""
 
 import contextlib
 import fcntl
@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 
 import numpy as np
+
+from sketch_rnn import js_format
 
 NODE_DIR = pathlib.Path(__file__).resolve().parent / "node"
 PDF_JS = NODE_DIR / "pdf.js"
@@ -27,8 +29,8 @@ def _require_node():
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(
-            f"{' and '.join(missing)} not found on PATH. Node.js 20 and npm are needed for this "
-            "test: apt-get install nodejs npm, or https://nodejs.org")
+            f"{' and '.join(missing)} not found on PATH. Node.js 20 and npm are needed for the "
+            "magenta-js reference runtime: apt-get install nodejs npm, or https://nodejs.org")
 
 
 def _tail(text, n=2000):
@@ -122,3 +124,48 @@ def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
     return {key: np.asarray(value, dtype=np.float64) if key in PDF_KEYS
             else value if isinstance(value, str) else float(value)
             for key, value in out.items()}
+
+
+def numpy_pdf(gen, strokes5, temperature, softmax_temperature):
+    """getPDF() of magenta-js after S0 and each stroke, computed with js_format's numpy decoder.
+
+    Same arguments and keys as run_pdf (without the scalars); no Node.js needed.
+    """
+    m = gen.num_mixture
+    h = c = np.zeros(gen.num_units)
+    rows = {key: [] for key in PDF_KEYS}
+    for x in [np.array([0.0, 0.0, 1.0, 0.0, 0.0]), *strokes5]:
+        h, c, head = js_format.numpy_decoder_step(gen, x, h, c)
+        pen, pi, mu_x, mu_y, log_sx, log_sy, rho = np.split(head, [3 + k * m for k in range(7)])[:7]
+        for key, logits in (("pen", pen), ("pi", pi)):
+            z = np.exp(logits / softmax_temperature - np.max(logits / softmax_temperature))
+            rows[key].append(z / z.sum())
+        rows["mu_x"].append(mu_x)
+        rows["mu_y"].append(mu_y)
+        rows["sigma_x"].append(np.exp(log_sx) * np.sqrt(temperature))
+        rows["sigma_y"].append(np.exp(log_sy) * np.sqrt(temperature))
+        rows["corr"].append(np.tanh(rho))
+    return {key: np.asarray(value) for key, value in rows.items()}
+
+
+def first_drawing_stroke5(ndjson_path, num_rows=None):
+    """The file's first QuickDraw simplified drawing as stroke-5, divided by its offsets' std.
+
+    Rows are rounded to float32, the precision at which tfjs receives them.
+
+    Args:
+      ndjson_path: a QuickDraw simplified .ndjson file.
+      num_rows: keep only the first rows (None: all).
+    """
+    with open(ndjson_path) as f:
+        drawing = json.loads(f.readline())["drawing"]
+    points, lifted = [], []
+    for xs, ys in drawing:
+        points += list(zip(xs, ys))
+        lifted += [0] * (len(xs) - 1) + [1]
+    points = np.asarray(points, dtype=np.float64)
+    offsets = np.diff(points, axis=0, prepend=0.0)  # The first row is the offset from (0, 0).
+    offsets /= offsets.std()
+    lifted = np.asarray(lifted, dtype=np.float64)
+    s5 = np.column_stack([offsets, 1 - lifted, lifted, np.zeros_like(lifted)])[:num_rows]
+    return s5.astype(np.float32).astype(np.float64)
