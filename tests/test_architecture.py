@@ -86,3 +86,8 @@ def test_model_packages_do_not_import_each_other():
     for a, b in (("sketch_rnn", "wae_style"), ("wae_style", "sketch_rnn")):
         for f in _files(a):
             assert not _hits(imports(f), (b,)), _module(f)
+
+
+def test_benchmarks_import_no_test_code():
+    bad = {_module(f): _hits(imports(f), ("tests",)) for f in _files("benchmarks")}
+    assert not {k: v for k, v in bad.items() if v}
