@@ -1,5 +1,6 @@
 """The shared training loop on a toy regression: resume, strategies, non-finite skips, guards."""
 
+import contextlib
 import json
 import os
 import pathlib
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from common.training import loop
+from common.training import memory
 from common.training import steps as train_steps
 from common.training import strategies
 from common.training import workdir as workdir_lib
@@ -290,3 +292,16 @@ def test_best_record_restarts_when_the_metric_changes(tmp_path):
     assert json.loads((tmp_path / "best" / "best.json").read_text()) == {
         "step": 3, "metric": "nll_dequantised", "value": 0.9}
     assert not ckpts.maybe_save_best(4, 0.95, "nll_dequantised")
+
+
+def test_loop_trims_only_the_first_step_eval_and_save(tmp_path, monkeypatch):
+    blocks = []
+
+    @contextlib.contextmanager
+    def spy(interval=0.5):
+        blocks.append(interval)
+        yield
+
+    monkeypatch.setattr(memory, "trimming", spy)
+    _toy_run(tmp_path, 4)  # Evaluates and saves at steps 2 and 4.
+    assert len(blocks) == 3  # The first step, the first evaluation, the first save.

@@ -1,6 +1,5 @@
 """Heap trimming: freed small allocations go back to the OS, during a block and after it."""
 
-import contextlib
 import json
 import os
 import pathlib
@@ -107,17 +106,3 @@ def test_trimming_is_a_no_op_without_malloc_trim(monkeypatch):
     assert memory.trim_heap() is False
     with memory.trimming():
         pass
-
-
-def test_training_loop_trims_only_the_first_step_eval_and_save(tmp_path, monkeypatch):
-    from tests.common.training import test_loop as test_training
-    blocks = []
-
-    @contextlib.contextmanager
-    def spy(interval=0.5):
-        blocks.append(interval)
-        yield
-
-    monkeypatch.setattr(memory, "trimming", spy)
-    test_training._toy_run(tmp_path, 4)  # Evaluates and saves at steps 2 and 4.
-    assert len(blocks) == 3  # The first step, the first evaluation, the first save.
