@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tests.conftest import shared_file
+from tests.support import shared_file
 
 
 def _records(out):

@@ -161,10 +161,10 @@ def test_wae_bf16_prints_speed_and_loss_change(capsys, tmp_path):
     from PIL import Image
     import numpy as np
     from benchmarks import wae_bf16
-    from tests.wae_style.test_compare import make_workdir
+    from tests.support.models import make_wae_workdir
     from wae_style import configs
     from wae_style import export
-    model = make_workdir(tmp_path / "w")
+    model = make_wae_workdir(tmp_path / "w")
     export.export(model, configs.WAEConfig.testing(), tmp_path / "w" / "export")
     files = []
     for i in range(2):

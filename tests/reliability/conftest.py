@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.reliability.sandbox import Sandbox
+from tests.support.sandbox import Sandbox
 
 LOG_ENV = "SKETCHSTYLE_RELIABILITY_LOG"
 

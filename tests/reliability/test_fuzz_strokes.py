@@ -496,7 +496,7 @@ def test_ndjson_hypothesis_many(casedir, sandbox, record):
 
 def test_sandbox_reports_crashes_hangs_and_foreign_errors(casedir):
     """The harness must be able to see each kind of failure it is looking for."""
-    from tests.reliability.sandbox import Sandbox
+    from tests.support.sandbox import Sandbox
 
     box = Sandbox(time_bound=3.0)
     try:

@@ -14,21 +14,21 @@ import pytest
 import tensorflow as tf
 
 from tests.reliability.conftest import REFERENCE_STEPS, TRAINERS
-from tests.reliability.killhook import ENV
+from tests.support.killhook import ENV
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600
 
 
 def command(model, workdir, num_steps, save_every, eval_every, hook=None):
-    """The trainer command line; with a hook it runs through tests.reliability.killhook."""
+    """The trainer command line; with a hook it runs through tests.support.killhook."""
     args = TRAINERS[model] + [f"--workdir={workdir}", f"--num_steps={num_steps}",
                             f"--save_every={save_every}", f"--eval_every={eval_every}"]
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     env.pop(ENV, None)
     if hook:
         env[ENV] = hook
-        return [sys.executable, "-m", "tests.reliability.killhook"] + args, env
+        return [sys.executable, "-m", "tests.support.killhook"] + args, env
     return [sys.executable, "-m"] + args, env
 
 

@@ -6,8 +6,8 @@ import tensorflow as tf
 
 from sketch_rnn.hyper_lstm import HyperLSTMCell
 from sketch_rnn.recurrence import project_inputs
-from tests.layer_testing import run_layer_test
-from tests.sketch_rnn.np_cells import np_layer_norm, np_ln_lstm_step, np_lstm_step, sigmoid
+from tests.support.layers import run_layer_test
+from tests.support.np_cells import np_layer_norm, np_ln_lstm_step, np_lstm_step, sigmoid
 
 
 def np_hyper_norm(hyper_out, layer, zw_w, zw_b, alpha_w, zb_w=None, beta_w=None):

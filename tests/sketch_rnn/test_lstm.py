@@ -7,8 +7,8 @@ from sketch_rnn.cells import make_cell
 from sketch_rnn.hyper_lstm import HyperLSTMCell
 from sketch_rnn.initializers import BlockOrthogonal, FusedLSTMKernel
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
-from tests.layer_testing import run_layer_test
-from tests.sketch_rnn.np_cells import (
+from tests.support.layers import run_layer_test
+from tests.support.np_cells import (
     np_layer_norm, np_ln_lstm_step, np_lstm_step, randomise, sigmoid)
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from sketch_rnn.mdn import MixtureDensityHead, mdn_output_size, split_mixture_params
-from tests.layer_testing import run_layer_test
+from tests.support.layers import run_layer_test
 
 
 def test_mdn_head_layout_and_layer_checks(tmp_path):

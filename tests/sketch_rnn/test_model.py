@@ -10,25 +10,11 @@ import keras
 from sketch_rnn import losses
 from sketch_rnn.configs import SketchRNNConfig, get_config
 from sketch_rnn.model import SketchRNN
+from tests.support.models import make_batch
 
 
 def tiny(**changes):
     return dataclasses.replace(SketchRNNConfig.testing(), **changes)
-
-
-def make_batch(config, lengths, seed=0):
-    """Random stroke-5 batch (B, T+1, 5) with S0 and (0,0,0,0,1) padding."""
-    rng = np.random.default_rng(seed)
-    t = config.max_seq_len
-    strokes = np.zeros((len(lengths), t + 1, 5), np.float32)
-    strokes[:, 0, 2] = 1.0
-    for b, n in enumerate(lengths):
-        strokes[b, 1:n + 1, :2] = rng.normal(size=(n, 2))
-        lift = rng.random(n) < 0.2
-        strokes[b, 1:n + 1, 2] = ~lift
-        strokes[b, 1:n + 1, 3] = lift
-        strokes[b, n + 1:, 4] = 1.0
-    return {"strokes": strokes, "lengths": np.asarray(lengths, np.int32)}
 
 
 def n_lstm(x, h):

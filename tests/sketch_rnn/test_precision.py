@@ -12,7 +12,7 @@ from sketch_rnn import losses, precision
 from sketch_rnn.configs import SketchRNNConfig
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
 from sketch_rnn.model import SketchRNN
-from tests.sketch_rnn.test_model import make_batch
+from tests.support.models import make_batch
 
 
 def _bf16_round(x):

@@ -13,10 +13,9 @@ from sketch_rnn.client import SketchModel
 from sketch_rnn import configs, js_format, losses, pretrained, train
 from sketch_rnn.export import SketchRNNExport
 from sketch_rnn.model import SketchRNN
-from tests.conftest import shared_file
 from reports.pretrained import magenta_js
-from tests.support import NUM_ROWS, SIMPLIFIED
-from tests.sketch_rnn.test_model import make_batch
+from tests.support import NUM_ROWS, SIMPLIFIED, shared_file
+from tests.support.models import make_batch
 
 SIGNATURES = {"sample", "complete", "log_likelihood", "mixture", "metadata"}
 

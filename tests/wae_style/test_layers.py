@@ -5,7 +5,7 @@ import keras
 import pytest
 import tensorflow as tf
 
-from tests.layer_testing import run_layer_test
+from tests.support.layers import run_layer_test
 from wae_style import layers
 
 

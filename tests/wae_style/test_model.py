@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import DataError
-from tests.layer_testing import check_config_round_trip, run_layer_test
+from tests.support.layers import check_config_round_trip, run_layer_test
 from wae_style import configs, losses, model as wm, vgg_weights
 from wae_style.checkerboard import checkerboard_share
 from wae_style.layers import WeightNormalization

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import DataError, WorkdirError
-from tests.conftest import REPO_ROOT, SHARED_DATA, shared_file
+from tests.support import REPO_ROOT, SHARED_DATA, shared_file
 from wae_style import configs
 from wae_style import export as export_lib
 from wae_style import model as wm

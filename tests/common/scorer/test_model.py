@@ -10,7 +10,7 @@ import tensorflow as tf
 from common.scorer import configs as alexnet
 from common.scorer.model import AlexNet, LocalResponseNorm
 from common.scorer.configs import AlexNetConfig
-from tests.layer_testing import check_config_round_trip, run_layer_test
+from tests.support.layers import check_config_round_trip, run_layer_test
 from common.training import config as config_utils
 
 SMALL = dict(conv_channels=(4, 8, 8, 8, 8), dense_units=(16, 16))

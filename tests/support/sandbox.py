@@ -98,7 +98,7 @@ class Sandbox:
     def _start(self):
         env = dict(os.environ, PYTHONPATH=REPO)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.sandbox"], cwd=REPO, env=env,
+            [sys.executable, "-m", "tests.support.sandbox"], cwd=REPO, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
     def run(self, **req):

@@ -1,6 +1,6 @@
 """Runs a trainer CLI module unchanged, plus a hook that SIGKILLs the process at a chosen moment.
 
-Usage: python -m tests.reliability.killhook scripts.train_sketch_rnn --flags...
+Usage: python -m tests.support.killhook scripts.train_sketch_rnn --flags...
 The moment comes from $SKETCHSTYLE_TEST_KILL = "<point>:<n>"; without it nothing is hooked.
 
   ckpt_shard:N   checkpoint N's data is written to checkpoints/ckpt-N_temp/, not yet merged

@@ -1,0 +1,39 @@
+"""Model fixtures shared by test modules: a random Sketch RNN batch and a WAE workdir as the trainer leaves it."""
+
+import dataclasses
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from wae_style import configs as wae_configs
+from wae_style import train as wae_train
+
+
+def make_batch(config, lengths, seed=0):
+    """Random stroke-5 batch (B, T+1, 5) with S0 and (0,0,0,0,1) padding."""
+    rng = np.random.default_rng(seed)
+    t = config.max_seq_len
+    strokes = np.zeros((len(lengths), t + 1, 5), np.float32)
+    strokes[:, 0, 2] = 1.0
+    for b, n in enumerate(lengths):
+        strokes[b, 1:n + 1, :2] = rng.normal(size=(n, 2))
+        lift = rng.random(n) < 0.2
+        strokes[b, 1:n + 1, 2] = ~lift
+        strokes[b, 1:n + 1, 3] = lift
+        strokes[b, n + 1:, 4] = 1.0
+    return {"strokes": strokes, "lengths": np.asarray(lengths, np.int32)}
+
+
+def make_wae_workdir(path, **kw):
+    """A WAE workdir as the trainer leaves it: config.json and a checkpoint of perturbed weights."""
+    config = dataclasses.replace(wae_configs.WAEConfig.testing(), **kw)
+    model, step, optimizer, _ = wae_train.build(config, tf.distribute.get_strategy())
+    for v in model.generator_trainable_variables:
+        v.assign(v + 0.01)
+    step.assign(7)
+    (path / "checkpoints").mkdir(parents=True)
+    (path / "config.json").write_text(json.dumps(config.to_dict()))
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    tf.train.CheckpointManager(ckpt, str(path / "checkpoints"), 3).save(checkpoint_number=7)
+    return model
