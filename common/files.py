@@ -31,6 +31,17 @@ def atomic_write(path, write_fn, mode="wb"):
     return str(path)
 
 
+def display_path(path):
+    """`path` as a report shows it: relative to the working folder when it lies inside it,
+    else as given (a str), so a report names no folder of the machine it ran on."""
+    given = os.fspath(path)
+    try:
+        rel = os.path.relpath(os.path.abspath(given))
+    except ValueError:  # Another drive (Windows).
+        return given
+    return given if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
 def atomic_write_text(path, text):
     """Atomically writes a UTF-8 text file; returns its path."""
     return atomic_write(path, lambda f: f.write(text), "w")

@@ -37,7 +37,8 @@ class SketchRNNConfig(config_utils.ConfigBase):
       kl_weight, kl_weight_start, kl_decay_rate: KL annealing w_KL(step).
       kl_tolerance: the KL floor.
       log_epsilon: epsilon inside log(sum_j Pi_j N_j) of L_s.
-      mask_pen_loss_in_eval: L_p only over real strokes when not training (magenta eval).
+      mask_pen_loss_in_eval: L_p only over real strokes in compute_losses(training=False)
+        (magenta's eval model); the trainer's validation L_p is the training-mode value.
 
     Training:
       learning_rate, decay_rate, min_learning_rate: lr(step) schedule.

@@ -77,6 +77,31 @@ def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(o
     assert {"nll_offsets", "nll_pen", "nll"} <= trainer_testing.summary_tags(workdir, "valid")
 
 
+def test_validation_pen_loss_is_the_training_mode_value(one_step_run):
+    """Validation L_p counts every step up to N_max, as in training (unlike magenta's eval model,
+    which masks the steps after each sketch's end; `compute_losses(training=False)` would)."""
+    from sketch_rnn import data
+    from sketch_rnn import export as export_lib
+    from sketch_rnn import losses
+    config, workdir = one_step_run
+    model, step = _restored(config, workdir)
+    splits = train.load_data(config)
+    whole = dataclasses.replace(config, batch_size=len(splits.valid or splits.train))
+    pipeline = data.eval_pipeline(splits, whole)
+    got = train.make_evaluate(model, step, whole, pipeline)(1)
+    (batch,) = list(pipeline.eval_batches())  # One batch: the whole split, no padding.
+    assert np.all(batch["weights"] > 0)
+    strokes, lengths = tf.constant(batch["strokes"]), tf.constant(batch["lengths"])
+    assert int(tf.reduce_min(lengths)) < strokes.shape[1] - 1  # Some steps after an end.
+    outputs = model({"strokes": export_lib.with_end_row(strokes), "lengths": lengths},
+                    training=False)
+    target, pen_logits = strokes[:, 1:], outputs["pen_logits"][:, :-1]
+    every_step = float(losses.pen_loss(target, pen_logits))
+    masked = float(losses.pen_loss(target, pen_logits, mask=lengths))
+    assert got["L_p"] == pytest.approx(every_step, rel=1e-4)
+    assert abs(got["L_p"] - masked) > 1e-3 * every_step
+
+
 def _export_nll(loaded, sketches, scale):
     """The export's log_likelihood averaged over `sketches` (normalised stroke-3)."""
     strokes = np.zeros((len(sketches), max(len(s) for s in sketches), 3), np.float32)
