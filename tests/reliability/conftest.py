@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.support.sandbox import Sandbox
+from tests.support.trainers import REFERENCE_STEPS, TRAINERS
 
 LOG_ENV = "SKETCHSTYLE_RELIABILITY_LOG"
 
@@ -43,12 +44,6 @@ def record():
 
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-REFERENCE_STEPS = 4
-TRAINERS = {
-    "sketch_rnn": ["scripts.train_sketch_rnn", "--config=testing", "--dataset=builtin"],
-    "wae_style": ["scripts.train_wae_style", "--config=testing", "--data_dir=builtin",
-                  "--vgg_weights=random"],
-}
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.reliability.conftest import REFERENCE_STEPS, TRAINERS
 from tests.support.killhook import ENV
+from tests.support.trainers import REFERENCE_STEPS, TRAINERS
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 600

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from sketch_rnn import configs
 from sketch_rnn import train
-from tests import trainer_testing
+from tests.support import trainers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -34,14 +34,14 @@ def _restored(config, workdir):
 
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
-    return trainer_testing.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
-                                        "sketch_one_step")[:2]
+    return trainers.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
+                                 "sketch_one_step")[:2]
 
 
 def test_one_step_writes_checkpoint_events_export(one_step_run):
     config, workdir = one_step_run
-    trainer_testing.check_run_artefacts(workdir, config)
-    assert {"loss", "L_R", "L_s", "L_p", "L_KL", "lr", "grad_norm"} <= trainer_testing.summary_tags(
+    trainers.check_run_artefacts(workdir, config)
+    assert {"loss", "L_R", "L_s", "L_p", "L_KL", "lr", "grad_norm"} <= trainers.summary_tags(
         workdir, "train")
 
 
@@ -74,7 +74,7 @@ def test_validation_nll_is_the_log_likelihood_signature_averaged_over_sketches(o
     want = _export_nll(loaded, sketches, splits.scale_factor)
     for k in ("nll_offsets", "nll_pen", "nll"):
         np.testing.assert_allclose(got[k], want[k], rtol=1e-4, atol=1e-5)
-    assert {"nll_offsets", "nll_pen", "nll"} <= trainer_testing.summary_tags(workdir, "valid")
+    assert {"nll_offsets", "nll_pen", "nll"} <= trainers.summary_tags(workdir, "valid")
 
 
 def test_validation_pen_loss_is_the_training_mode_value(one_step_run):
@@ -127,7 +127,7 @@ def test_the_test_split_nll_is_logged_beside_validation(one_step_run):
         np.testing.assert_allclose(got[f"test_{k}"], want[k], rtol=1e-4, atol=1e-5)
     assert got["nll_offsets"] != got["test_nll_offsets"]  # Two splits, two figures.
     assert "test_L_s" not in got  # Only the NLLs: nothing is chosen on the test split.
-    assert {"test_nll_offsets", "test_nll_pen", "test_nll"} <= trainer_testing.summary_tags(
+    assert {"test_nll_offsets", "test_nll_pen", "test_nll"} <= trainers.summary_tags(
         workdir, "valid")
 
 
@@ -154,7 +154,7 @@ def test_pixel_data_is_also_scored_as_whole_pixels_and_picks_the_best(one_step_r
     assert train.best_metric(config, dataclasses.replace(splits, integer_offsets=False)) == "L_R"
     assert json.loads((workdir / "best" / "best.json").read_text())["metric"] == "nll_discrete"
     assert {"nll_offsets_discrete", "nll_discrete", "test_nll_offsets_discrete",
-            "test_nll_discrete"} <= trainer_testing.summary_tags(workdir, "valid")
+            "test_nll_discrete"} <= trainers.summary_tags(workdir, "valid")
 
 
 def test_export_checkpoint_writes_the_best_one_and_refuses_clearly(one_step_run, tmp_path):
@@ -193,7 +193,7 @@ def test_export_checkpoint_writes_the_best_one_and_refuses_clearly(one_step_run,
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
-    out = trainer_testing.run_export_without_package(workdir / "export", """
+    out = trainers.run_export_without_package(workdir / "export", """
         out = m.sample(n=2, temperature=0.5, seed=3, max_len=12)
         strokes = out['strokes'][:, :5]
         z = m.encode(strokes=strokes, lengths=tf.constant([5, 5]))['z']
@@ -206,14 +206,14 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    trainer_testing.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
-                                                      steps=3)
+    trainers.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
+                                               steps=3)
 
 
 def test_incompatible_config_is_refused(one_step_run):
     config, workdir = one_step_run
-    trainer_testing.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
-                                                      dec_rnn_size=24)
+    trainers.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
+                                               dec_rnn_size=24)
 
 
 def test_mirrored_strategy_two_cpus(tmp_path):

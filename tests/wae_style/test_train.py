@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import SketchStyleError
-from tests import trainer_testing
+from tests.support import trainers
 from wae_style import configs
 from wae_style import data
 from wae_style import train
@@ -21,14 +21,14 @@ def _config(**kw):
 
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
-    return trainer_testing.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
-                                        "wae_one_step")[:2]
+    return trainers.one_step_run(train.train_and_evaluate, _config(), tmp_path_factory,
+                                 "wae_one_step")[:2]
 
 
 def test_one_step_writes_checkpoint_events_export(one_step_run):
     config, workdir = one_step_run
-    trainer_testing.check_run_artefacts(workdir, config)
-    assert {"loss", "recon", "mmd"} <= trainer_testing.summary_tags(workdir, "train")
+    trainers.check_run_artefacts(workdir, config)
+    assert {"loss", "recon", "mmd"} <= trainers.summary_tags(workdir, "train")
     meta = json.loads((workdir / "export" / "metadata.json").read_text())
     assert meta["vgg_weights"] == "random"
 
@@ -54,7 +54,7 @@ def test_export_matches_in_process_model(one_step_run):
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir = one_step_run
-    out = trainer_testing.run_export_without_package(workdir / "export", """
+    out = trainers.run_export_without_package(workdir / "export", """
         x = np.random.default_rng(0).uniform(size=(2, 64, 64, 3)).astype('float32')
         out = m.transfer(content=x, style=x[:1], strength=np.float32(1.0))['images']
         zc = m.encode_content(images=x)['mean']
@@ -67,14 +67,14 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    trainer_testing.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
-                                                      steps=2, eval_every=2)
+    trainers.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
+                                               steps=2, eval_every=2)
 
 
 def test_incompatible_config_is_refused(one_step_run):
     config, workdir = one_step_run
-    trainer_testing.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
-                                                      content_dim=16)
+    trainers.check_incompatible_config_refused(train.train_and_evaluate, config, workdir,
+                                               content_dim=16)
 
 
 def test_missing_imagenet_asset_refuses_before_writing(tmp_path, monkeypatch):

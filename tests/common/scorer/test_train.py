@@ -22,7 +22,7 @@ from common.scorer.configs import AlexNetConfig
 from common.errors import DataError
 from common.strokes import formats
 from common.training import schedules
-from tests import trainer_testing
+from tests.support import trainers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -119,13 +119,13 @@ def test_stroke_batches_are_deterministic_and_resumable(builtin_splits):
 
 @pytest.fixture(scope="module")
 def one_step_run(tmp_path_factory):
-    return trainer_testing.one_step_run(scorer_train.train_and_evaluate, _config(),
-                                        tmp_path_factory, "alexnet_one_step")
+    return trainers.one_step_run(scorer_train.train_and_evaluate, _config(),
+                                 tmp_path_factory, "alexnet_one_step")
 
 
 def test_one_step_writes_artefacts(one_step_run):
     config, workdir, last = one_step_run
-    trainer_testing.check_run_artefacts(workdir, config, best=True)
+    trainers.check_run_artefacts(workdir, config, best=True)
     info = json.loads((workdir / "data.json").read_text())
     assert info["num_classes"] == 7 and info["num_train"] > 0
     assert "| class | n |" in (workdir / "test_report.md").read_text()
@@ -133,7 +133,7 @@ def test_one_step_writes_artefacts(one_step_run):
     assert 0 <= metrics["final"]["accuracy"] <= 1 and metrics["final"]["step"] == 1
     assert metrics["best"]["step"] == 1 and last["test_accuracy"] == metrics["final"]["accuracy"]
     assert np.isfinite(last["loss"]) and "grad_norm" in last and "lr" in last
-    tags = trainer_testing.summary_tags(workdir, "train") | trainer_testing.summary_tags(
+    tags = trainers.summary_tags(workdir, "train") | trainers.summary_tags(
         workdir, "valid")
     assert {"loss", "accuracy", "lr", "grad_norm", "error_rate", "train_batch",
             "confusion"} <= tags
@@ -184,7 +184,7 @@ def test_score_rejects_bad_strokes(one_step_run):
 
 def test_export_loads_without_the_package(one_step_run, tmp_path):
     _, workdir, _ = one_step_run
-    out = trainer_testing.run_export_without_package(workdir / "export", """
+    out = trainers.run_export_without_package(workdir / "export", """
         out = m.score(strokes=tf.constant([[[0., 0., 0.], [5., 3., 1.]]]), lengths=tf.constant([2]))
         meta = json.loads(m.metadata()['json'].numpy())
         img = m.score_images(images=tf.zeros((2, meta['image_size'], meta['image_size'], 1)))
@@ -195,12 +195,12 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
 
 def test_incompatible_config_is_refused(one_step_run):
     config, workdir, _ = one_step_run
-    trainer_testing.check_incompatible_config_refused(scorer_train.train_and_evaluate, config,
-                                                      workdir, dropout=0.1)
+    trainers.check_incompatible_config_refused(scorer_train.train_and_evaluate, config,
+                                               workdir, dropout=0.1)
 
 
 def test_resume_equals_uninterrupted(tmp_path):
-    a = trainer_testing.check_resume_equals_uninterrupted(
+    a = trainers.check_resume_equals_uninterrupted(
         scorer_train.train_and_evaluate, _config, tmp_path, steps=3, prefix="model/",
         eval_every=10, log_every=10)
     assert any("moving_mean" in k for k in a)
