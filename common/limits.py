@@ -16,7 +16,6 @@ MAX_CALL_POINTS = 10_000_000  # Sketches x points of one call's padded input or 
 MAX_POINTS = 1_000_000  # Points of one drawing read from a file.
 MAX_IMAGE_SIDE = 8192  # A model's image side.
 MAX_IMAGE_PIXELS = 64_000_000  # Declared width x height of an image file (about 8000 x 8000).
-MAX_CLASSES = 100_000  # Class names of a data set or a scorer.
 MAX_LAYERS = 1000  # Repeated blocks of a network.
 MAX_STEPS = 10**9  # Training steps, step intervals and example counts.
 
