@@ -4,7 +4,7 @@ Four figures, each over --reps calls after --warmup untimed ones, with p50 and p
 `SketchModel.sample(1, tau)`, `SketchModel.complete(prefix, 1, tau)` with the first --prefix
 points of a real drawing (QuickDraw recipe, 256-pixel units, the import's default normaliser),
 and the same two as POST /api/sample and /api/complete (units "model", a fresh loopback
-connection per call) to the studio app (`common.studio.server.create_app`) on Werkzeug's
+connection per call) to the studio app (`studio.server.create_app`) on Werkzeug's
 threaded server. Call i uses seed i on both paths, so both draw the same sketches; a
 sampled sketch ends when the model draws its end-of-sketch pen, so latency follows its length
 (mean points are reported).
@@ -89,7 +89,7 @@ def main(argv=None):
     from benchmarks import timing
     from common.strokes.quickdraw import load_ndjson
     from sketch_rnn.client import SketchModel
-    from common.studio import server
+    from studio import server
 
     tmp = None
     workdir = args.workdir

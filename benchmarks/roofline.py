@@ -174,13 +174,13 @@ def main(argv=None):
     from benchmarks import timing
     from benchmarks.train_sketch_rnn import make_config
     from common import hardware
-    from sketch_rnn import precision
+    from sketch_rnn import configs
     machine = timing.machine()
     flags = sorted(hardware.cpu_flags() & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16",
                                              "amx_bf16", "amx_tile"})
     print(json.dumps({"name": "roofline_cpu", "unit": "flags", "value": flags,
                       "native_bf16": hardware.native_bf16(),
-                      "auto_matmul_dtype": precision.resolve_matmul_dtype("auto"), **machine}),
+                      "auto_matmul_dtype": configs.resolve_matmul_dtype("auto"), **machine}),
           flush=True)
     rates = {"float32": args.fp32_gflops, "bfloat16": args.bf16_gflops}
     if not args.no_measure:

@@ -113,7 +113,7 @@ def start_server(sketch_model):
 
     from werkzeug.serving import make_server
 
-    from common.studio import server
+    from studio import server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # No per-request log lines.
     model = server.SketchModel(sketch_model)

@@ -3,7 +3,7 @@
 Loads a trained WAE's export twice through the client (wae_style.client.StyleModel), with
 precision "float32" (the `transfer` signature) and "bfloat16" (`transfer_bf16`: bf16
 convolutions and matmuls, float32 weights), transfers every content x style pair with both,
-and scores both with the workdir's float32 VGG (wae_style.baselines). The client's "auto"
+and scores both with the workdir's float32 VGG (experiments.style.baselines). The client's "auto"
 uses bf16 only where it is faster (wae_style.precision.BF16_MIN_BATCH) and the losses do
 not move.
 
@@ -26,8 +26,8 @@ def main(argv=None):
 
     from benchmarks import timing
     from common.images import io as images_io
-    from wae_style import baselines
-    from wae_style import compare
+    from experiments.style import baselines
+    from experiments.style import compare
     from wae_style.client import StyleModel
 
     config, ref, _ = compare.restore(args.workdir)  # The float32 VGG for the losses.

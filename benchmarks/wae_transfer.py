@@ -40,7 +40,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from benchmarks import timing
-    from wae_style import baselines
+    from experiments.style import baselines
     from wae_style import configs
     from wae_style import train
 

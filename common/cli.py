@@ -3,6 +3,9 @@
 import dataclasses
 import sys
 
+from absl import flags
+from absl import logging
+
 from common.errors import SketchStyleError
 
 
@@ -32,7 +35,5 @@ def exit_on_error(fn, *args, **kwargs):
 
 def quiet_logging():
     """INFO chatter from TF's Python side is hidden unless --verbosity was given."""
-    from absl import flags
-    from absl import logging
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)

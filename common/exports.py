@@ -4,6 +4,8 @@ import json
 import logging
 import pathlib
 
+import tensorflow as tf
+
 from common import limits
 from common.errors import DataError
 
@@ -27,8 +29,6 @@ def load_export(path, kind):
     Raises:
         DataError: no SavedModel there, the wrong kind, or no readable metadata signature.
     """
-    import tensorflow as tf
-
     path = resolve_export(path)
     side = path / "metadata.json"
     if side.is_file():

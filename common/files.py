@@ -1,6 +1,7 @@
-"""Atomic file writes (a temp file in the same folder, then a rename): the one home for them."""
+"""Atomic file writes (a temp file in the same folder, then a rename) and file hashes: the one home for them."""
 
 import contextlib
+import hashlib
 import os
 import pathlib
 import tempfile
@@ -50,3 +51,12 @@ def atomic_write_text(path, text):
 def atomic_write_bytes(path, data):
     """Atomically writes a bytes file; returns its path."""
     return atomic_write(path, lambda f: f.write(data), "wb")
+
+
+def sha256(path, chunk=1 << 20):
+    """Hex sha256 of a file's bytes, read in chunks (OSError if it cannot be read)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -4,6 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
+from experiments.style import compare
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("workdir", None, "WAE training workdirs (config and latest checkpoint); "
@@ -22,7 +23,6 @@ flags.DEFINE_list("peers", [], "Extra methods: magenta (Ghiasi et al. 2017 via s
 def main(argv):
     del argv
     cli.quiet_logging()
-    from wae_style import compare
 
     def go():
         report = compare.compare(FLAGS.workdir, FLAGS.content, FLAGS.style, FLAGS.iterations,

@@ -4,7 +4,8 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import tools
+from commands import drawing
+from commands import inputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir.", required=True)
@@ -23,8 +24,8 @@ flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
 def main(argv):
     del argv
     cli.quiet_logging()
-    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
-    cli.exit_on_error(tools.complete, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.prefix, FLAGS.n, temps,
+    temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    cli.exit_on_error(drawing.complete, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.prefix, FLAGS.n, temps,
                       FLAGS.seed, FLAGS.max_len, FLAGS.cell)
 
 

@@ -4,9 +4,9 @@ from absl import app
 from absl import flags
 
 from common import cli
-from common.studio import gallery
-from sketch_rnn.demo import SketchDemo
-from wae_style.demo import StyleDemo
+from demo import gallery
+from demo.sketch import SketchDemo
+from demo.style import StyleDemo
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("out", "demo_out", "Output folder (workdirs, exports and gallery/).")
@@ -17,10 +17,10 @@ flags.DEFINE_integer("sketch_steps", 3000, "Sketch RNN training steps (3,000: ab
 flags.DEFINE_integer("wae_steps", 300, "WAE training steps.")
 flags.DEFINE_bool("quick", False, "Tiny models and a handful of steps (a smoke test).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_string("vgg_weights", "random",
-                    "The WAE's VGG16: 'random' (seeded, works offline; its style features are not "
-                    "ImageNet's), a VGG16 weights file, e.g. "
-                    "../shared/data/weights/vgg16_imagenet_notop.weights.h5, or 'imagenet'.")
+flags.DEFINE_string("vgg_weights", "imagenet",
+                    "The WAE's VGG16: 'imagenet' (the ImageNet weights up to block3_conv1 that "
+                    "ship with the package; no network), a VGG16 weights file, or 'random' "
+                    "(tests only: its style features are not meaningful).")
 
 
 def main(argv):

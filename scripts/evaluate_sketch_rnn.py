@@ -8,8 +8,9 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import tools
-from sketch_rnn import experiments
+from commands import inputs
+from experiments.sketch import evaluate
+from experiments.sketch import paper
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Sketch RNN export folder or workdir.", required=True)
@@ -23,7 +24,7 @@ flags.DEFINE_integer("per_class", 2, "Inputs per class (the first ones of the sp
 flags.DEFINE_integer("num_inputs", 0, "If > 0: this many inputs spread evenly over the classes "
                      "(instead of --per_class; the seed used 60).")
 flags.DEFINE_integer("max_seq_len", 250, "Inputs longer than this are dropped.")
-flags.DEFINE_list("temperature", [str(t) for t in experiments.DEFAULT_TEMPERATURES],
+flags.DEFINE_list("temperature", [str(t) for t in paper.DEFAULT_TEMPERATURES],
                   "Decoding temperatures.")
 flags.DEFINE_integer("seed", 0, "Decoding seed.")
 flags.DEFINE_string("out", "experiment1", "Output folder (report.md, report.json, grid.png).")
@@ -32,8 +33,8 @@ flags.DEFINE_string("out", "experiment1", "Output folder (report.md, report.json
 def main(argv):
     del argv
     cli.quiet_logging()
-    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
-    cli.exit_on_error(tools.evaluate, FLAGS.model, FLAGS.scorer, FLAGS.data, FLAGS.out, FLAGS.split,
+    temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    cli.exit_on_error(evaluate.evaluate, FLAGS.model, FLAGS.scorer, FLAGS.data, FLAGS.out, FLAGS.split,
                       FLAGS.data_seed, FLAGS.per_class, FLAGS.max_seq_len, temps, FLAGS.seed,
                       FLAGS.num_inputs)
 

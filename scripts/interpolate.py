@@ -8,13 +8,14 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import tools
+from commands import drawing
+from commands import inputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir.", required=True)
 flags.DEFINE_multi_string("pair", [], "A pair 'REF_A,REF_B'; a REF is FILE.ndjson[:INDEX] or "
                           "FILE.npz[:SPLIT]:INDEX. Default: the seed's fork,cloud and donut,moon.")
-flags.DEFINE_string("quickdraw_dir", tools.DEFAULT_QUICKDRAW,
+flags.DEFINE_string("quickdraw_dir", inputs.DEFAULT_QUICKDRAW,
                     "Folder with fork/cloud/donut/moon.ndjson for the default pairs.")
 flags.DEFINE_integer("index", 0, "Sketch index in each file of the default pairs.")
 flags.DEFINE_integer("steps", 10, "Points on the path, both ends included (up to 10000 and more).")
@@ -37,9 +38,9 @@ flags.DEFINE_bool("shared_noise", True, "Decode every frame with the same random
 def main(argv):
     del argv
     cli.quiet_logging()
-    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
-    pairs = cli.exit_on_error(tools.parse_pairs, FLAGS.pair, FLAGS.quickdraw_dir, FLAGS.index)
-    cli.exit_on_error(tools.interpolate, FLAGS.model, pairs, FLAGS.out, FLAGS.steps, FLAGS.method, temps,
+    temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    pairs = cli.exit_on_error(inputs.parse_pairs, FLAGS.pair, FLAGS.quickdraw_dir, FLAGS.index)
+    cli.exit_on_error(drawing.interpolate, FLAGS.model, pairs, FLAGS.out, FLAGS.steps, FLAGS.method, temps,
                       FLAGS.seed, FLAGS.max_len, FLAGS.frames, FLAGS.batch_size, FLAGS.report,
                       FLAGS.scorer, FLAGS.cell, FLAGS.shared_noise)
 

@@ -4,7 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import corpus
+from experiments.sketch import corpus
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("models", None, "Workdirs or exports, or folders of them (one model "

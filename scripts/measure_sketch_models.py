@@ -4,8 +4,8 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import quality
-from sketch_rnn import tools
+from experiments.sketch import quality
+from commands import inputs
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", None, "Exported SavedModel folder or workdir (repeat).",
@@ -24,7 +24,7 @@ flags.DEFINE_string("out", None, "Folder for report.json, report.md and samples.
 def main(argv):
     del argv
     cli.quiet_logging()
-    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
+    temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
     cli.exit_on_error(quality.measure, FLAGS.model, FLAGS.data, FLAGS.split, FLAGS.normaliser,
                       temps, FLAGS.n, FLAGS.seed, FLAGS.max_len, FLAGS.out)
 

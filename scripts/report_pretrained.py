@@ -8,8 +8,8 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import pretrained_report
-from sketch_rnn import tools
+from reports.pretrained import report as pretrained_report
+from commands import inputs
 
 SHARED = os.path.join("..", "shared", "data")
 FLAGS = flags.FLAGS
@@ -41,13 +41,16 @@ flags.DEFINE_integer("batch_size", 100, "Sketches per log_likelihood call.")
 def main(argv):
     del argv
     cli.quiet_logging()
-    temps = cli.exit_on_error(tools.parse_temperatures, FLAGS.temperature)
+    temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
     cli.exit_on_error(
-        pretrained_report.run, FLAGS.models, FLAGS.sketches, FLAGS.out, FLAGS.figures,
-        FLAGS.model, FLAGS.classes, FLAGS.samples_shown, FLAGS.samples_stats, temps,
-        FLAGS.completion_drawings, FLAGS.completion_n, FLAGS.completion_temperature, FLAGS.seed,
-        FLAGS.cell, FLAGS.aaron_sheep, FLAGS.sweep_classes or (), FLAGS.batch_size,
-        command="python -m scripts.report_pretrained " + shlex.join(sys.argv[1:]))
+        pretrained_report.run, FLAGS.models, FLAGS.sketches, FLAGS.out,
+        command="python -m scripts.report_pretrained " + shlex.join(sys.argv[1:]),
+        figures=FLAGS.figures, model_names=FLAGS.model, classes=FLAGS.classes,
+        samples_shown=FLAGS.samples_shown, samples_stats=FLAGS.samples_stats,
+        sample_temperatures=tuple(temps), completion_drawings=FLAGS.completion_drawings,
+        completion_n=FLAGS.completion_n, completion_temperature=FLAGS.completion_temperature,
+        seed=FLAGS.seed, cell=FLAGS.cell, aaron_sheep=FLAGS.aaron_sheep,
+        sweep_classes=tuple(FLAGS.sweep_classes or ()), batch_size=FLAGS.batch_size)
 
 
 def run():

@@ -7,7 +7,7 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import recipes
+from experiments.sketch import recipes
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("recipe", None, sorted(recipes.RECIPES), "Which model to rebuild.")

@@ -4,7 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
-from sketch_rnn import tools
+from commands import scoring
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", None, "Exported SavedModel folder or workdir (repeat).",
@@ -20,7 +20,7 @@ flags.DEFINE_integer("batch_size", 100, "Sketches per call.")
 def main(argv):
     del argv
     cli.quiet_logging()
-    cli.exit_on_error(tools.score, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.normaliser,
+    cli.exit_on_error(scoring.score, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.normaliser,
                       FLAGS.batch_size)
 
 

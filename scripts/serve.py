@@ -4,7 +4,7 @@ from absl import app
 from absl import flags
 
 from common import cli
-from common.studio import serve
+from studio import serve
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("sketch_model", None,

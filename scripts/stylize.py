@@ -5,7 +5,7 @@ from absl import flags
 
 from common import cli
 from wae_style import precision
-from wae_style import tools
+from commands import stylize
 
 FLAGS = flags.FLAGS
 flags.DEFINE_multi_string("model", None, "Exported SavedModel folder or workdir (repeat for several).",
@@ -14,7 +14,7 @@ flags.DEFINE_multi_string("content", [], "Content image files or folders.")
 flags.DEFINE_multi_string("style", [], "Style image files or folders.")
 flags.DEFINE_string("out", "stylized.png", "Output PNG.")
 flags.DEFINE_float("strength", 1.0, "Style strength in [0, 1]: 0 keeps the content's own style.")
-flags.DEFINE_enum("mode", "transfer", list(tools.MODES),
+flags.DEFINE_enum("mode", "transfer", list(stylize.MODES),
                   "transfer: a content x style grid; pairs: content i with style i (broadcasting "
                   "one against many); figure6: reconstructions per model; figure7: a transfer "
                   "strip per model (the seed's Figures 6 and 7); strength: content i with style i "
@@ -27,7 +27,7 @@ flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
 def main(argv):
     del argv
     cli.quiet_logging()
-    cli.exit_on_error(tools.stylize, FLAGS.model, FLAGS.content, FLAGS.style, FLAGS.out,
+    cli.exit_on_error(stylize.stylize, FLAGS.model, FLAGS.content, FLAGS.style, FLAGS.out,
                       FLAGS.strength, FLAGS.mode, FLAGS.precision)
 
 

@@ -1,9 +1,8 @@
 """make_cell: the Sketch RNN cells (LSTM, LayerNorm LSTM, HyperLSTM) by kind name."""
 
+from sketch_rnn.configs import CELL_KINDS
 from sketch_rnn.hyper_lstm import HyperLSTMCell
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
-
-CELL_KINDS = ("lstm", "layer_norm", "hyper")
 
 
 def make_cell(kind, units, *, forget_bias=1.0, recurrent_dropout_keep=1.0, seed=None,

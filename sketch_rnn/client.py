@@ -3,12 +3,16 @@
 import threading
 
 import numpy as np
+import tensorflow as tf
 
 from common import exports
 from common import limits
 from common.errors import DataError
-from common.strokes.formats import pad_stroke3, validate_stroke3
-from sketch_rnn.latents import METHODS, interpolate_latents
+from common.strokes.formats import pad_stroke3
+from common.strokes.formats import validate_stroke3
+from sketch_rnn import pixel_cells
+from sketch_rnn.latents import METHODS
+from sketch_rnn.latents import interpolate_latents
 from sketch_rnn.sample import GREEDY_TEMPERATURE
 
 
@@ -29,9 +33,6 @@ class SketchModel:
     """
 
     def __init__(self, path):
-        import tensorflow as tf
-
-        self._tf = tf
         self.path, self._m, self.meta = exports.load_export(path, "sketch_rnn")
         cfg = self.meta["config"]
         self.max_seq_len = int(cfg["max_seq_len"])
@@ -47,7 +48,6 @@ class SketchModel:
 
     def _scalars(self, temperature, seed, max_len, n=1):
         """The signature's scalars; n sketches of max_len points are bounded before any call."""
-        tf = self._tf
         if not temperature > 0:
             raise DataError(f"temperature={temperature} must be > 0")
         max_len = self.max_seq_len if max_len is None else int(max_len)
@@ -67,7 +67,7 @@ class SketchModel:
         """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
         t, s, m = self._scalars(temperature, seed, max_len, n)
         with self.lock:
-            out = self._m.sample(n=self._tf.constant(n, self._tf.int32), temperature=t, seed=s,
+            out = self._m.sample(n=tf.constant(n, tf.int32), temperature=t, seed=s,
                                  max_len=m)
         return _unpad(out)
 
@@ -158,7 +158,7 @@ class SketchModel:
           batch_size: sketches per call.
           pixel: for data whose offsets are whole multiples of `pixel` (1 for pixel data):
             also nll_offsets_discrete, the mean over points of -log of the mixture's mass
-            over each offset's pixel cell (losses.cell_log_prob; a probability, so the
+            over each offset's pixel cell (pixel_cells.cell_log_prob; a probability, so the
             normaliser does not enter it), and nll_discrete = nll_offsets_discrete + nll_pen.
         """
         if not hasattr(self._m, "log_likelihood"):
@@ -196,12 +196,11 @@ class SketchModel:
     @staticmethod
     def _discrete(mix, data, lengths, units, pixel):
         """Mean -log cell mass per real point, (B,): data (B, N, 3) in data units."""
-        from sketch_rnn import losses
         n = data.shape[1]
         p = {k: mix[k].numpy()[:, :n] for k in ("pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho")}
         with np.errstate(divide="ignore"):
             log_pi = np.log(p["pi"])  # (B, N, M); a weight of 0 contributes nothing
-        log_cell = losses.cell_log_prob(
+        log_cell = pixel_cells.cell_log_prob(
             data[..., 0] / units, data[..., 1] / units, 0.5 * pixel / units, log_pi,
             p["mu_x"], p["mu_y"], p["sigma_x"], p["sigma_y"], p["rho"]).numpy()  # (B, N)
         real = np.arange(n)[None, :] < lengths[:, None]

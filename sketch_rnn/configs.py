@@ -2,14 +2,31 @@
 
 import dataclasses
 
+from common.hardware import native_bf16
 from common.training import config as config_utils
-from common.training.strategies import STRATEGIES
-from sketch_rnn.cells import CELL_KINDS
-from sketch_rnn.precision import MATMUL_DTYPE_CHOICES, resolve_matmul_dtype
+from common.training import layout
+from common.training.config import field
+
+CELL_KINDS = ("lstm", "layer_norm", "hyper")  # sketch_rnn.cells builds each.
+MATMUL_DTYPES = ("float32", "bfloat16")
+MATMUL_DTYPE_CHOICES = MATMUL_DTYPES + ("auto",)  # "auto": bf16 only on bf16 hardware.
+
+
+def resolve_matmul_dtype(dtype):
+    """"auto" -> "bfloat16" on bf16 hardware (native_bf16) else "float32"; others as given.
+
+    Raises:
+        ValueError: `dtype` is not one of MATMUL_DTYPE_CHOICES.
+    """
+    if dtype not in MATMUL_DTYPE_CHOICES:
+        raise ValueError(f"matmul dtype {dtype!r}: use one of {MATMUL_DTYPE_CHOICES}")
+    if dtype == "auto":
+        return "bfloat16" if native_bf16() else "float32"
+    return dtype
 
 
 @dataclasses.dataclass(frozen=True)
-class SketchRNNConfig(config_utils.ConfigBase):
+class SketchRNNConfig(config_utils.TrainingConfig):
     """All settings of a Sketch RNN run. Defaults are magenta's `get_default_hparams()`.
 
     Data:
@@ -43,14 +60,14 @@ class SketchRNNConfig(config_utils.ConfigBase):
     Training:
       learning_rate, decay_rate, min_learning_rate: lr(step) schedule.
       grad_clip: element-wise gradient clip.
-      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
-        skipped and logged, like a non-finite one (0 = off; about 160x the largest norm seen in our runs).
-      num_steps, save_every, eval_every, log_every, seed, jit_compile,
-      strategy (see common.training.STRATEGIES).
+      jit_compile: XLA-compile the train step.
+      num_steps, save_every, eval_every, log_every, seed, strategy, max_grad_norm: see
+        common.training.config.TrainingConfig (max_grad_norm 1e5 is about 160x the largest
+        norm seen in our runs).
       matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
         accumulation, fp32 states and losses) or "float32". "auto" (the default) is
         resolved when the config is built: bf16 only where the hardware has bf16 matmuls,
-        else fp32 (sketch_rnn.precision.resolve_matmul_dtype); the config then holds the
+        else fp32 (resolve_matmul_dtype); the config then holds the
         resolved value, and so does config.json.
       sample_temperatures: temperatures of the samples logged during training.
       init_from: a workdir (a training run or an imported .gen.json model) whose latest
@@ -59,93 +76,54 @@ class SketchRNNConfig(config_utils.ConfigBase):
     """
 
     data: tuple[str, ...] = ("builtin",)
-    max_seq_len: int = 250
+    max_seq_len: int = field(250, ge=1)
     batch_size: int = 100
-    enc_model: str = "lstm"
-    dec_model: str = "lstm"
-    enc_rnn_size: int = 256
-    dec_rnn_size: int = 512
-    z_size: int = 128
-    num_mixture: int = 20
+    enc_model: str = field("lstm", choices=CELL_KINDS)
+    dec_model: str = field("lstm", choices=CELL_KINDS)
+    enc_rnn_size: int = field(256, ge=1)
+    dec_rnn_size: int = field(512, ge=1)
+    z_size: int = field(128, ge=1)
+    num_mixture: int = field(20, ge=1)
     conditional: bool = True
     use_recurrent_dropout: bool = True
-    recurrent_dropout_prob: float = 0.90
-    hyper_num_units: int = 256
-    hyper_embedding_size: int = 32
+    recurrent_dropout_prob: float = field(0.90, gt=0, le=1)
+    hyper_num_units: int = field(256, ge=1)
+    hyper_embedding_size: int = field(32, ge=1)
     forget_bias: float = 1.0
     hyper_use_layer_norm: bool = True
     hyper_use_recurrent_dropout: bool = False
-    init_stddev: float = 0.001
-    kl_weight: float = 0.5
-    kl_weight_start: float = 0.01
-    kl_decay_rate: float = 0.99995
-    kl_tolerance: float = 0.2
-    log_epsilon: float = 1e-6
+    init_stddev: float = field(0.001, gt=0)
+    kl_weight: float = field(0.5, ge=0)
+    kl_weight_start: float = field(0.01, ge=0)
+    kl_decay_rate: float = field(0.99995, gt=0, le=1)
+    kl_tolerance: float = field(0.2, ge=0)
+    log_epsilon: float = field(1e-6, gt=0)
     mask_pen_loss_in_eval: bool = True
-    learning_rate: float = 1e-3
-    decay_rate: float = 0.9999
-    min_learning_rate: float = 1e-5
-    grad_clip: float = 1.0
-    max_grad_norm: float = 1e5
-    random_scale_factor: float = 0.15
-    augment_stroke_prob: float = 0.10
-    num_steps: int = 100_000
+    learning_rate: float = field(1e-3, gt=0)
+    decay_rate: float = field(0.9999, gt=0, le=1)
+    min_learning_rate: float = field(1e-5, ge=0)
+    grad_clip: float = field(1.0, gt=0)
+    random_scale_factor: float = field(0.15, ge=0, lt=1)
+    augment_stroke_prob: float = field(0.10, ge=0, le=1)
     save_every: int = 500
     eval_every: int = 500
-    log_every: int = 50
-    seed: int = 0
     jit_compile: bool = True
-    matmul_dtype: str = "auto"
-    strategy: str = "default"
-    sample_temperatures: tuple[float, ...] = (0.1, 0.5, 0.9)
+    matmul_dtype: str = field("auto", choices=MATMUL_DTYPE_CHOICES)
+    sample_temperatures: tuple[float, ...] = field((0.1, 0.5, 0.9), gt=0)
     init_from: str = ""
 
     PRESETS = ("testing", "default", "paper", "layer_norm")
     LABEL = "Sketch RNN"
 
-    def __post_init__(self):
-        def fail(name, why):
-            raise ValueError(f"SketchRNNConfig.{name}={getattr(self, name)!r}: {why}")
-
-        # Coerce JSON-ish values (lists, ints for floats) and check the types.
-        config_utils.coerce_fields(self, fail)
-
+    def validate(self, fail):
         if not self.data or any(not s for s in self.data):
             fail("data", "need at least one non-empty source")
-        for name in ("max_seq_len", "batch_size", "enc_rnn_size", "dec_rnn_size", "z_size",
-                     "num_mixture", "hyper_num_units", "hyper_embedding_size", "save_every",
-                     "eval_every", "log_every"):
-            if getattr(self, name) < 1:
-                fail(name, "must be a positive integer")
-        if self.num_steps < 0:
-            fail("num_steps", "must be >= 0")
-        if self.seed < 0:
-            fail("seed", "must be >= 0")
-        for name in ("enc_model", "dec_model"):
-            if getattr(self, name) not in CELL_KINDS:
-                fail(name, f"must be one of {CELL_KINDS}")
-        for name in ("recurrent_dropout_prob", "kl_decay_rate", "decay_rate"):
-            if not 0 < getattr(self, name) <= 1:
-                fail(name, "must be in (0, 1]")
-        for name in ("kl_weight", "kl_weight_start", "kl_tolerance", "min_learning_rate",
-                     "random_scale_factor", "augment_stroke_prob", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                fail(name, "must be >= 0")
-        for name in ("learning_rate", "grad_clip", "log_epsilon", "init_stddev"):
-            if getattr(self, name) <= 0:
-                fail(name, "must be > 0")
-        if self.random_scale_factor >= 1:
-            fail("random_scale_factor", "must be < 1")
-        if self.augment_stroke_prob > 1:
-            fail("augment_stroke_prob", "must be <= 1")
         if self.min_learning_rate > self.learning_rate:
             fail("min_learning_rate", f"must be <= learning_rate ({self.learning_rate})")
-        if not self.sample_temperatures or any(t <= 0 for t in self.sample_temperatures):
+        if not self.sample_temperatures:
             fail("sample_temperatures", "need at least one temperature, all > 0")
-        if self.strategy not in STRATEGIES:
-            fail("strategy", f"must be one of {STRATEGIES}")
-        if self.matmul_dtype not in MATMUL_DTYPE_CHOICES:
-            fail("matmul_dtype", f"must be one of {MATMUL_DTYPE_CHOICES}")
+
+    def resolve(self):
         # Resolved once, here: every layer of a model built from this config uses it.
         object.__setattr__(self, "matmul_dtype", resolve_matmul_dtype(self.matmul_dtype))
 
@@ -181,3 +159,8 @@ class SketchRNNConfig(config_utils.ConfigBase):
 
 
 get_config = SketchRNNConfig.preset  # Named preset (see SketchRNNConfig.PRESETS).
+
+
+def read_workdir_config(workdir):
+    """(SketchRNNConfig, the "source" section of an imported model or None) of a workdir."""
+    return layout.read_config(workdir, SketchRNNConfig, "Sketch RNN")

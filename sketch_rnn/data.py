@@ -5,8 +5,9 @@ import pathlib
 
 from common.strokes import dataset as stroke_data
 from common import files as workdir_lib
+from common.training import layout
 
-DATA_INFO = "data.json"
+DATA_INFO = layout.DATA
 
 
 def load(config):

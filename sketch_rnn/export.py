@@ -6,9 +6,14 @@ import pathlib
 
 import tensorflow as tf
 
+from common.errors import DataError
 from common.exports import resolve_export
+from common.training import checkpoints as checkpoints_lib
+from common.training import layout
+from common.training import workdir as workdir_lib
 from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
+from sketch_rnn.configs import read_workdir_config
 from sketch_rnn.model import SketchRNN
 
 METADATA = "metadata.json"
@@ -206,32 +211,10 @@ def export_checkpoint(workdir, out, checkpoint="best"):
         DataError: no such run or checkpoint (the kept steps are named), or `out` is not an
             export.
     """
-    from common.errors import DataError
-    from common.training import workdir as workdir_lib
-    from sketch_rnn.pretrained import read_workdir_config
-
     workdir, out = pathlib.Path(workdir), pathlib.Path(out)
     config, _ = read_workdir_config(workdir)
-    try:
-        info = json.loads((workdir / "data.json").read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{workdir / 'data.json'}: cannot read the run's data info ({e})") from None
-    kept = {}  # step -> checkpoint path
-    for folder in ("checkpoints", "best"):
-        state = tf.train.get_checkpoint_state(str(workdir / folder))
-        for path in (state.all_model_checkpoint_paths if state else []):
-            kept[int(path.rsplit("-", 1)[-1])] = path
-    if checkpoint == "best":
-        path = tf.train.latest_checkpoint(str(workdir / "best"))
-    elif checkpoint == "latest":
-        path = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
-    elif str(checkpoint).isdigit():
-        path = kept.get(int(checkpoint))
-    else:
-        raise DataError(f"--checkpoint={checkpoint!r}: give best, latest or a step number")
-    if path is None:
-        steps = ", ".join(str(s) for s in sorted(kept)) or "none"
-        raise DataError(f"{workdir}: no {checkpoint} checkpoint (steps kept: {steps})")
+    info = layout.read_data_info(workdir)
+    path = checkpoints_lib.checkpoint_path(workdir, checkpoint)
     if out.exists() and not (out / "saved_model.pb").exists():
         raise DataError(f"{out} exists and is not an export; give a new folder")
     model = SketchRNN(config)  # Builds every weight, so the restore can be checked.

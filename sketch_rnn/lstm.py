@@ -5,7 +5,8 @@ import tensorflow as tf
 from keras import ops
 
 from sketch_rnn.initializers import FusedLSTMKernel
-from sketch_rnn.precision import matmul, matmul_operand, resolve_matmul_dtype
+from sketch_rnn.configs import resolve_matmul_dtype
+from sketch_rnn.precision import matmul, matmul_operand
 from sketch_rnn.recurrence import hashed_keep_mask, keep_multiplier, recurrent_scan
 
 LN_EPSILON = 1e-3  # magenta rnn.py layer_norm / layer_norm_all epsilon.
@@ -243,7 +244,7 @@ class LSTMCell(_FusedKernelLSTM, keras.layers.Layer):
         seed: int seed of the dropout SeedGenerator.
         matmul_dtype: operand dtype of the gate matmuls: "float32", "bfloat16" (fp32
             accumulation; states and gates stay fp32) or "auto" (resolved here, see
-            sketch_rnn.precision.resolve_matmul_dtype).
+            sketch_rnn.configs.resolve_matmul_dtype).
         **kwargs: keras.layers.Layer arguments.
 
     Reference:

@@ -4,7 +4,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from sketch_rnn.precision import matmul, resolve_matmul_dtype
+from sketch_rnn.configs import resolve_matmul_dtype
+from sketch_rnn.precision import matmul
 
 
 def mdn_output_size(num_mixture):

@@ -2,24 +2,12 @@
 
 import tensorflow as tf
 
-from common.hardware import native_bf16
-
-MATMUL_DTYPES = ("float32", "bfloat16")
-MATMUL_DTYPE_CHOICES = MATMUL_DTYPES + ("auto",)  # "auto": bf16 only on bf16 hardware.
-
-
-def resolve_matmul_dtype(dtype):
-    """"auto" -> "bfloat16" on bf16 hardware (native_bf16) else "float32"; others as given.
-
-    Raises:
-        ValueError: `dtype` is not one of MATMUL_DTYPE_CHOICES.
-    """
-    if dtype not in MATMUL_DTYPE_CHOICES:
-        raise ValueError(f"matmul dtype {dtype!r}: use one of {MATMUL_DTYPE_CHOICES}")
-    if dtype == "auto":
-        return "bfloat16" if native_bf16() else "float32"
-    return dtype
-
+try:  # Private TF modules: without them, the XLA-only paths fall back to plain ops.
+    from tensorflow.compiler.tf2xla.python import xla
+    from tensorflow.python.framework import ops as tf_ops
+    from tensorflow.python.ops import control_flow_util
+except ImportError:  # pragma: no cover
+    xla = tf_ops = control_flow_util = None
 
 def tf_dtype(dtype):
     """The TF dtype of the matmul operands: tf.bfloat16 or tf.float32."""
@@ -51,10 +39,7 @@ def from_storage(x, dtype):
 
 def _in_xla():
     """True while tracing inside tf.function(jit_compile=True)."""
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # pragma: no cover - private TF modules moved.
+    if control_flow_util is None:  # pragma: no cover - private TF modules moved.
         return False
     return control_flow_util.GraphOrParentsInXlaContext(tf_ops.get_default_graph())
 
@@ -66,9 +51,7 @@ def _physical_transpose(x):
     column-major operand, and its CPU bf16 dot (XNNPACK) only takes row-major ones. A
     1-D array has one layout, so flattening behind an optimization barrier forces the copy.
     """
-    try:
-        from tensorflow.compiler.tf2xla.python import xla
-    except ImportError:  # pragma: no cover - private TF module moved.
+    if xla is None:  # pragma: no cover - private TF module moved.
         return tf.transpose(x)
     shape = tf.shape(x)
     flat = xla.optimization_barrier(tf.reshape(tf.transpose(x), [-1]))[0]

@@ -9,12 +9,22 @@ import shutil
 import tempfile
 
 import numpy as np
+import tensorflow as tf
 
+from common import files
 from common.errors import DataError, WorkdirError
+from common.strokes import dataset as stroke_data
+from common.training import checkpoints as checkpoints_lib
+from common.training import layout
+from common.training import strategies
+from common.training import steps as train_steps
+from sketch_rnn import export as export_lib
 from sketch_rnn import js_format
-from sketch_rnn.configs import SketchRNNConfig
+from sketch_rnn import train as train_lib
+from sketch_rnn.configs import SketchRNNConfig, read_workdir_config
+from sketch_rnn.model import SketchRNN
 
-SOURCE_KEY = "source"  # config.json section describing an imported model's file.
+SOURCE_KEY = layout.SOURCE  # config.json section describing an imported model's file.
 JS_PIXEL_FACTOR = 2.0  # @magenta/sketch divides info.scale_factor by this for canvas pixels.
 JS_NUM_MIXTURE = 20  # @magenta/sketch 0.2.0 hard-codes 20 mixture components.
 FORMATS = ("a SavedModel (workdir/export/, written by every training run and import)",
@@ -53,8 +63,6 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
             raise DataError(f"--normaliser={spec!r} must be a positive number, a stroke file, "
                             "'magenta_js' or 'scale_factor'")
         return value, "given"
-    from common.strokes import dataset as stroke_data
-
     source = str(spec).split(":", 1)[0] if not os.path.exists(str(spec)) else str(spec)
     splits = stroke_data.load_strokes([source], max_seq_len=max_seq_len)
     return float(splits.scale_factor), f"std of the train split of {source}"
@@ -128,14 +136,6 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
         DataError: a bad file or normaliser (the message names it).
         WorkdirError: the workdir holds something and overwrite is False.
     """
-    from common.training import checkpoints as checkpoints_lib
-    from common.training import strategies
-    from common.training import steps as train_steps
-    from common.training import workdir as workdir_lib
-    from common import files
-    from sketch_rnn import export as export_lib
-    from sketch_rnn import train as train_lib
-
     gen = js_format.read_gen_json(path)
     workdir = pathlib.Path(workdir)
     if workdir.exists() and any(workdir.iterdir()) and not overwrite:
@@ -152,9 +152,9 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
     stage = _stage_dir(workdir)
     try:
         files.atomic_write_text(
-            stage / workdir_lib.CONFIG_NAME,
+            stage / layout.CONFIG,
             json.dumps({**config.to_dict(), SOURCE_KEY: source}, indent=2, sort_keys=True) + "\n")
-        files.atomic_write_text(stage / "data.json", json.dumps(info, indent=2) + "\n")
+        files.atomic_write_text(stage / layout.DATA, json.dumps(info, indent=2) + "\n")
         ckpt = checkpoints_lib.Checkpoints(stage, {"model": model, "optimizer": optimizer, "step": step,
                                             "rng": train_steps.seed_generator_states(model)})
         ckpt.save(0)
@@ -163,7 +163,7 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    return workdir, json.loads((workdir / "export" / export_lib.METADATA).read_text())
+    return workdir, json.loads((workdir / layout.EXPORT / export_lib.METADATA).read_text())
 
 
 def import_and_report(path, workdir, normaliser=None, overwrite=False):
@@ -185,20 +185,6 @@ def import_and_report(path, workdir, normaliser=None, overwrite=False):
           f"speaks stroke-3 in those units. Signatures: {', '.join(meta['signatures'])}.",
           flush=True)
     return [workdir]
-
-
-def read_workdir_config(workdir):
-    """(SketchRNNConfig, the "source" section or None) from a workdir's config.json."""
-    path = pathlib.Path(workdir) / "config.json"
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: cannot read the run's config ({e})") from None
-    source = raw.pop(SOURCE_KEY, None)
-    try:
-        return SketchRNNConfig.from_dict(raw), source
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{path}: not a Sketch RNN config ({e})") from None
 
 
 def _check_exportable(config, where):
@@ -235,18 +221,11 @@ def export_gen_json(workdir, out, name=None):
             components, has a weight beyond +-10 (named with its largest value), or the
             workdir is incomplete.
     """
-    import tensorflow as tf
-
-    from sketch_rnn.model import SketchRNN
-
     workdir = pathlib.Path(workdir)
     config, _ = read_workdir_config(workdir)
     _check_exportable(config, workdir)
-    try:
-        data_info = json.loads((workdir / "data.json").read_text())
-    except (OSError, ValueError) as e:
-        raise DataError(f"{workdir / 'data.json'}: cannot read the normaliser ({e})") from None
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    data_info = layout.read_data_info(workdir)
+    latest = checkpoints_lib.latest_checkpoint(workdir)
     if latest is None:
         raise DataError(f"{workdir}: no checkpoint in checkpoints/")
     model = SketchRNN(config)

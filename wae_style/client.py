@@ -3,6 +3,7 @@
 import threading
 
 import numpy as np
+import tensorflow as tf
 
 from common import exports
 from common.errors import DataError
@@ -33,9 +34,6 @@ class StyleModel:
     """
 
     def __init__(self, path, batch_size=64, precision="auto"):
-        import tensorflow as tf
-
-        self._tf = tf
         if precision not in precision_lib.PRECISIONS:
             raise DataError(f"precision={precision!r}: use one of {precision_lib.PRECISIONS}")
         self.path, self._m, self.meta = exports.load_export(path, "wae_style")
@@ -77,7 +75,7 @@ class StyleModel:
         single = np.ndim(content) == 3 and np.ndim(style) == 3
         c, s = self._images(content, "content"), self._images(style, "style")
         n, ic, js = batches.pair_indices(len(c), len(s), "transfer")
-        t = self._tf.constant(float(strength), self._tf.float32)
+        t = tf.constant(float(strength), tf.float32)
 
         def run(a, b):
             fn = self._m.transfer_bf16 if self.uses_bf16(len(a)) else self._m.transfer

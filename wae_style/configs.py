@@ -5,6 +5,7 @@ import json
 import re
 
 from common.training import config as config_utils
+from common.training.config import field
 
 # Content latent sizes the seed paper tries; 256 and 128 work best there.
 PAPER_CONTENT_DIMS = (512, 256, 128, 64, 32)
@@ -17,7 +18,6 @@ VGG16_CONV_LAYERS = (
     "block5_conv1", "block5_conv2", "block5_conv3",
 )
 PENALTIES = ("mmd", "gan")
-STRATEGIES = ("default", "mirrored", "multi_worker")  # = common.training.STRATEGIES
 GRAM_FLATTEN = ("triu", "full")
 GRAM_TRANSFORMS = ("log1p", "none")
 SUBPIXEL_INITS = ("icnr", "glorot")
@@ -38,7 +38,7 @@ def vgg_kind(vgg_weights):
 
 
 @dataclasses.dataclass(frozen=True)
-class WAEConfig(config_utils.ConfigBase):
+class WAEConfig(config_utils.TrainingConfig):
     """All settings of a WAE style-transfer run (see docs/wae_style.md).
 
     Data:
@@ -93,10 +93,9 @@ class WAEConfig(config_utils.ConfigBase):
     Training:
       learning_rate, disc_learning_rate, adam_beta1, adam_beta2: Adam settings;
         beta1 = 0.5 as in the official wae code.
-      batch_size, num_steps, save_every, eval_every, log_every, seed,
-      jit_compile, strategy ("default", "mirrored" or "multi_worker").
-      max_grad_norm: a step whose global gradient norm is above this is
-        skipped and logged, like a non-finite one (0 = off; about 160x the largest norm seen in our runs).
+      jit_compile: XLA-compile the train step.
+      batch_size, num_steps, save_every, eval_every, log_every, seed, strategy,
+        max_grad_norm: see common.training.config.TrainingConfig.
     """
 
     data: tuple[str, ...] = ("builtin",)
@@ -104,59 +103,48 @@ class WAEConfig(config_utils.ConfigBase):
     tfds_data_dir: str = ""
     manual_dir: str = ""
     mix: tuple[float, ...] = ()
-    image_size: int = 64
-    image_crop: str = "resize"
-    content_dim: int = 128
-    style_dim_per_layer: int = 64
-    style_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
-    content_feature_layers: tuple[str, ...] = ("block1_conv1", "block2_conv1", "block3_conv1")
+    image_size: int = field(64, ge=32)
+    image_crop: str = field("resize", choices=("resize", "center"))
+    content_dim: int = field(128, ge=1)
+    style_dim_per_layer: int = field(64, ge=1)
+    style_layers: tuple[str, ...] = field(("block1_conv1", "block2_conv1", "block3_conv1"),
+                                          choices=VGG16_CONV_LAYERS)
+    content_feature_layers: tuple[str, ...] = field(
+        ("block1_conv1", "block2_conv1", "block3_conv1"), choices=VGG16_CONV_LAYERS)
     glu_gating: bool = True
-    encoder_channels: tuple[int, ...] = (8, 32, 128, 256, 512)
-    decoder_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)
-    num_res_blocks: int = 3
-    subpixel_init: str = "icnr"
-    style_hidden: tuple[int, ...] = (256,)
-    gram_flatten: str = "triu"
-    gram_transform: str = "log1p"
+    encoder_channels: tuple[int, ...] = field((8, 32, 128, 256, 512), ge=1, length=5)
+    decoder_channels: tuple[int, ...] = field((1024, 512, 256, 128, 64), ge=1, length=5)
+    num_res_blocks: int = field(3, ge=0)
+    subpixel_init: str = field("icnr", choices=SUBPIXEL_INITS)
+    style_hidden: tuple[int, ...] = field((256,), ge=1)
+    gram_flatten: str = field("triu", choices=GRAM_FLATTEN)
+    gram_transform: str = field("log1p", choices=GRAM_TRANSFORMS)
     weight_norm: bool = True
     data_dependent_init: bool = False
     vgg_weights: str = "imagenet"
     vgg_weights_sha256: str = ""
     vgg_seed: int = 0
-    pixel_weight: float = 1.0
-    feature_weight: float = LOSS_WEIGHTS["pretrained"]["feature_weight"]
-    gram_weight: float = LOSS_WEIGHTS["pretrained"]["gram_weight"]
-    penalty: str = "mmd"
-    mmd_lambda: float = 0.01
-    mmd_scales: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
-    prior_sigma: float = 1.0
-    gan_lambda: float = 1.0
-    disc_hidden: tuple[int, ...] = (256, 256)
-    learning_rate: float = 1e-4
-    disc_learning_rate: float = 5e-4
-    adam_beta1: float = 0.5
-    adam_beta2: float = 0.999
-    max_grad_norm: float = 1e5
-    batch_size: int = 64
-    num_steps: int = 100_000
-    save_every: int = 1000
-    eval_every: int = 1000
-    log_every: int = 50
-    seed: int = 0
+    pixel_weight: float = field(1.0, ge=0)
+    feature_weight: float = field(LOSS_WEIGHTS["pretrained"]["feature_weight"], ge=0)
+    gram_weight: float = field(LOSS_WEIGHTS["pretrained"]["gram_weight"], ge=0)
+    penalty: str = field("mmd", choices=PENALTIES)
+    mmd_lambda: float = field(0.01, ge=0)
+    mmd_scales: tuple[float, ...] = field((0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0), gt=0)
+    prior_sigma: float = field(1.0, gt=0)
+    gan_lambda: float = field(1.0, ge=0)
+    disc_hidden: tuple[int, ...] = field((256, 256), ge=1)
+    learning_rate: float = field(1e-4, gt=0)
+    disc_learning_rate: float = field(5e-4, gt=0)
+    adam_beta1: float = field(0.5, ge=0, lt=1)
+    adam_beta2: float = field(0.999, ge=0, lt=1)
     jit_compile: bool = False
-    strategy: str = "default"
 
     PRESETS = ("testing", "default", "paper")
     LABEL = "WAE"
 
-    def __post_init__(self):
-        def fail(name, why):
-            raise ValueError(f"WAEConfig.{name}={getattr(self, name)!r}: {why}")
-
-        config_utils.coerce_fields(self, fail)  # JSON lists become tuples; types are checked.
-
+    def validate(self, fail):
         for name in ("data", "tfds"):
-            if any(not isinstance(s, str) or not s for s in getattr(self, name)):
+            if any(not s for s in getattr(self, name)):
                 fail(name, "every entry must be a non-empty string")
         if not self.data and not self.tfds:
             fail("data", "need at least one image source in data or tfds")
@@ -166,60 +154,21 @@ class WAEConfig(config_utils.ConfigBase):
                 fail("mix", f"need one weight per source ({num_sources}: data then tfds)")
             if any(w < 0 for w in self.mix) or sum(self.mix) <= 0:
                 fail("mix", "weights must be >= 0 with a positive sum")
-        if self.image_crop not in ("resize", "center"):
-            fail("image_crop", 'must be "resize" or "center"')
-        if self.image_size < 32 or self.image_size % 16:
+        if self.image_size % 16:
             fail("image_size", "must be a multiple of 16 and >= 32 (the paper uses 64)")
-        for name in ("content_dim", "style_dim_per_layer", "num_res_blocks", "batch_size",
-                     "num_steps", "save_every", "eval_every", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < (
-                    0 if name == "num_res_blocks" else 1):
-                fail(name, "must be a positive integer")
-        for name in ("encoder_channels", "decoder_channels"):
-            chans = getattr(self, name)
-            if len(chans) != 5 or any(not isinstance(c, int) or c < 1 for c in chans):
-                fail(name, "need 5 positive integers")
         if self.glu_gating and any(c % 2 for c in self.encoder_channels[2:]):
             fail("encoder_channels", "convs 3-5 need even channels for GLU halving")
-        for name in ("style_hidden", "disc_hidden"):
-            if any(not isinstance(h, int) or h < 1 for h in getattr(self, name)):
-                fail(name, "hidden sizes must be positive integers")
         for name in ("style_layers", "content_feature_layers"):
-            layers = getattr(self, name)
-            if not layers:
+            if not getattr(self, name):
                 fail(name, "need at least one VGG16 layer")
-            bad = [n for n in layers if n not in VGG16_CONV_LAYERS]
-            if bad:
-                fail(name, f"unknown VGG16 conv layers {bad}; choose from {VGG16_CONV_LAYERS}")
-        if self.subpixel_init not in SUBPIXEL_INITS:
-            fail("subpixel_init", f"must be one of {SUBPIXEL_INITS}")
-        if self.gram_flatten not in GRAM_FLATTEN:
-            fail("gram_flatten", f"must be one of {GRAM_FLATTEN}")
-        if self.gram_transform not in GRAM_TRANSFORMS:
-            fail("gram_transform", f"must be one of {GRAM_TRANSFORMS}")
         if not self.vgg_weights:
             fail("vgg_weights", 'must be "imagenet", "random" or a path to an .h5 file')
         if self.vgg_weights_sha256 and not re.fullmatch(r"[0-9a-f]{64}", self.vgg_weights_sha256):
             fail("vgg_weights_sha256", "must be empty or 64 lowercase hex digits")
         if self.vgg_weights == "random" and self.vgg_weights_sha256:
             fail("vgg_weights_sha256", 'must be empty for vgg_weights="random"')
-        for name in ("pixel_weight", "feature_weight", "gram_weight", "mmd_lambda",
-                     "gan_lambda", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                fail(name, "must be >= 0")
-        if self.penalty not in PENALTIES:
-            fail("penalty", f"must be one of {PENALTIES}")
-        if not self.mmd_scales or any(s <= 0 for s in self.mmd_scales):
+        if not self.mmd_scales:
             fail("mmd_scales", "need at least one positive scale")
-        for name in ("prior_sigma", "learning_rate", "disc_learning_rate"):
-            if getattr(self, name) <= 0:
-                fail(name, "must be > 0")
-        for name in ("adam_beta1", "adam_beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                fail(name, "must be in [0, 1)")
-        if self.strategy not in STRATEGIES:
-            fail("strategy", f"must be one of {STRATEGIES}")
 
     @classmethod
     def from_dict(cls, d):

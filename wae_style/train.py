@@ -12,6 +12,7 @@ from common.images import grid
 from common.training import loop
 from common.training import steps as train_steps
 from common.training import strategies
+from common.training import layout
 from common.training import workdir as workdir_lib
 from wae_style import data
 from wae_style import export as export_lib
@@ -160,7 +161,7 @@ def resumable_fields(workdir, config):
     """
     fields = RESUMABLE_FIELDS
     try:
-        old = json.loads((pathlib.Path(workdir) / workdir_lib.CONFIG_NAME).read_text())
+        old = json.loads((pathlib.Path(workdir) / layout.CONFIG).read_text())
     except (OSError, ValueError):
         return fields  # No run yet, or a broken config.json that check_or_write_config names.
     if not isinstance(old, dict):

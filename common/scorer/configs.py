@@ -3,8 +3,7 @@
 import dataclasses
 
 from common.training import config as config_utils
-from common.training.strategies import STRATEGIES
-
+from common.training.config import field
 
 NORMS = ("batch", "lrn", "none")
 
@@ -15,7 +14,7 @@ POOL_AFTER = (0, 1, 4)  # Max-pooling after conv 1, 2 and 5.
 
 
 @dataclasses.dataclass(frozen=True)
-class AlexNetConfig(config_utils.ConfigBase):
+class AlexNetConfig(config_utils.TrainingConfig):
     """All settings of an AlexNet scorer run.
 
     Data:
@@ -52,99 +51,60 @@ class AlexNetConfig(config_utils.ConfigBase):
       weight_decay: L2 weight decay (AdamW), 0 = off.
       label_smoothing: cross-entropy label smoothing.
       grad_clip: element-wise gradient clip (0 = off).
-      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
-        skipped and logged, like a non-finite one (0 = off; about 160x the largest norm seen in our runs).
-      num_steps, save_every, eval_every, log_every, seed, strategy (common.training).
+      num_steps, save_every, eval_every, log_every, seed, strategy, max_grad_norm: see
+        common.training.config.TrainingConfig.
     """
 
     data: tuple[str, ...] = ("builtin",)
     test_data: tuple[str, ...] = ()
-    tfds: str = ""
+    tfds: str = field("", choices=TFDS_SOURCES)
     tfds_data_dir: str = ""
-    tfds_max_examples: int = 200_000
-    max_seq_len: int = 250
-    valid_fraction: float = 0.1
-    test_fraction: float = 0.1
-    image_size: int = 64
-    line_width: float = 0.0
-    padding: float = 0.0
-    random_scale_factor: float = 0.15
-    augment_stroke_prob: float = 0.10
-    rotate_degrees: float = 10.0
-    max_shift: float = 0.05
+    tfds_max_examples: int = field(200_000, ge=1)
+    max_seq_len: int = field(250, ge=1)
+    valid_fraction: float = field(0.1, ge=0)
+    test_fraction: float = field(0.1, ge=0)
+    image_size: int = field(64, ge=8)
+    line_width: float = field(0.0, ge=0)
+    padding: float = field(0.0, ge=0)
+    random_scale_factor: float = field(0.15, ge=0, lt=1)
+    augment_stroke_prob: float = field(0.10, ge=0, le=1)
+    rotate_degrees: float = field(10.0, ge=0)
+    max_shift: float = field(0.05, ge=0, lt=1)
     conv_channels: tuple[int, ...] = (48, 128, 192, 192, 128)
     conv_kernels: tuple[int, ...] = (5, 5, 3, 3, 3)
-    conv1_stride: int = 2
+    conv1_stride: int = field(2, ge=1)
     dense_units: tuple[int, ...] = (1024, 1024)
-    dropout: float = 0.5
-    norm: str = "batch"
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    decay_rate: float = 0.9995
-    min_learning_rate: float = 1e-5
-    weight_decay: float = 0.0
-    label_smoothing: float = 0.0
-    grad_clip: float = 0.0
-    max_grad_norm: float = 1e5
+    dropout: float = field(0.5, ge=0, lt=1)
+    norm: str = field("batch", choices=NORMS)
+    learning_rate: float = field(1e-3, gt=0)
+    decay_rate: float = field(0.9995, gt=0, le=1)
+    min_learning_rate: float = field(1e-5, ge=0)
+    weight_decay: float = field(0.0, ge=0)
+    label_smoothing: float = field(0.0, ge=0, lt=1)
+    grad_clip: float = field(0.0, ge=0)
     num_steps: int = 3000
     save_every: int = 500
     eval_every: int = 250
-    log_every: int = 50
-    seed: int = 0
-    strategy: str = "default"
 
     PRESETS = ("testing", "default", "large")
     LABEL = "AlexNet"
 
-    def __post_init__(self):
-        def fail(name, why):
-            raise ValueError(f"AlexNetConfig.{name}={getattr(self, name)!r}: {why}")
-
-        config_utils.coerce_fields(self, fail)
-
-        if self.tfds not in TFDS_SOURCES:
-            fail("tfds", f"must be one of {TFDS_SOURCES}")
+    def validate(self, fail):
         if not self.tfds and (not self.data or any(not s for s in self.data)):
             fail("data", "need at least one non-empty source (or set tfds)")
         if any(not s for s in self.test_data):
             fail("test_data", "sources must be non-empty")
         if self.tfds and self.test_data:
             fail("test_data", "works with stroke data, not with tfds")
-        for name in ("tfds_max_examples", "max_seq_len", "image_size", "conv1_stride",
-                     "batch_size", "save_every", "eval_every", "log_every"):
-            if getattr(self, name) < 1:
-                fail(name, "must be a positive integer")
-        if self.image_size < 8:
-            fail("image_size", "must be >= 8")
-        if len(self.conv_channels) != 5 or any(c < 1 for c in self.conv_channels):
-            fail("conv_channels", "need five positive channel counts")
-        if len(self.conv_kernels) != 5 or any(k < 1 for k in self.conv_kernels):
-            fail("conv_kernels", "need five positive kernel sizes")
-        if len(self.dense_units) != 2 or any(u < 1 for u in self.dense_units):
-            fail("dense_units", "need two positive sizes (fc6, fc7)")
-        if self.num_steps < 0 or self.seed < 0:
-            fail("num_steps" if self.num_steps < 0 else "seed", "must be >= 0")
-        if self.norm not in NORMS:
-            fail("norm", f"must be one of {NORMS}")
-        if self.strategy not in STRATEGIES:
-            fail("strategy", f"must be one of {STRATEGIES}")
-        if not (0 <= self.valid_fraction and 0 <= self.test_fraction
-                and self.valid_fraction + self.test_fraction < 1):
+        for name, count, what in (("conv_channels", 5, "five positive channel counts"),
+                                  ("conv_kernels", 5, "five positive kernel sizes"),
+                                  ("dense_units", 2, "two positive sizes (fc6, fc7)")):
+            values = getattr(self, name)
+            if len(values) != count or any(v < 1 for v in values):
+                fail(name, f"need {what}")
+        if self.valid_fraction + self.test_fraction >= 1:
             fail("valid_fraction", f"valid + test fractions must be in [0, 1) "
                  f"(test_fraction={self.test_fraction})")
-        for name in ("line_width", "padding", "rotate_degrees", "max_shift", "weight_decay",
-                     "grad_clip", "min_learning_rate", "augment_stroke_prob", "max_grad_norm"):
-            if getattr(self, name) < 0:
-                fail(name, "must be >= 0")
-        for name in ("random_scale_factor", "dropout", "label_smoothing", "max_shift"):
-            if not 0 <= getattr(self, name) < 1:
-                fail(name, "must be in [0, 1)")
-        if self.augment_stroke_prob > 1:
-            fail("augment_stroke_prob", "must be <= 1")
-        if self.learning_rate <= 0:
-            fail("learning_rate", "must be > 0")
-        if not 0 < self.decay_rate <= 1:
-            fail("decay_rate", "must be in (0, 1]")
         if self.min_learning_rate > self.learning_rate:
             fail("min_learning_rate", f"must be <= learning_rate ({self.learning_rate})")
 

@@ -8,9 +8,10 @@ import tensorflow as tf
 from common.errors import DataError
 from common.scorer import raster
 from common.strokes import dataset as stroke_dataset
+from common.training import layout
 
 
-DATA_INFO = "data.json"
+DATA_INFO = layout.DATA
 
 
 BITMAP_SIZE = 28  # TFDS quickdraw_bitmap side.

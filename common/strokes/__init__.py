@@ -1,4 +1,4 @@
 """Stroke data: formats, RDP and QuickDraw, the safe .npz loader, datasets, doodles, rendering.
 
-Never imports a model package, common.training, common.scorer or common.studio.
+Never imports a model package, common.training, common.scorer or an application.
 """

@@ -1,14 +1,17 @@
 """Stroke datasets: load npz, ndjson and built-in sketches into splits; a deterministic batcher."""
 
+from collections.abc import Sequence
 import dataclasses
 import os
 import zlib
-from collections.abc import Sequence
 
 import numpy as np
 
-from common.strokes import formats as S
 from common.errors import DataError
+from common.strokes import formats as S
+from common.strokes.doodles import builtin_sketches
+from common.strokes.quickdraw import load_ndjson
+from common.strokes.safe_npz import load_npz
 
 SPLITS = ("train", "valid", "test")
 BUILTIN = "builtin"
@@ -155,14 +158,12 @@ def load_strokes(sources: Sequence[str], max_seq_len=250, seed=0, valid_fraction
     n_skipped = n_duplicates = 0
     for kind, path in entries:
         if kind == "npz":
-            from common.strokes.safe_npz import load_npz
             data = load_npz(path)
             lab = label_of(os.path.splitext(os.path.basename(path))[0])
             for k in SPLITS:
                 raw[k][0].extend(data[k])
                 raw[k][1].extend([lab] * len(data[k]))
         elif kind == "ndjson":
-            from common.strokes.quickdraw import load_ndjson
             qd = load_ndjson(path, on_error=on_error, simplify=simplify)
             n_skipped += qd.n_skipped
             lab = label_of(os.path.splitext(os.path.basename(path))[0])
@@ -175,7 +176,6 @@ def load_strokes(sources: Sequence[str], max_seq_len=250, seed=0, valid_fraction
                 keys.add(key)
                 pool.append(sk)
         else:
-            from common.strokes.doodles import builtin_sketches
             sks, labs, names = builtin_sketches(builtin_per_class,
                                                 np.random.default_rng([seed, 7]))
             for sk, lab in zip(sks, labs):

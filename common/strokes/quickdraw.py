@@ -1,5 +1,6 @@
 """QuickDraw ndjson (raw or simplified) to stroke-3, with Google's simplification recipe."""
 
+import argparse
 import dataclasses
 import json
 import math
@@ -9,7 +10,8 @@ import numpy as np
 
 from common import limits
 from common.errors import DataError
-from common.strokes.formats import lines_to_stroke3, rdp
+from common.strokes.formats import lines_to_stroke3
+from common.strokes.formats import rdp
 
 CANVAS = 255  # Google's simplified drawings span 0..255.
 # Resampling at 1 px makes one point per pixel of scaled path; longer drawings are refused.
@@ -311,7 +313,6 @@ def compare_directories(raw_dirs, simplified_dir, classes=None):
 
 
 if __name__ == "__main__":
-    import argparse
 
     parser = argparse.ArgumentParser(
         description="Compare our raw->simplified conversion with Google's simplified drawings.")

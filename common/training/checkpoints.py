@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from common.errors import WorkdirError
+from common.errors import DataError, WorkdirError
 from common.files import atomic_write_text
+from common.training.layout import BEST, CHECKPOINTS
 
 
 class Checkpoints:
@@ -24,13 +25,13 @@ class Checkpoints:
         self.ckpt = tf.train.Checkpoint(**trackables)
         self.is_chief = is_chief
         if is_chief:
-            ckpt_dir, best_dir = self.workdir / "checkpoints", self.workdir / "best"
+            ckpt_dir, best_dir = self.workdir / CHECKPOINTS, self.workdir / BEST
         else:  # Non-chief workers must save too (collective ops), into a scratch dir.
-            ckpt_dir = self.workdir / f".worker-{task_id}" / "checkpoints"
-            best_dir = self.workdir / f".worker-{task_id}" / "best"
+            ckpt_dir = self.workdir / f".worker-{task_id}" / CHECKPOINTS
+            best_dir = self.workdir / f".worker-{task_id}" / BEST
         self.manager = tf.train.CheckpointManager(self.ckpt, str(ckpt_dir), max_to_keep=max_to_keep)
         self.best_manager = tf.train.CheckpointManager(self.ckpt, str(best_dir), max_to_keep=1)
-        self.best_file = self.workdir / "best" / "best.json"
+        self.best_file = self.workdir / BEST / "best.json"
 
     def restore_latest(self):
         """Restores the newest readable checkpoint; returns its path or None."""
@@ -88,3 +89,38 @@ class Checkpoints:
             atomic_write_text(
                 self.best_file, json.dumps({"step": int(step), "metric": metric, "value": float(value)}))
         return True
+
+
+def kept_checkpoints(workdir):
+    """{step: checkpoint path} of every checkpoint kept in checkpoints/ and best/."""
+    kept = {}
+    for folder in (CHECKPOINTS, BEST):
+        state = tf.train.get_checkpoint_state(str(pathlib.Path(workdir) / folder))
+        for path in (state.all_model_checkpoint_paths if state else []):
+            kept[int(path.rsplit("-", 1)[-1])] = path
+    return kept
+
+
+def latest_checkpoint(workdir, folder=CHECKPOINTS):
+    """The newest checkpoint path in workdir/folder, or None."""
+    return tf.train.latest_checkpoint(str(pathlib.Path(workdir) / folder))
+
+
+def checkpoint_path(workdir, which="latest"):
+    """The checkpoint `which` names: "latest", "best", or a kept step number.
+
+    Raises:
+        DataError: a bad name, or no such checkpoint (the kept steps are named).
+    """
+    if which == "best":
+        path = latest_checkpoint(workdir, BEST)
+    elif which == "latest":
+        path = latest_checkpoint(workdir, CHECKPOINTS)
+    elif str(which).isdigit():
+        path = kept_checkpoints(workdir).get(int(which))
+    else:
+        raise DataError(f"--checkpoint={which!r}: give best, latest or a step number")
+    if path is None:
+        steps = ", ".join(str(s) for s in sorted(kept_checkpoints(workdir))) or "none"
+        raise DataError(f"{workdir}: no {which} checkpoint (steps kept: {steps})")
+    return path

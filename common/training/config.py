@@ -5,6 +5,7 @@ import typing
 
 from common import limits
 
+STRATEGIES = ("default", "mirrored", "multi_worker")  # tf.distribute by flag (strategies.py).
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -55,6 +56,58 @@ def coerce_fields(config, fail):
                                                           else (value,))):
             fail(f.name, f"must be at most {bound:,}")  # A size that would exhaust memory.
         object.__setattr__(config, f.name, value)
+
+
+def field(default, *, choices=None, ge=None, gt=None, le=None, lt=None, length=None):
+    """A config field with its checks declared once, as metadata that ConfigBase checks.
+
+    Args:
+      default: the default value.
+      choices: the allowed values.
+      ge, gt, le, lt: bounds (>=, >, <=, <); a tuple field's every element is checked.
+      length: the exact length of a tuple field.
+    """
+    checks = dict(choices=choices, ge=ge, gt=gt, le=le, lt=lt, length=length)
+    return dataclasses.field(default=default,
+                             metadata={k: v for k, v in checks.items() if v is not None})
+
+
+def _declared(cls):
+    """{field name: its checks}; a subclass that redeclares a field (a new default) keeps
+    the checks of the class that declared them."""
+    out = {}
+    for klass in reversed(cls.__mro__):
+        for f in klass.__dict__.get("__dataclass_fields__", {}).values():
+            if f.metadata:
+                out[f.name] = dict(f.metadata)
+    return out
+
+
+def _range_text(m):
+    low = f"[{m['ge']:g}" if "ge" in m else f"({m['gt']:g}" if "gt" in m else None
+    high = f"{m['le']:g}]" if "le" in m else f"{m['lt']:g})" if "lt" in m else None
+    if low and high:
+        return f"must be in {low}, {high}"
+    if m.get("ge") == 1 and "lt" not in m and "le" not in m:
+        return "must be a positive integer" if isinstance(m["ge"], int) else "must be >= 1"
+    if low:
+        return f"must be >= {m['ge']:g}" if "ge" in m else f"must be > {m['gt']:g}"
+    return f"must be <= {m['le']:g}" if "le" in m else f"must be < {m['lt']:g}"
+
+
+def check_declared(config, fail):
+    """Checks every field against the choices, bounds and lengths declared with field()."""
+    for name, m in _declared(type(config)).items():
+        value = getattr(config, name)
+        values = value if isinstance(value, tuple) else (value,)
+        if "length" in m and len(value) != m["length"]:
+            fail(name, f"need {m['length']} values")
+        if "choices" in m and any(v not in m["choices"] for v in values):
+            fail(name, f"must be one of {tuple(m['choices'])}")
+        if any(("ge" in m and not v >= m["ge"]) or ("gt" in m and not v > m["gt"])
+               or ("le" in m and not v <= m["le"]) or ("lt" in m and not v < m["lt"])
+               for v in values):
+            fail(name, _range_text(m))
 
 
 def parse_scalar(kind, text, field):
@@ -111,14 +164,32 @@ def replace_from_strings(config, overrides):
 
 
 class ConfigBase:
-    """Mixin of the frozen config dataclasses: JSON round trip, named presets, overrides.
+    """Mixin of the frozen config dataclasses: checks, JSON round trip, named presets, overrides.
 
     A subclass lists its preset classmethods in PRESETS (e.g. ("testing", "default",
-    "paper")) and checks its fields in __post_init__ (see coerce_fields).
+    "paper")) and declares each field's checks with field(); after construction every
+    value is coerced to its type (coerce_fields), bounded (common.limits), checked against
+    its declaration (check_declared), then `validate(fail)` checks what spans fields and
+    `resolve()` may fill in derived values.
     """
 
     PRESETS = ()
     LABEL = "model"  # In messages: "unknown <LABEL> config ...".
+
+    def __post_init__(self):
+        coerce_fields(self, self._fail)  # JSON lists become tuples; types are checked.
+        check_declared(self, self._fail)
+        self.validate(self._fail)
+        self.resolve()
+
+    def _fail(self, name, why):
+        raise ValueError(f"{type(self).__name__}.{name}={getattr(self, name)!r}: {why}")
+
+    def validate(self, fail):
+        """Checks that span several fields; fail(name, why) raises ValueError."""
+
+    def resolve(self):
+        """Fills in derived values (e.g. "auto" choices) once the fields are checked."""
 
     def to_dict(self):
         """A JSON-friendly dict (tuples become lists)."""
@@ -147,3 +218,29 @@ class ConfigBase:
     def replace_from_strings(self, overrides):
         """This config with "field=value" overrides applied (see replace_from_strings)."""
         return replace_from_strings(self, overrides)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(ConfigBase):
+    """The training fields every model shares; a model's config redeclares a field to change
+    its default and keeps these checks.
+
+    Attributes:
+      batch_size: examples per step (global batch).
+      num_steps: steps to train to; a larger value continues a finished run.
+      save_every, eval_every, log_every: checkpoint, evaluation and progress-line periods.
+      seed: the run's seed (weights, data order, sampling).
+      strategy: "default", "mirrored" (all local GPUs or logical CPUs) or "multi_worker"
+        (TF_CONFIG).
+      max_grad_norm: a step whose global gradient norm (before clipping) is above this is
+        skipped and logged, like a non-finite one (0 = off).
+    """
+
+    batch_size: int = field(64, ge=1)
+    num_steps: int = field(100_000, ge=0)
+    save_every: int = field(1000, ge=1)
+    eval_every: int = field(1000, ge=1)
+    log_every: int = field(50, ge=1)
+    seed: int = field(0, ge=0)
+    strategy: str = field("default", choices=STRATEGIES)
+    max_grad_norm: float = field(1e5, ge=0)

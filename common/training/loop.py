@@ -13,6 +13,7 @@ import tensorflow as tf
 from absl import logging
 
 from common.errors import WorkdirError
+from common.training import layout
 from common.training import memory
 from common.training import workdir as workdir_lib
 from common.training.checkpoints import Checkpoints
@@ -126,7 +127,7 @@ def run(spec: LoopSpec):
     if start >= spec.num_steps:
         print(f"Already at step {start} >= num_steps {spec.num_steps}; nothing to train.", flush=True)
 
-    events = spec.workdir / "events"
+    events = spec.workdir / layout.EVENTS
     writer = tf.summary.create_file_writer(str(events / "train")) if chief else None
     eval_writer = tf.summary.create_file_writer(str(events / "valid")) if chief else None
 
@@ -155,7 +156,7 @@ def run(spec: LoopSpec):
         ckpts.save(step)
         if spec.export is not None and chief:
             try:
-                with workdir_lib.atomic_directory(spec.workdir / "export") as tmp:
+                with workdir_lib.atomic_directory(spec.workdir / layout.EXPORT) as tmp:
                     spec.export(tmp)
             except (OSError, tf.errors.OpError) as e:  # E.g. a full disk: name it, keep the old.
                 raise WorkdirError(
@@ -222,8 +223,8 @@ def run(spec: LoopSpec):
         eval_writer.flush()
     if not chief:
         shutil.rmtree(spec.workdir / f".worker-{task_id}", ignore_errors=True)
-    elif spec.export is not None and start >= spec.num_steps and not (spec.workdir / "export").exists():
-        with workdir_lib.atomic_directory(spec.workdir / "export") as tmp:
+    elif spec.export is not None and start >= spec.num_steps and not (spec.workdir / layout.EXPORT).exists():
+        with workdir_lib.atomic_directory(spec.workdir / layout.EXPORT) as tmp:
             spec.export(tmp)
     return last
 
@@ -241,9 +242,9 @@ def describe_outputs(workdir):
     """A short, printable list of where a run's outputs are."""
     workdir = pathlib.Path(workdir)
     lines = [f"workdir:      {workdir}"]
-    for name, what in (("config.json", "config"), ("checkpoints", "checkpoints"),
-                       ("best", "best-on-validation checkpoint"), ("export", "SavedModel"),
-                       ("events", "TensorBoard logs (tensorboard --logdir {})")):
+    for name, what in ((layout.CONFIG, "config"), (layout.CHECKPOINTS, "checkpoints"),
+                       (layout.BEST, "best-on-validation checkpoint"), (layout.EXPORT, "SavedModel"),
+                       (layout.EVENTS, "TensorBoard logs (tensorboard --logdir {})")):
         p = workdir / name
         if p.exists():
             lines.append(f"{what.format(p)}: {p}")

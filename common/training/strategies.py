@@ -2,8 +2,7 @@
 
 import tensorflow as tf
 
-
-STRATEGIES = ("default", "mirrored", "multi_worker")
+from common.training.config import STRATEGIES
 
 
 def make_strategy(name):

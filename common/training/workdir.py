@@ -19,11 +19,12 @@ from absl import logging
 
 from common.errors import WorkdirError
 from common.files import atomic_write_text
+from common.training import layout
 
 LOCK_NAME = ".lock"
-CONFIG_NAME = "config.json"
+CONFIG_NAME = layout.CONFIG
 # Things a run writes; with overwrite=True they are moved aside, never deleted.
-ARTEFACTS = ("checkpoints", "best", "export", "events", "gallery", CONFIG_NAME)
+ARTEFACTS = (layout.CHECKPOINTS, layout.BEST, layout.EXPORT, layout.EVENTS, "gallery", layout.CONFIG)
 
 
 def recover_directory(target):

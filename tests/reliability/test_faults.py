@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from common import files
 from common.images import grid
-from common.studio import gallery as gallery_lib
+from demo import gallery as gallery_lib
 from common.training import workdir as workdir_lib
 from common.errors import WorkdirError
 from sketch_rnn import configs

@@ -110,7 +110,7 @@ def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
 
 def test_matmul_dtype_is_resolved_and_reaches_the_layers():
     from sketch_rnn.model import SketchRNN
-    from sketch_rnn.precision import resolve_matmul_dtype
+    from sketch_rnn.configs import resolve_matmul_dtype
     native = resolve_matmul_dtype("auto")
     assert SketchRNNConfig.default().matmul_dtype == native  # "auto", resolved when built.
     assert SketchRNNConfig.paper().matmul_dtype == native

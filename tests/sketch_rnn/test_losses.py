@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from sketch_rnn import losses
+from sketch_rnn import losses, pixel_cells
 from sketch_rnn.configs import SketchRNNConfig
 
 
@@ -177,7 +177,7 @@ def test_cell_log_prob_is_exact_for_independent_axes_into_the_far_tails():
 
     for dx, dy, sx, sy in ((0, 0, 1, 1), (3, 2, 0.3, 0.2), (30, 0, 1, 1), (-30, 30, 1, 2),
                            (0, 0, 100, 50), (0.1, -0.1, 0.01, 0.02)):
-        got = losses.cell_log_prob(np.float64(dx), np.float64(dy), 0.5, np.zeros(1), np.zeros(1),
+        got = pixel_cells.cell_log_prob(np.float64(dx), np.float64(dy), 0.5, np.zeros(1), np.zeros(1),
                                    np.zeros(1), np.array([sx], float), np.array([sy], float),
                                    np.zeros(1)).numpy()
         want = log_mass(dx, 0.5, 0, sx) + log_mass(dy, 0.5, 0, sy)
@@ -195,19 +195,19 @@ def test_cell_log_prob_matches_a_fine_grid_for_correlated_mixtures(seed):
     dx, dy = rng.normal(size=2) * 0.5
     want = np.log(sum(pi[j] * np_cell_mass(dx, dy, h, mx[j], my[j], sx[j], sy[j], rho[j])
                       for j in range(m)))
-    got = losses.cell_log_prob(dx, dy, h, np.log(pi), mx, my, sx, sy, rho).numpy()
+    got = pixel_cells.cell_log_prob(dx, dy, h, np.log(pi), mx, my, sx, sy, rho).numpy()
     assert got == pytest.approx(want, abs=1e-4)  # 24 nodes: about 3e-5 nats here.
 
 
 def test_cell_log_prob_limits_narrow_and_wide():
     # A component far narrower than the cell, inside it: its whole weight.
-    got = losses.cell_log_prob(0.0, 0.0, 0.5, np.log([0.3, 0.7]), np.array([0.1, 5.0]),
+    got = pixel_cells.cell_log_prob(0.0, 0.0, 0.5, np.log([0.3, 0.7]), np.array([0.1, 5.0]),
                                np.array([-0.2, 5.0]), np.array([1e-3, 1e-3]),
                                np.array([2e-3, 1e-3]), np.array([0.99, 0.0])).numpy()
     assert got == pytest.approx(np.log(0.3), abs=1e-9)
     # Far wider than the cell: the density times the cell's area.
     args = (0.4, -0.3, 1e-3, 0.1, 0.2, 2.0, 3.0, 0.5)
-    got = losses.cell_log_prob(0.4, -0.3, 1e-3, np.zeros(1), *[np.array([a]) for a in args[3:]])
+    got = pixel_cells.cell_log_prob(0.4, -0.3, 1e-3, np.zeros(1), *[np.array([a]) for a in args[3:]])
     want = np.log(np_pdf(0.4, -0.3, *args[3:]) * (2e-3) ** 2)
     assert float(got.numpy()) == pytest.approx(want, abs=1e-6)
 
@@ -221,7 +221,7 @@ def test_sketch_nll_discrete_averages_real_points_only():
         want = 0.0
         for j in range(n):
             p = {k: params[k][i, j].astype(np.float64) for k in params}
-            want -= float(losses.cell_log_prob(
+            want -= float(pixel_cells.cell_log_prob(
                 target[i, j, 0], target[i, j, 1], 0.125, np.log(pi[i, j]), p["mu_x"], p["mu_y"],
                 np.exp(p["log_sigma_x"]), np.exp(p["log_sigma_y"]), p["rho"]))
         want = want / n if n else 0.0

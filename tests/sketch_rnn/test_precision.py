@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from common import hardware
-from sketch_rnn import losses, precision
+from sketch_rnn import configs, losses, precision
 from sketch_rnn.configs import SketchRNNConfig
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
 from sketch_rnn.model import SketchRNN
@@ -70,15 +70,15 @@ def test_auto_matmul_dtype_follows_the_hardware(tmp_path, monkeypatch):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
     for flags, want in ((xeon, "float32"), (xeon + " avx512_bf16", "bfloat16")):
         monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: set(flags.split()))
-        assert precision.resolve_matmul_dtype("auto") == want
+        assert configs.resolve_matmul_dtype("auto") == want
         # Resolved once, when the config is built; the layers get the resolved value.
         config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="auto")
         assert config.matmul_dtype == want
         assert config.to_dict()["matmul_dtype"] == want
         assert LSTMCell(4, matmul_dtype="auto").get_config()["matmul_dtype"] == want
-    assert precision.resolve_matmul_dtype("bfloat16") == "bfloat16"
+    assert configs.resolve_matmul_dtype("bfloat16") == "bfloat16"
     with pytest.raises(ValueError, match="float16"):
-        precision.resolve_matmul_dtype("float16")
+        configs.resolve_matmul_dtype("float16")
     with pytest.raises(ValueError, match="float16"):
         LSTMCell(4, matmul_dtype="float16")
 

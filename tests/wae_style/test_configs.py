@@ -118,10 +118,14 @@ def test_from_dict_unknown_key():
         configs.WAEConfig.from_dict({"bogus": 1})
 
 
-def test_strategies_match_common_training():
+def test_training_fields_are_declared_once():
+    from common.training import config as config_utils
     from common.training import strategies as training
 
-    assert set(configs.STRATEGIES) == set(training.STRATEGIES)
+    # One copy of the strategies and of the shared training checks, for every model.
+    declared = config_utils._declared(configs.WAEConfig)
+    assert declared["strategy"]["choices"] is training.STRATEGIES
+    assert declared["batch_size"] == {"ge": 1} and declared["max_grad_norm"] == {"ge": 0}
 
 
 def test_loss_weights_follow_the_kind_of_vgg():

@@ -107,3 +107,51 @@ def test_a_workdir_config_json_with_absurd_sizes_is_a_one_line_error(tmp_path):
             read_workdir_config(tmp_path)
         assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
         assert f"SketchRNNConfig.{field}={value}: must be at most" in str(err.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared(config_utils.TrainingConfig):
+    kind: str = config_utils.field("a", choices=("a", "b"))
+    rate: float = config_utils.field(0.5, gt=0, le=1)
+    share: float = config_utils.field(0.0, ge=0, lt=1)
+    sizes: tuple[int, ...] = config_utils.field((1, 2), ge=1, length=2)
+    batch_size: int = 7  # A new default; the declared check (>= 1) stays.
+    resolved: str = ""
+
+    def validate(self, fail):
+        if self.kind == "b" and self.share == 0:
+            fail("share", "must be > 0 for kind b")
+
+    def resolve(self):
+        object.__setattr__(self, "resolved", self.kind.upper())
+
+
+def test_declared_checks_name_the_field_and_the_rule():
+    assert Declared().batch_size == 7 and Declared().resolved == "A"
+    assert Declared(kind="b", share=0.5).resolved == "B"
+    for bad, match in [(dict(kind="c"), r"^Declared.kind='c': must be one of \('a', 'b'\)$"),
+                       (dict(rate=0.0), r"^Declared.rate=0.0: must be in \(0, 1\]$"),
+                       (dict(rate=1.5), r"must be in \(0, 1\]"),
+                       (dict(share=1.0), r"^Declared.share=1.0: must be in \[0, 1\)$"),
+                       (dict(sizes=(1, 0)), r"^Declared.sizes=\(1, 0\): must be a positive integer$"),
+                       (dict(sizes=(1, 2, 3)), "need 2 values"),
+                       (dict(batch_size=0), r"^Declared.batch_size=0: must be a positive integer$"),
+                       (dict(num_steps=-1), r"^Declared.num_steps=-1: must be >= 0$"),
+                       (dict(strategy="tpu"), "must be one of"),
+                       (dict(max_grad_norm=-1.0), "must be >= 0"),
+                       (dict(kind="b"), "must be > 0 for kind b")]:
+        with pytest.raises(ValueError, match=match):
+            Declared(**bad)
+
+
+def test_every_model_config_shares_the_training_fields():
+    from common.scorer.configs import AlexNetConfig
+    from sketch_rnn.configs import SketchRNNConfig
+
+    shared = {f.name for f in dataclasses.fields(config_utils.TrainingConfig)}
+    for cls in (SketchRNNConfig, wae_configs.WAEConfig, AlexNetConfig):
+        assert issubclass(cls, config_utils.TrainingConfig)
+        assert shared <= {f.name for f in dataclasses.fields(cls)}
+        assert config_utils._declared(cls)["strategy"]["choices"] is config_utils.STRATEGIES
+        with pytest.raises(ValueError, match=f"{cls.__name__}.save_every=0: must be a positive"):
+            dataclasses.replace(cls.testing(), save_every=0)

@@ -1,0 +1,1 @@
+"""Reports built on the models: evidence written as figures, JSON and markdown."""

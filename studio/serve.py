@@ -1,0 +1,106 @@
+"""Serving the studio: which models to load (flags, workdir folders, the demo's), and the server."""
+
+import ipaddress
+import pathlib
+
+from werkzeug.serving import make_server
+
+from common.errors import DataError
+from studio import server
+
+DEMO_COMMAND = ("test -x .venv/bin/python || python3 -m venv .venv && "
+                ".venv/bin/pip install -q -e . && .venv/bin/python -m scripts.demo")
+
+
+def _is_export(path):
+    return (path / "saved_model.pb").is_file() or (path / "export" / "saved_model.pb").is_file()
+
+
+def expand_sketch_models(paths):
+    """--sketch_model values -> export paths: a folder that is no export stands for the
+    exports of the workdirs inside it (sorted by name).
+
+    Raises:
+        DataError: a path that is neither an export, a workdir nor a folder of them.
+    """
+    out = []
+    for value in paths or ():
+        path = pathlib.Path(value)
+        if _is_export(path) or not path.is_dir():
+            out.append(path)  # Loading names a bad path.
+            continue
+        inside = sorted(p for p in path.iterdir() if p.is_dir() and _is_export(p))
+        if not inside:
+            raise DataError(f"--sketch_model={value}: not an export, a workdir with export/, or "
+                            "a folder of such workdirs")
+        out += inside
+    return out
+
+
+def find_models(sketch_model, style_model, demo_out, models_dir=None):
+    """The model paths to load: the flags, or else the demo's exports and the models in
+    `models_dir` (e.g. `scripts.reproduce_sketch_rnn`'s workdirs) that exist.
+
+    Returns:
+        (list of Sketch RNN export paths, style export path or None).
+
+    Raises:
+        DataError: no flags and no exports found, with the commands that make them.
+    """
+    if isinstance(sketch_model, (str, pathlib.Path)):
+        sketch_model = [sketch_model]
+    if sketch_model or style_model:
+        return expand_sketch_models(sketch_model), style_model
+    demo = pathlib.Path(demo_out)
+    found = [demo / name / "export" for name in ("sketch_rnn", "wae_style")]
+    found = [p if (p / "saved_model.pb").is_file() else None for p in found]
+    sketches = [found[0]] if found[0] else []
+    if models_dir is not None and pathlib.Path(models_dir).is_dir():
+        sketches += [p / "export" for p in sorted(pathlib.Path(models_dir).iterdir())
+                     if p.is_dir() and (p / "export" / "saved_model.pb").is_file()]
+    if not sketches and not found[1]:
+        raise DataError(
+            f"no --sketch_model or --style_model given, no demo exports in {demo}/ and no "
+            f"models in {models_dir}/. Make them with the demo (README.md, about 10 minutes "
+            f"on 2 CPU cores):\n  {DEMO_COMMAND}\nor rebuild a trained model "
+            "(python -m scripts.reproduce_sketch_rnn --list), or pass --sketch_model=WORKDIR "
+            "and/or --style_model=WORKDIR.")
+    if not sketches:
+        print(f"note: {demo / 'sketch_rnn' / 'export'} not found; that panel stays off",
+              flush=True)
+    if not found[1]:
+        print(f"note: {demo / 'wae_style' / 'export'} not found; that panel stays off",
+              flush=True)
+    return sketches, found[1]
+
+
+def is_loopback(host):
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(sketch_model, style_model, host, port, demo_out, models_dir=None):
+    """Loads the models and serves until interrupted (Werkzeug's threaded WSGI server)."""
+    sketch_path, style_path = find_models(sketch_model, style_model, demo_out, models_dir)
+
+
+    local = is_loopback(host)
+    if not local:
+        print(f"warning: binding {host}: anyone who can reach it can run the models", flush=True)
+    studio = server.create_app(sketch_path or None, style_path,
+                               trusted_hosts=server.LOOPBACK_HOSTS if local else None)
+    try:
+        httpd = make_server(host, port, studio, threaded=True)
+    except OSError as e:
+        raise DataError(f"cannot serve on {host}:{port} ({e})") from None
+    print(f"Studio at http://{host}:{httpd.server_port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()

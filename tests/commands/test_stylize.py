@@ -1,0 +1,54 @@
+"""Tests for commands.stylize: the grids scripts.stylize writes, on a stand-in client."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import DataError
+from commands import stylize
+
+
+class FakeModel:
+    """A StyleModel stand-in: transfer blends content and style by strength."""
+
+    image_size, content_dim = 8, 4
+
+    def __init__(self, path, precision="auto"):
+        self.path, self.precision = path, precision
+
+    def transfer(self, c, s, strength=1.0):
+        return (1 - strength) * c + strength * s
+
+    def reconstruct(self, x):
+        return x
+
+    def transfer_grid(self, c, s, strength=1.0):
+        return np.zeros((10, 10, 3), np.uint8)
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.setattr(stylize, "StyleModel", FakeModel)
+    paths = []
+    for name, value in (("c0", 0), ("c1", 60), ("s0", 250)):
+        path = tmp_path / f"{name}.png"
+        Image.fromarray(np.full((8, 8, 3), value, np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def test_strength_sweep_rows_per_pair_and_model(files, tmp_path):
+    out = stylize.stylize(["a", "b"], files[:2], files[2:], tmp_path / "sweep.png", mode="strength")
+    grid = np.asarray(Image.open(out))
+    # 2 pairs x 2 models rows; content, style and the 5 strengths per row (8 px + 2 px pads).
+    assert grid.shape[:2] == (2 * 2 * 10 + 2, (2 + len(stylize.SWEEP)) * 10 + 2)
+    cells = [int(grid[5, 2 + 10 * k + 3, 0]) for k in range(7)]  # Row 1, one pixel per cell.
+    assert cells[0] == 0 and cells[1] == 250  # content, style
+    np.testing.assert_allclose(cells[2:], [250 * t for t in stylize.SWEEP], atol=1)
+
+
+def test_unknown_mode_and_bad_strength(files, tmp_path):
+    with pytest.raises(DataError, match="--mode='sweep'"):
+        stylize.stylize(["a"], files[:1], files[2:], tmp_path / "x.png", mode="sweep")
+    with pytest.raises(DataError, match="--strength=2"):
+        stylize.stylize(["a"], files[:1], files[2:], tmp_path / "x.png", strength=2)

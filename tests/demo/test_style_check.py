@@ -1,0 +1,43 @@
+"""Tests for demo.style_check: the WAE content check passes on content-keeping outputs only."""
+
+import json
+
+import numpy as np
+
+from demo import style_check
+
+
+def _images(n, seed, size=32):
+    rng = np.random.default_rng(seed)
+    # Distinct shapes: a bright square at a different place in each image.
+    out = rng.uniform(0.0, 0.2, (n, size, size, 3)).astype(np.float32)
+    for i in range(n):
+        r, c = (7 * i) % (size - 10), (11 * i + 3) % (size - 10)
+        out[i, r:r + 10, c:c + 10] = 0.9
+    return out
+
+
+def test_nearest_share_and_distances_with_plain_features():
+    contents = _images(4, 0)
+    features = lambda x: {"pixels": x}  # noqa: E731
+    d = style_check.content_distances(features, contents[[1, 0, 2]], contents)
+    assert d.shape == (3, 4)
+    np.testing.assert_allclose(d[0, 1], 0.0, atol=1e-7)
+    assert style_check.nearest_share(d, [1, 0, 2]) == 1.0
+    assert style_check.nearest_share(d, [0, 1, 2]) == 1 / 3
+
+
+def test_outputs_that_keep_their_content_pass_and_style_copies_fail(tmp_path):
+    contents, styles = _images(3, 1), _images(2, 2) * 0.5 + 0.25
+
+    def keeps(c, s):  # The content's shapes in the style's colours.
+        return np.clip(0.7 * c + 0.3 * s.mean(axis=(1, 2), keepdims=True), 0, 1)
+
+    check = style_check.run(keeps, contents, styles, out=tmp_path / "check.json")
+    assert check.passed and check.outputs == 1.0 and check.contents == 1.0 and check.n == 6
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert saved["passed"] is True and saved["outputs"] == 1.0
+    copies = style_check.run(lambda c, s: s, contents, styles)
+    assert not copies.passed and copies.outputs == copies.styles
+    assert "FAILED" in style_check.summary(copies)[0]
+    assert "PASSED" in style_check.summary(check)[0]
