@@ -9,6 +9,7 @@ import numpy as np
 
 from commands import sketch_files
 from common import files
+from common import limits
 from common.errors import DataError
 from common.scorer.client import Scorer
 from experiments.sketch import paper
@@ -78,6 +79,7 @@ def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0
         raise DataError(f"--n={n} must be >= 1")
     if not refs:
         raise DataError("--input: give at least one sketch")
+    limits.check(n * len(refs), limits.MAX_SAMPLES, "--n x inputs")  # Before any allocation.
     model = SketchModel(model_path)
     sketches = [sketch_files.load_sketch(ref) for ref in refs]
     z = np.repeat(model.encode(sketches), n, axis=0)  # (len(refs) * n, N_z), n per input

@@ -202,6 +202,8 @@ def test_histogram_bins():
     (["scripts.interpolate", "--method=cubic"], "cubic"),
     (["scripts.complete", "--input=/nonexistent.ndjson:3"], "/nonexistent.ndjson"),
     (["scripts.reconstruct", "--input=/nonexistent.npz:test:3"], "/nonexistent.npz"),
+    (["scripts.reconstruct", "--n=100000000", "--input=/nonexistent.npz:test:3"],
+     "--n x inputs 100000000 is out of range"),
 ])
 def test_tools_reject_bad_input_clearly(exports, tmp_path, args, needle):
     cmd = [sys.executable, "-m", args[0], f"--model={exports[0]}", f"--out={tmp_path / 'o'}"]
