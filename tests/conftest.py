@@ -1,7 +1,6 @@
 """Test set-up: quiet TF logs, two logical CPU devices, and paths to the shared real data."""
 
 import os
-import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -9,6 +8,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from hypothesis import settings  # noqa: E402
+
+from tests.support import SHARED_DATA  # noqa: E402
 
 # Property tests run the same examples every time, so that CI cannot fail by chance. Explore
 # new random examples with `pytest --hypothesis-profile=explore`.
@@ -23,20 +24,6 @@ try:
         _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
 except RuntimeError:  # Already initialised.
     pass
-
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = pathlib.Path(
-    os.environ.get("SKETCHSTYLE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-SKETCHES = SHARED_DATA / "sketches"
-IMAGES = SHARED_DATA / "images"
-
-
-def shared_file(*parts):
-    """A path under ../shared/data; the calling test is skipped loudly when it is missing."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared data missing: {path}")
-    return path
 
 
 @pytest.fixture(scope="session")

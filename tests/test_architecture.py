@@ -147,6 +147,19 @@ def test_benchmarks_import_no_test_code():
     assert not {k: v for k, v in bad.items() if v}
 
 
+def test_tests_share_helpers_only_through_tests_support():
+    """Test modules and conftests import no other test code but tests.support."""
+    bad = {}
+    for f in _files("tests"):
+        if f.is_relative_to(REPO / "tests" / "support"):
+            continue
+        hits = [n for n in _hits(imports(f), ("tests",))
+                if n != "tests" and not _hits([n], ("tests.support",))]
+        if hits:
+            bad[_module(f)] = hits
+    assert not bad
+
+
 # Imports allowed inside functions: heavy optional dependencies, and TensorFlow only in the
 # modules that must load without it (configs import hardware; plots read TensorBoard files;
 # stroke data is numpy until its last tf.data step), and in scripts/__init__ (stderr muted).
