@@ -41,3 +41,16 @@ def test_outputs_that_keep_their_content_pass_and_style_copies_fail(tmp_path):
     assert not copies.passed and copies.outputs == copies.styles
     assert "FAILED" in style_check.summary(copies)[0]
     assert "PASSED" in style_check.summary(check)[0]
+
+
+def test_the_demo_wae_uses_the_packaged_imagenet_vgg():
+    from demo import style
+    from wae_style import configs
+
+    config = style.demo_config(("builtin",), 300, False, 0)
+    assert config.vgg_weights == "imagenet"
+    assert style.StyleDemo(("builtin",), 1).vgg_weights == "imagenet"
+    assert config.learning_rate == 1e-4
+    assert config.gram_weight == configs.LOSS_WEIGHTS["pretrained"]["gram_weight"] / 10
+    random = style.demo_config(("builtin",), 300, False, 0, "random")
+    assert random.learning_rate == 3e-4 and "smoke test" in style.vgg_caption(random)
