@@ -26,11 +26,19 @@ def _module(path):
     return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
 
 
-def imports(path):
-    """Every module a file imports (absolute names; `from a import b` gives a.b and a)."""
+def imports(path, top_level=False):
+    """Every module a file imports (absolute names; `from a import b` gives a.b and a).
+
+    top_level: only the imports that run when the module loads (its body and top-level try
+    blocks), not those inside functions.
+    """
     tree = ast.parse(path.read_text())
+    if top_level:
+        nodes = [s for n in tree.body for s in [n] + (n.body if isinstance(n, ast.Try) else [])]
+    else:
+        nodes = list(ast.walk(tree))
     out = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
@@ -197,20 +205,6 @@ CONFIG_MODULES = ("sketch_rnn.configs", "wae_style.configs", "common.scorer.conf
                   "common.training.config", "common.training.layout")
 
 
-def _module_level_imports(path):
-    """Modules imported at a file's top level (including inside top-level try blocks)."""
-    tree = ast.parse(path.read_text())
-    out = set()
-    for node in tree.body:
-        for sub in ([node] + (node.body if isinstance(node, ast.Try) else [])):
-            if isinstance(sub, ast.Import):
-                out |= {a.name for a in sub.names}
-            elif isinstance(sub, ast.ImportFrom) and sub.module and not sub.level:
-                out.add(sub.module)
-                out |= {f"{sub.module}.{a.name}" for a in sub.names}
-    return out
-
-
 @pytest.mark.parametrize("module", CONFIG_MODULES)
 def test_configs_import_no_tensorflow(module):
     """Everything a config module imports at load time, followed through this repository's
@@ -227,7 +221,7 @@ def test_configs_import_no_tensorflow(module):
             path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
             if not path.is_file():
                 continue
-            for n in _module_level_imports(path):
+            for n in imports(path, top_level=True):
                 if n.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
                     heavy.append((_module(path), n))
                 elif n.split(".")[0] in ("common", "sketch_rnn", "wae_style"):
