@@ -109,6 +109,26 @@ def measure_matmul(size, reps, jit, dtype):
     return 2.0 * size ** 3 / best / 1e9
 
 
+def measure_conv(dtype, reps=5, batch=16, side=32, channels=256, jit=False):
+    """Best GFLOP/s of a 3x3 same conv, (batch, side, side, channels) -> channels.
+
+    Graph mode (oneDNN) by default: XLA:CPU runs bf16 convolutions at the float32 rate.
+    """
+    import tensorflow as tf
+    x = tf.random.normal((batch, side, side, channels))
+    w = tf.random.normal((3, 3, channels, channels))
+    if dtype == "bfloat16":
+        x, w = tf.cast(x, tf.bfloat16), tf.cast(w, tf.bfloat16)
+    f = tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"), jit_compile=jit)
+    f(x, w).numpy()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        f(x, w).numpy()
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * batch * side * side * 9 * channels * channels / best / 1e9
+
+
 def measure_recurrent_matmul(batch, units, dtype, steps, reps):
     """Median GFLOP/s of h <- (h @ W)[:, :H] with W (H, 4H), over `steps` steps under XLA."""
     import numpy as np

@@ -6,6 +6,7 @@ import re
 
 from common.training import config as config_utils
 from common.training.config import field
+from wae_style import precision as precision_lib
 
 # Content latent sizes the seed paper tries; 256 and 128 work best there.
 PAPER_CONTENT_DIMS = (512, 256, 128, 64, 32)
@@ -22,7 +23,7 @@ GRAM_FLATTEN = ("triu", "full")
 GRAM_TRANSFORMS = ("log1p", "none")
 SUBPIXEL_INITS = ("icnr", "glorot")
 # What a config.json from before a field means, where that is not the field's default.
-ABSENT_FIELDS = {"subpixel_init": "glorot"}
+ABSENT_FIELDS = {"subpixel_init": "glorot", "precision": "float32"}
 # Loss weights that make the feature and Gram terms about equal to the pixel term at init,
 # measured per kind of VGG (docs/wae_style.md, "Loss balancing"): at init the ImageNet
 # VGG16's feature term is about 15x the seeded random VGG's, its Gram term about 40x.
@@ -94,6 +95,12 @@ class WAEConfig(config_utils.TrainingConfig):
       learning_rate, disc_learning_rate, adam_beta1, adam_beta2: Adam settings;
         beta1 = 0.5 as in the official wae code.
       jit_compile: XLA-compile the train step.
+      precision: compute precision of the training step: "float32", "bfloat16" (the
+        VGG16, the content encoder's convs and the decoder's Dense and convs in bf16;
+        weight norm, latents, Gram matrices, losses and the reconstruction stay float32;
+        see WAEStyle.bf16_layers) or "auto" (bfloat16 where the hardware has native bf16,
+        wae_style.precision.training_dtype). A config.json without the field means
+        "float32", as before it existed. Evaluation, exports and transfer are float32.
       batch_size, num_steps, save_every, eval_every, log_every, seed, strategy,
         max_grad_norm: see common.training.config.TrainingConfig.
     """
@@ -138,6 +145,7 @@ class WAEConfig(config_utils.TrainingConfig):
     adam_beta1: float = field(0.5, ge=0, lt=1)
     adam_beta2: float = field(0.999, ge=0, lt=1)
     jit_compile: bool = False
+    precision: str = field("auto", choices=precision_lib.PRECISIONS)
 
     PRESETS = ("testing", "default", "paper")
     LABEL = "WAE"

@@ -1,5 +1,7 @@
 """Keras layers of the WAE style model: weight norm, subpixel conv, ResBlock, GLU, VGG input."""
 
+import math
+
 import keras
 from keras import ops
 import tensorflow as tf
@@ -22,6 +24,77 @@ def depth_to_space(x, block_size=2):
     return ops.reshape(x, (b, h * s, w * s, c))  # (B, H*s, W*s, C)
 
 
+_NORM_FLOOR = 1e-12  # ||v|| below this is taken as this (no division by zero).
+# A conv with at most this many output positions per image runs as one matmul on its
+# patches (conv_by_patches): oneDNN's kernel-gradient of the decoder's first subpixel conv
+# (4x4 maps, 512 -> 1024 channels) ran at a third of its other convs' rate.
+PATCH_MATMUL_MAX_POSITIONS = 16
+
+
+def conv_by_patches(inputs, kernel, strides=(1, 1), padding="same"):
+    """A channels-last 2-D convolution as one matmul: (B*Ho*Wo, kh*kw*Cin) x (kh*kw*Cin, Cout).
+
+    Same result as ops.conv(inputs, kernel, strides, padding) (dilation 1); faster for small
+    maps with many channels, where the patch matrix is small and the kernel large.
+    """
+    kh, kw, cin, cout = kernel.shape
+    patches = tf.image.extract_patches(
+        inputs, sizes=[1, kh, kw, 1], strides=[1, strides[0], strides[1], 1],
+        rates=[1, 1, 1, 1], padding=padding.upper())  # (B, Ho, Wo, kh*kw*Cin)
+    shape = tf.shape(patches)
+    out = tf.matmul(tf.reshape(patches, (-1, kh * kw * cin)),
+                    tf.reshape(kernel, (kh * kw * cin, cout)))  # (B*Ho*Wo, Cout)
+    return tf.reshape(out, (shape[0], patches.shape[1] or shape[1],
+                            patches.shape[2] or shape[2], cout))
+
+
+def _squared_norm(v, axes):
+    """sum(v**2) over `axes` (the per-output-unit squared norm) with a one-pass gradient."""
+
+    @tf.custom_gradient
+    def squared_norm(v):
+        def grad(d):  # d: (units,)
+            return v * (2.0 * d)
+
+        return tf.reduce_sum(tf.square(v), axis=axes), grad
+
+    return squared_norm(v)
+
+
+def weight_norm_kernel(v, g, axes, dtype=None):
+    """The weight-normalised kernel g * v / ||v|| (norm over `axes`), cast to `dtype`.
+
+    Computed in v's dtype (float32) as v * (g / ||v||), so that the only kernel-sized work
+    is one multiply (and the cast) forward and two passes backward; autodiff of
+    g * (v / ||v||) makes about eight kernel-sized temporaries.
+
+    Args:
+      v: the direction (..., units), float32.
+      g: (units,) scales.
+      axes: the axes of the norm (all but the last).
+      dtype: the dtype of the result (e.g. bfloat16 for bf16 convolutions); None: v's.
+    """
+    dtype = dtype or v.dtype
+
+    @tf.custom_gradient
+    def kernel(v, g):
+        raw = tf.sqrt(tf.reduce_sum(tf.square(v), axis=axes))  # (units,)
+        norm = tf.maximum(raw, _NORM_FLOOR)
+        scale = g / norm  # (units,)
+
+        def grad(dk):
+            dk = tf.cast(dk, v.dtype)
+            dot = tf.reduce_sum(dk * v, axis=axes)  # (units,) = <dk, v>
+            # d/dv of v * g / ||v||: scale * dk - v * scale * <dk, v> / ||v||^2 (no norm
+            # term where the floor holds, as for autodiff through tf.maximum).
+            coef = tf.where(raw > _NORM_FLOOR, scale * dot / (norm * norm), tf.zeros_like(dot))
+            return dk * scale - v * coef, dot / norm
+
+        return tf.cast(v * scale, dtype), grad
+
+    return kernel(v, g)
+
+
 @keras.saving.register_keras_serializable(package="sketchstyle")
 class WeightNormalization(keras.layers.Layer):
     """Weight normalisation of a Dense or Conv2D layer: w = g * v / ||v||.
@@ -33,6 +106,12 @@ class WeightNormalization(keras.layers.Layer):
     multi-replica strategy that first call must happen outside strategy.run (replicas
     would otherwise set different values); inside it, an uninitialised layer fails.
 
+    The normalisation itself runs in float32 under any dtype policy (the layer reads its
+    variables without Keras' autocast); under a mixed policy (e.g. "mixed_bfloat16") only
+    the matmul or convolution, the bias and the activation run in the compute dtype.
+    Where a call's outputs are smaller than the kernel (a Dense layer's batch; a conv on
+    small maps) they are scaled by g / ||v||, else the kernel is (weight_norm_kernel).
+
     Args:
       layer: an unbuilt keras.layers.Dense or keras.layers.Conv2D (groups=1).
       data_init: data-dependent initialisation on the first training call.
@@ -43,6 +122,7 @@ class WeightNormalization(keras.layers.Layer):
     """
 
     def __init__(self, layer, data_init=False, **kwargs):
+        kwargs["autocast"] = False  # call() casts; the weight norm stays float32.
         super().__init__(**kwargs)
         if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
             raise ValueError(
@@ -73,9 +153,20 @@ class WeightNormalization(keras.layers.Layer):
     def _linear(self, inputs, kernel):
         if self._is_conv:
             layer = self.layer
+            if self._by_patches(inputs.shape):
+                return conv_by_patches(inputs, kernel, layer.strides, layer.padding)
             return ops.conv(inputs, kernel, strides=layer.strides, padding=layer.padding,
                             data_format=layer.data_format, dilation_rate=layer.dilation_rate)
         return ops.matmul(inputs, kernel)
+
+    def _by_patches(self, input_shape):
+        """Whether the conv runs as conv_by_patches: small maps (PATCH_MATMUL_MAX_POSITIONS)."""
+        layer = self.layer
+        if (layer.data_format != "channels_last" or tuple(layer.dilation_rate) != (1, 1)
+                or len(input_shape) != 4):
+            return False
+        _, h, w, _ = layer.compute_output_shape(tuple(input_shape))
+        return h is not None and w is not None and h * w <= PATCH_MATMUL_MAX_POSITIONS
 
     def _channel_axis(self):
         if self._is_conv and self.layer.data_format == "channels_first":
@@ -88,7 +179,7 @@ class WeightNormalization(keras.layers.Layer):
         return shape
 
     def _init_from_data(self, inputs):
-        t = self._linear(inputs, self._direction())
+        t = self._linear(tf.cast(inputs, self.layer.kernel.dtype), self._direction())
         axis = self._channel_axis() % len(t.shape)
         axes = [a for a in range(len(t.shape)) if a != axis]
         mean, var = ops.moments(t, axes=axes)
@@ -112,13 +203,37 @@ class WeightNormalization(keras.layers.Layer):
                 ops.cond(ops.equal(self.initialized, 0.0),
                          lambda: self._init_from_data(inputs),
                          lambda: ops.convert_to_tensor(0.0))
-        kernel = self.g * self._direction()
-        outputs = self._linear(inputs, kernel)
+        dtype = self.compute_dtype
+        inputs = tf.cast(inputs, dtype)
+        v, g = tf.convert_to_tensor(self.layer.kernel), tf.convert_to_tensor(self.g)
+        if self._scales_outputs(inputs.shape):
+            norm = tf.maximum(tf.sqrt(_squared_norm(v, self._norm_axes)), _NORM_FLOOR)
+            scale = tf.reshape(tf.cast(g / norm, dtype), self._bias_shape(len(inputs.shape)))
+            outputs = self._linear(inputs, tf.cast(v, dtype)) * scale
+        else:
+            outputs = self._linear(inputs, weight_norm_kernel(v, g, self._norm_axes, dtype))
         if self.layer.use_bias:
-            outputs = outputs + ops.reshape(self.layer.bias, self._bias_shape(len(outputs.shape)))
+            bias = tf.cast(self.layer.bias, dtype)
+            if self._channel_axis() == -1:
+                outputs = tf.nn.bias_add(outputs, bias)  # Its gradient is BiasAddGrad.
+            else:
+                outputs = outputs + ops.reshape(bias, self._bias_shape(len(outputs.shape)))
         if self.layer.activation is not None:
             outputs = self.layer.activation(outputs)
         return outputs
+
+    def _scales_outputs(self, input_shape):
+        """Whether g / ||v|| scales the outputs (x v) rather than the kernel (x (v g / ||v||)).
+
+        The same product; the smaller tensor is scaled. A Dense layer's batch of outputs is
+        always smaller than its kernel; a conv's may not be (or not be known).
+        """
+        if not self._is_conv:
+            return True
+        shape = self.layer.compute_output_shape(tuple(input_shape))
+        if any(d is None for d in shape):
+            return False
+        return math.prod(shape) < math.prod(self.layer.kernel.shape)
 
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)

@@ -10,12 +10,16 @@ DEFAULT_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 def _mse(x, y, per_example):
+    """Mean squared error, in float32 at least (bf16 activations are cast up first)."""
     x = ops.convert_to_tensor(x)
+    if x.dtype not in ("float32", "float64"):
+        x = ops.cast(x, "float32")
     y = ops.cast(ops.convert_to_tensor(y), x.dtype)
+    if not per_example:  # One fused sum of squares; its gradient is one multiply.
+        diff = x - y
+        return 2.0 * tf.nn.l2_loss(diff) / ops.cast(ops.size(diff), x.dtype)
     sq = ops.square(x - y)
-    if per_example:
-        return ops.mean(ops.reshape(sq, (ops.shape(sq)[0], -1)), axis=1)  # (B,)
-    return ops.mean(sq)
+    return ops.mean(ops.reshape(sq, (ops.shape(sq)[0], -1)), axis=1)  # (B,)
 
 
 def _select(feats, layers):
@@ -45,12 +49,19 @@ def feature_loss(feats_x, feats_y, layers=None, per_example=False):
     return ops.mean(ops.stack(terms), axis=0)
 
 
-def gram_loss(feats_x, feats_y, layers=None, per_example=False):
-    """Mean over layers of the MSE between Gram matrices (wae_style.gram.gram_matrix)."""
+def gram_loss(feats_x, feats_y, layers=None, per_example=False, grams_x=None):
+    """Mean over layers of the MSE between Gram matrices (wae_style.gram.gram_matrix).
+
+    grams_x: the Gram matrices of feats_x if already computed, in the same form (a dict
+    with the same names, or a list in the same order).
+    """
     fx, fy = _select(feats_x, layers), _select(feats_y, layers if layers else
                                                  (list(feats_x) if isinstance(feats_x, dict)
                                                   else None))
-    terms = [_mse(gram_matrix(a), gram_matrix(b), per_example) for a, b in zip(fx, fy)]
+    gx = ([gram_matrix(a) for a in fx] if grams_x is None
+          else _select(grams_x, layers if layers else
+                       (list(feats_x) if isinstance(feats_x, dict) else None)))
+    terms = [_mse(g, gram_matrix(b), per_example) for g, b in zip(gx, fy)]
     return ops.mean(ops.stack(terms), axis=0)
 
 
@@ -143,7 +154,8 @@ def reconstruction_terms(model_outputs, images, config):
     return {
         "pixel": pixel_loss(images, model_outputs["recon"]),
         "feature": feature_loss(feats, recon_feats, layers=config.content_feature_layers),
-        "gram": gram_loss(feats, recon_feats, layers=config.style_layers),
+        "gram": gram_loss(feats, recon_feats, layers=config.style_layers,
+                          grams_x=model_outputs.get("grams")),
     }
 
 

@@ -13,6 +13,7 @@ from absl import logging
 from common.errors import DataError
 from wae_style.gram import gram_matrix
 from wae_style import configs
+from wae_style import precision
 from wae_style import vgg_weights
 from wae_style.layers import GLU, ResBlock, SubpixelConv2D, VGGPreprocess, WeightNormalization
 
@@ -282,13 +283,15 @@ class StyleEncoder(keras.layers.Layer):
         flat = (flat - level) / (spread + 1e-6)
         return ops.concatenate([flat, level, spread], axis=-1)  # (B, F + 2)
 
-    def call(self, features, training=None):
+    def call(self, features, training=None, grams=None):
+        """(mean, logvar) from VGG features; `grams` ({layer: (B, C, C)}) skips their Grams."""
         feats = ([features[n] for n in self.config.style_layers]
                  if isinstance(features, dict) else list(features))
         means, logvars = [], []
-        for net, f in zip(self.nets, feats):
+        for name, net, f in zip(self.config.style_layers, self.nets, feats):
             channels = f.shape[-1]
-            x = self._flatten_gram(gram_matrix(f), channels)
+            gram = grams[name] if grams is not None else gram_matrix(f)
+            x = self._flatten_gram(gram, channels)
             for dense in net:
                 x = dense(x, training=training)
             mean, logvar = ops.split(x, 2, axis=-1)
@@ -308,7 +311,8 @@ class Decoder(keras.layers.Layer):
 
     [z_content; z_style] -> Dense(4*4*1024), ReLU -> Subpixel 8x8x512 -> ResBlock x3
     -> Subpixel 16x16x256 -> 32x32x128 -> 64x64x64 (ReLU after each) -> Conv 5x5 to 3,
-    sigmoid so the output lies in [0, 1] like the input images.
+    sigmoid so the output lies in [0, 1] like the input images. The sigmoid and the output
+    are float32 under any dtype policy.
     The subpixel convs start from config.subpixel_init ("icnr": no checkerboard at step 0).
 
     Args:
@@ -357,7 +361,8 @@ class Decoder(keras.layers.Layer):
             x = block(x, training=training)
         for up in self.ups:
             x = up(x, training=training)
-        return ops.sigmoid(self.out_conv(x, training=training))  # (B, 64, 64, 3)
+        logits = self.out_conv(x, training=training)  # (B, 64, 64, 3), bf16 under bf16
+        return ops.sigmoid(ops.cast(logits, "float32"))  # float32 under any policy
 
     def get_config(self):
         config = super().get_config()
@@ -481,11 +486,41 @@ class WAEStyle(keras.Model):
         """(mean, logvar) of the content latent, each (B, content_dim)."""
         return self.content_encoder(images, training=training)
 
-    def encode_style(self, images, training=False, features=None):
-        """(mean, logvar) of the style latent, each (B, style_dim); reuses features if given."""
+    def encode_style(self, images, training=False, features=None, grams=None):
+        """(mean, logvar) of the style latent, each (B, style_dim).
+
+        Reuses VGG `features` and their Gram matrices `grams` ({style layer: (B, C, C)}) if
+        given.
+        """
         if features is None:
             features = self.vgg_features(images)
-        return self.style_encoder(features, training=training)
+        return self.style_encoder(features, training=training, grams=grams)
+
+    def style_grams(self, features):
+        """{style layer: (B, C, C) float32 Gram matrix} of VGG features."""
+        return {n: gram_matrix(features[n]) for n in self.config.style_layers}
+
+    def bf16_layers(self):
+        """The layers that compute in bf16 when training with precision "bfloat16".
+
+        The VGG16, the content encoder's convs and the decoder's Dense and convs. The
+        content encoder's Dense (the latents), the style nets (Gram matrices) and the
+        decoder's sigmoid (the reconstruction) stay float32; weight norm is float32
+        everywhere (wae_style.layers.WeightNormalization).
+        """
+        dec = self.decoder
+        out = [self.vgg, dec.dense, dec.up1] + dec.res_blocks + dec.ups + [dec.out_conv]
+        out += list(self.content_encoder.convs)
+        if self.content_encoder.glu is not None:
+            out.append(self.content_encoder.glu)
+        return out
+
+    def _precision(self, compute_dtype):
+        if compute_dtype in (None, "float32"):
+            return contextlib.nullcontext()
+        if compute_dtype != "bfloat16":
+            raise ValueError(f'compute_dtype={compute_dtype!r}: use "float32" or "bfloat16"')
+        return precision.compute_policy(self.bf16_layers(), precision.BF16_POLICY)
 
     def sample_latent(self, mean, logvar, training=False, seed=None):
         """z = mean + exp(logvar / 2) * eps when training (or given a seed), else mean.
@@ -524,28 +559,40 @@ class WAEStyle(keras.Model):
 
     # Whole passes.
 
-    def call(self, images, training=False, return_features=None):
+    def call(self, images, training=False, return_features=None, compute_dtype=None):
         """Reconstructs images from their own content and style latents.
 
         Returns a dict: recon, z_content, z_style, content_mean, content_logvar,
         style_mean, style_logvar; with return_features (default: training) also
-        "features" / "recon_features" (VGG activations for the losses); with
-        penalty="gan" and training also "disc_content" / "disc_style" logits of z.
+        "features" / "recon_features" (VGG activations for the losses) and "grams" (the
+        inputs' float32 Gram matrices of the style layers, computed once for the style
+        nets and the Gram loss); with penalty="gan" and training also "disc_content" /
+        "disc_style" logits of z.
+
+        compute_dtype: None or "float32", or "bfloat16": the bf16_layers() compute in bf16
+        (traced so; the layers return to their policies afterwards). The latents, Gram
+        matrices and reconstruction stay float32; the VGG features are bf16.
         """
         if return_features is None:
             return_features = bool(training)
-        feats = self.vgg_features(images)
-        c_mean, c_logvar = self.encode_content(images, training=training)
-        s_mean, s_logvar = self.encode_style(images, training=training, features=feats)
+        with self._precision(compute_dtype):
+            feats = self.vgg_features(images)
+            c_mean, c_logvar = self.encode_content(images, training=training)
+        grams = self.style_grams(feats)
+        s_mean, s_logvar = self.encode_style(images, training=training, features=feats,
+                                             grams=grams)
         z_c = self.sample_latent(c_mean, c_logvar, training=training)
         z_s = self.sample_latent(s_mean, s_logvar, training=training)
-        recon = self.decode(z_c, z_s, training=training)
+        with self._precision(compute_dtype):
+            recon = self.decode(z_c, z_s, training=training)
+            recon_feats = self.vgg_features(recon) if return_features else None
         out = {"recon": recon, "z_content": z_c, "z_style": z_s,
                "content_mean": c_mean, "content_logvar": c_logvar,
                "style_mean": s_mean, "style_logvar": s_logvar}
         if return_features:
             out["features"] = feats
-            out["recon_features"] = self.vgg_features(recon)
+            out["recon_features"] = recon_feats
+            out["grams"] = grams
         if training and self.disc_content is not None:
             logits = self.discriminate(z_c, z_s)
             out["disc_content"], out["disc_style"] = logits["content"], logits["style"]

@@ -17,12 +17,13 @@ from common.training import workdir as workdir_lib
 from wae_style import data
 from wae_style import export as export_lib
 from wae_style import losses
+from wae_style import precision as precision_lib
 from wae_style import transfer as transfer_lib
 from wae_style import vgg_weights
 from wae_style.model import WAEStyle, resolve_vgg_weights
 
 RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy", "jit_compile",
-                    "max_grad_norm")
+                    "max_grad_norm", "precision")
 SHOWN = ("loss", "recon", "mmd")  # On the progress line.
 EVAL_IMAGES = 64
 
@@ -52,14 +53,18 @@ def _prior_seed(config, step, salt):
 
 
 def make_replica_step(model, optimizer, disc_optimizer, step, config):
-    """Per replica: WAE losses, all-reduced gradients, a guarded update (and the GAN critic)."""
+    """Per replica: WAE losses, all-reduced gradients, a guarded update (and the GAN critic).
+
+    The forward pass computes in precision_lib.training_dtype(config.precision).
+    """
     gen_vars = model.generator_trainable_variables
+    compute_dtype = precision_lib.training_dtype(config.precision)
 
     def replica_step(images):
         batch = tf.shape(images)[0]
 
         def loss_fn():
-            outputs = model(images, training=True)
+            outputs = model(images, training=True, compute_dtype=compute_dtype)
             prior = losses.sample_prior(batch, config, seed=_prior_seed(config, step, 1))
             values = losses.compute_losses(outputs, images, prior, config)
             values["z_content"], values["z_style"] = outputs["z_content"], outputs["z_style"]
@@ -68,7 +73,7 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
         grads, loss, values, grad_norm, finite = train_steps.global_gradients(
             loss_fn, gen_vars, clip_value=0.0, jit_compile=config.jit_compile,
             max_grad_norm=config.max_grad_norm)
-        train_steps.apply_if_finite(optimizer, grads, gen_vars, finite)
+        train_steps.apply_if_finite(optimizer, grads, gen_vars, finite, jit_compile=True)
         metrics = {k: tf.cast(v, tf.float32) for k, v in values.items()
                    if k not in ("z_content", "z_style")}
         metrics.update(loss=loss, grad_norm=grad_norm)
@@ -86,7 +91,8 @@ def make_replica_step(model, optimizer, disc_optimizer, step, config):
 
             dgrads, dloss, _, _, dfinite = train_steps.global_gradients(
                 disc_fn, disc_vars, 0.0, max_grad_norm=config.max_grad_norm)
-            train_steps.apply_if_finite(disc_optimizer, dgrads, disc_vars, dfinite)
+            train_steps.apply_if_finite(disc_optimizer, dgrads, disc_vars, dfinite,
+                                        jit_compile=True)
             metrics["disc_loss"] = dloss
             finite = tf.logical_and(finite, dfinite)
         metrics["finite"] = finite

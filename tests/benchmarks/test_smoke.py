@@ -179,3 +179,39 @@ def test_wae_bf16_prints_speed_and_loss_change(capsys, tmp_path):
     change = recs["wae_transfer_bf16_change"]
     assert 0 < change["max_pixel_diff"] < 0.1  # bf16 rounding, not another model.
     assert set(change["speedup"]) == {"2"}
+
+
+def test_train_wae_step_flops_match_the_hand_count():
+    from wae_style import configs
+
+    config = configs.WAEConfig(decoder_channels=(512, 256, 128, 64, 32), num_res_blocks=2,
+                               batch_size=1)
+    parts = train_wae.step_flops(config)
+    conv = lambda side, k, cin, cout: 2 * side * side * k * k * cin * cout  # noqa: E731
+    vgg = [conv(64, 3, 3, 64), conv(64, 3, 64, 64), conv(32, 3, 64, 128), conv(32, 3, 128, 128),
+           conv(16, 3, 128, 256)]
+    assert parts["vgg_inputs_forward"] == sum(vgg)
+    assert parts["vgg_recon_forward_backward"] == 2 * sum(vgg) - vgg[0]
+    dec = (2 * 320 * 16 * 512 + conv(4, 3, 512, 1024) + 4 * conv(8, 3, 256, 256)
+           + conv(8, 3, 256, 512) + conv(16, 3, 128, 256) + conv(32, 3, 64, 128)
+           + conv(64, 5, 32, 3))
+    assert parts["decoder"] == 3 * dec
+    assert parts["grams_inputs_and_recon"] == 3 * 3 * 2 * 4096 * 64 * 64  # Same P C^2 per layer.
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    assert 6.1e9 < parts["total"] < 6.3e9  # About 6.2 GFLOP per image.
+
+
+def test_train_wae_compare_prints_before_after_and_curves(capsys, tmp_path):
+    curves = tmp_path / "curves.json"
+    out = train_wae.main(["--compare", "--config", "testing", "--rounds", "2", "--steps", "1",
+                          "--before_override=precision=float32",
+                          "--after_override=precision=bfloat16",
+                          "--curves", str(curves), "--curve_steps", "3"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed == out
+    for side in ("before", "after"):
+        assert out[side]["images_per_s"] > 0 and out[side]["gflops"] > 0
+    assert out["speedup"] > 0 and set(out["conv_roofline_gflops"]) == {"float32", "bfloat16"}
+    saved = json.loads(curves.read_text())
+    assert len(saved["before"]["loss"]) == 3 and len(saved["after"]["loss"]) == 3
+    assert saved["max_rel_diff_smoothed"]["loss"] < 0.1

@@ -182,7 +182,8 @@ def test_subpixel_init_is_icnr_for_new_runs_and_glorot_for_old_files():
     assert configs.WAEConfig.from_dict(d).subpixel_init == "icnr"
     old = {k: v for k, v in d.items() if k != "subpixel_init"}  # A config.json from before.
     assert configs.WAEConfig.from_dict(old).subpixel_init == "glorot"
-    assert configs.WAEConfig.absent_defaults() == {**d, "subpixel_init": "glorot"}
+    assert configs.WAEConfig.absent_defaults() == {**d, "subpixel_init": "glorot",
+                                                   "precision": "float32"}
     assert config_utils.replace_from_strings(
         configs.WAEConfig.default(), ["subpixel_init=glorot"]).subpixel_init == "glorot"
     with pytest.raises(ValueError, match="subpixel_init='nearest'"):
@@ -199,3 +200,19 @@ def test_as_recorded_keeps_an_old_run_on_its_old_init(tmp_path):
     assert new.as_recorded(path).subpixel_init == "icnr"
     path.write_text("[broken")  # Left for the workdir check to name.
     assert new.as_recorded(path) == new
+
+
+def test_precision_is_auto_for_new_runs_and_float32_for_old_files(tmp_path):
+    for name in configs.WAEConfig.PRESETS:
+        assert configs.get_config(name).precision == "auto"
+    d = configs.WAEConfig.testing().to_dict()
+    old = {k: v for k, v in d.items() if k != "precision"}  # A config.json from before.
+    assert configs.WAEConfig.from_dict(old).precision == "float32"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    assert configs.WAEConfig.testing().as_recorded(path).precision == "float32"
+    assert configs.WAEConfig(precision="bfloat16").as_recorded(path).precision == "bfloat16"
+    assert configs.WAEConfig.testing().replace_from_strings(
+        ["precision=bfloat16"]).precision == "bfloat16"
+    with pytest.raises(ValueError, match="precision='float16'"):
+        configs.WAEConfig(precision="float16")

@@ -267,3 +267,77 @@ def test_weight_norm_data_init_under_mirrored_strategy():
     run(ready, tf.constant(x))
     with pytest.raises(tf.errors.InvalidArgumentError, match="outside strategy.run"):
         run(fresh, tf.constant(x))
+
+
+def _reference_weight_norm(layer, x):
+    """g v / ||v|| applied by the plain ops (autodiff reference)."""
+    v, g = layer.layer.kernel, layer.g
+    axes = tuple(range(len(v.shape) - 1))
+    w = g * v / tf.sqrt(tf.reduce_sum(tf.square(v), axis=axes, keepdims=True))
+    inner = layer.layer
+    if isinstance(inner, keras.layers.Conv2D):
+        y = tf.nn.convolution(x, w, strides=inner.strides, padding=inner.padding.upper())
+    else:
+        y = tf.matmul(x, w)
+    return inner.activation(y + inner.bias)
+
+
+@pytest.mark.parametrize("case", ["dense", "conv_big_maps", "conv_small_maps", "strided_small"])
+def test_weight_norm_values_and_gradients_match_autodiff(case):
+    # Dense and convs on small maps scale the outputs (and a 4x4 map runs as a patch
+    # matmul); a conv on bigger maps scales the kernel (weight_norm_kernel's own gradient).
+    rng = _rng()
+    make, shape = {
+        "dense": (lambda: keras.layers.Dense(5, activation="elu"), (3, 6)),
+        "conv_big_maps": (lambda: keras.layers.Conv2D(2, 3, padding="same"), (2, 9, 9, 3)),
+        "conv_small_maps": (lambda: keras.layers.Conv2D(8, 3, padding="same"), (2, 4, 4, 6)),
+        "strided_small": (lambda: keras.layers.Conv2D(6, 4, strides=2, padding="same"),
+                          (2, 8, 8, 5)),
+    }[case]
+    layer = layers.WeightNormalization(make())
+    x = tf.constant(rng.normal(size=shape).astype("float32"))
+    layer(x)
+    layer.g.assign(rng.uniform(0.5, 2.0, size=layer.g.shape).astype("float32"))
+    layer.layer.bias.assign(rng.normal(size=layer.layer.bias.shape).astype("float32"))
+    small = layer._scales_outputs(x.shape)
+    assert small == (case != "conv_big_maps")
+    assert layer._is_conv and layer._by_patches(x.shape) if "small" in case else True
+    variables = [layer.layer.kernel, layer.g, layer.layer.bias]
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        got = layer(x)
+        want = _reference_weight_norm(layer, x)
+        w = tf.constant(rng.normal(size=got.shape).astype("float32"))
+        lg, lw = tf.reduce_sum(got * w), tf.reduce_sum(want * w)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-5)
+    for a, b in zip(tape.gradient(lg, variables + [x]), tape.gradient(lw, variables + [x])):
+        np.testing.assert_allclose(tf.convert_to_tensor(a).numpy(), b.numpy(),
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_weight_norm_kernel_floor_has_no_norm_gradient():
+    v = tf.zeros((3, 2))
+    g = tf.ones((2,))
+    with tf.GradientTape() as tape:
+        tape.watch([v, g])
+        k = layers.weight_norm_kernel(v, g, axes=(0,))
+        loss = tf.reduce_sum(k * tf.constant([[1.0, 2.0]] * 3))
+    dv, dg = tape.gradient(loss, [v, g])
+    assert np.all(np.isfinite(dv.numpy())) and np.all(np.isfinite(dg.numpy()))
+    np.testing.assert_allclose(dv.numpy(), np.array([[1.0, 2.0]] * 3) * 1e12, rtol=1e-6)
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding", [
+    (4, 3, 1, "same"), (8, 4, 2, "same"), (7, 3, 2, "same"), (6, 3, 1, "valid")])
+def test_conv_by_patches_matches_conv(size, kernel, stride, padding):
+    rng = _rng()
+    x = tf.constant(rng.normal(size=(2, size, size, 3)).astype("float32"))
+    k = tf.constant(rng.normal(size=(kernel, kernel, 3, 5)).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, k])
+        got = layers.conv_by_patches(x, k, (stride, stride), padding)
+        want = keras.ops.conv(x, k, strides=stride, padding=padding)
+        lg, lw = tf.reduce_sum(tf.sin(got)), tf.reduce_sum(tf.sin(want))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    for a, b in zip(tape.gradient(lg, [x, k]), tape.gradient(lw, [x, k])):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-4)
