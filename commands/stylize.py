@@ -13,9 +13,12 @@ MODES = ("transfer", "pairs", "figure6", "figure7", "strength")
 SWEEP = (0.0, 0.25, 0.5, 0.75, 1.0)  # Style strengths of the "strength" mode.
 
 
-def load_images(paths, size, what):
-    """Image files and folders (searched recursively) -> (N, size, size, 3) float32 in [0, 1]."""
-    out = []
+def load_images(paths, size, what, with_names=False):
+    """Image files and folders (searched recursively) -> (N, size, size, 3) float32 in [0, 1].
+
+    With with_names, also returns each image's file name without its extension.
+    """
+    out, names = [], []
     for p in paths:
         p = pathlib.Path(p)
         if p.is_dir():
@@ -23,11 +26,25 @@ def load_images(paths, size, what):
             for path, why in folder.skipped:
                 print(f"skipped {path}: {why}")
             out.extend(folder.images)
+            names.extend(pathlib.Path(f).stem for f in folder.paths)
         else:
             out.append(images_io.load_image(str(p), size=size))
+            names.append(p.stem)
     if not out:
         raise DataError(f"no {what} images given (use --{what}=FILE)")
-    return np.stack(out).astype(np.float32)
+    images = np.stack(out).astype(np.float32)
+    return (images, names) if with_names else images
+
+
+def model_name(model):
+    """A model's label in the grids: its workdir's name (or the export's) and content_dim."""
+    path = pathlib.Path(str(model.path))
+    name = path.parent.name if path.name == "export" else path.name
+    return f"{name}\ncontent_dim {model.content_dim}"
+
+
+def _short(name, n=12):
+    return name if len(name) <= n else name[:n - 1] + "~"
 
 
 def _cycled_pairs(c, s):
@@ -36,7 +53,8 @@ def _cycled_pairs(c, s):
     return c[np.arange(n) % len(c)], s[np.arange(n) % len(s)]
 
 
-def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", precision="auto"):
+def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", precision="auto",
+            labels=True):
     """Writes the requested grid to `out` (PNG) and returns its path.
 
     Modes: "transfer", a content x style grid per model; "pairs", content i with style i
@@ -44,6 +62,8 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", p
     transfer strip per model (the seed's Figures 6 and 7); "strength", for content i with
     style i, one row per model: content, style, then the transfers at strengths SWEEP
     (the --strength flag is not used). precision: the transfers' (StyleModel).
+    labels: draw row labels (models, images) and column labels (image names, strengths)
+    around a grid of cells enlarged 2x; False gives the bare grid at the models' size.
     """
     if mode not in MODES:
         raise DataError(f"--mode={mode!r}: use one of {MODES}")
@@ -54,28 +74,50 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", p
     if any(m.image_size != size for m in models):
         raise DataError(f"the models work at different image sizes "
                         f"{[m.image_size for m in models]}")
-    c = load_images(contents, size, "content")
-    s = (load_images(styles, size, "style") if mode != "figure6" or styles
-         else np.zeros((0, size, size, 3), np.float32))
+    c, cn = load_images(contents, size, "content", with_names=True)
+    s, sn = ((load_images(styles, size, "style", with_names=True)) if mode != "figure6" or styles
+             else (np.zeros((0, size, size, 3), np.float32), []))
+    names = [model_name(m) for m in models]
+    blank = np.ones((1, size, size, 3), np.float32)
     if mode == "transfer":
-        image = np.concatenate([m.transfer_grid(c, s, strength) for m in models], axis=0)
+        rows, row_labels = [], []
+        for m, name in zip(models, names):
+            rows.append(np.concatenate([blank, s]))
+            row_labels.append(name + "\n(styles)")
+            for i in range(len(c)):
+                rows.append(np.concatenate([c[i:i + 1], m.transfer(c[i:i + 1].repeat(len(s), 0),
+                                                                  s, strength)]))
+                row_labels.append(_short(cn[i]))
+        ncols, col_labels = 1 + len(s), ["content"] + [_short(n) for n in sn]
+    elif mode == "pairs":
+        ci, si = _cycled_pairs(c, s)
+        pn = [f"{_short(cn[i % len(c)])}\n{_short(sn[i % len(s)])}" for i in range(len(ci))]
+        rows, ncols = [m.transfer(c, s, strength) for m in models], len(ci)
+        row_labels, col_labels = names, pn
+    elif mode == "figure6":
+        inputs = np.concatenate([c, s]) if len(s) else c
+        rows, ncols = [inputs] + [m.reconstruct(inputs) for m in models], len(inputs)
+        row_labels, col_labels = ["input"] + names, [_short(n) for n in cn + sn]
+    elif mode == "strength":
+        ci, si = _cycled_pairs(c, s)
+        sweeps = [np.stack([m.transfer(ci, si, t) for t in SWEEP], axis=1)  # (n, 5, S, S, 3)
+                  for m in models]
+        rows = [np.concatenate([ci[i:i + 1], si[i:i + 1], sweep[i]])
+                for i in range(len(ci)) for sweep in sweeps]
+        row_labels = [name for _ in range(len(ci)) for name in names]
+        ncols = 2 + len(SWEEP)
+        col_labels = ["content", "style"] + [f"strength\n{t:g}" for t in SWEEP]
+    else:  # figure7
+        ci, si = _cycled_pairs(c, s)
+        rows, ncols = [ci, si] + [m.transfer(ci, si, strength) for m in models], len(ci)
+        row_labels = ["content", "style"] + names
+        col_labels = [f"{_short(cn[i % len(c)])}\n{_short(sn[i % len(s)])}"
+                      for i in range(len(ci))]
+    images = np.concatenate(rows)
+    if labels:
+        image = grid.labelled_grid(images, ncols, row_labels=row_labels, col_labels=col_labels)
     else:
-        if mode == "pairs":
-            rows, ncols = [m.transfer(c, s, strength) for m in models], max(len(c), len(s))
-        elif mode == "figure6":
-            inputs = np.concatenate([c, s]) if len(s) else c
-            rows, ncols = [inputs] + [m.reconstruct(inputs) for m in models], len(inputs)
-        elif mode == "strength":
-            ci, si = _cycled_pairs(c, s)
-            sweeps = [np.stack([m.transfer(ci, si, t) for t in SWEEP], axis=1)  # (n, 5, S, S, 3)
-                      for m in models]
-            rows = [np.concatenate([ci[i:i + 1], si[i:i + 1], sweep[i]])
-                    for i in range(len(ci)) for sweep in sweeps]
-            ncols = 2 + len(SWEEP)
-        else:  # figure7
-            ci, si = _cycled_pairs(c, s)
-            rows, ncols = [ci, si] + [m.transfer(ci, si, strength) for m in models], len(ci)
-        image = grid.image_grid(np.concatenate(rows), ncols=ncols)
+        image = grid.image_grid(images, ncols=ncols)
     grid.save_png(image, out)
     print(f"Wrote {out} ({mode}; models with content_dim {[m.content_dim for m in models]}).")
     return out

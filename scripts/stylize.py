@@ -19,6 +19,8 @@ flags.DEFINE_enum("mode", "transfer", list(stylize.MODES),
                   "one against many); figure6: reconstructions per model; figure7: a transfer "
                   "strip per model (the seed's Figures 6 and 7); strength: content i with style i "
                   "at strengths 0, 0.25, 0.5, 0.75, 1, one row per model.")
+flags.DEFINE_bool("labels", True, "Draw row and column labels (models, image names, strengths) "
+                  "around cells enlarged 2x; --nolabels writes the bare grid.")
 flags.DEFINE_enum("precision", "auto", list(precision.PRECISIONS),
                   "Transfer precision: auto uses bf16 convolutions for batches of 16 or more "
                   "on CPUs with native bf16 (avx512_bf16 or AMX), else float32.")
@@ -28,7 +30,7 @@ def main(argv):
     del argv
     cli.quiet_logging()
     cli.exit_on_error(stylize.stylize, FLAGS.model, FLAGS.content, FLAGS.style, FLAGS.out,
-                      FLAGS.strength, FLAGS.mode, FLAGS.precision)
+                      FLAGS.strength, FLAGS.mode, FLAGS.precision, FLAGS.labels)
 
 
 def run():

@@ -23,7 +23,7 @@ GRAM_FLATTEN = ("triu", "full")
 GRAM_TRANSFORMS = ("log1p", "none")
 SUBPIXEL_INITS = ("icnr", "glorot")
 # What a config.json from before a field means, where that is not the field's default.
-ABSENT_FIELDS = {"subpixel_init": "glorot", "precision": "float32"}
+ABSENT_FIELDS = {"subpixel_init": "glorot", "precision": "float32", "logvar_offset": 0.0}
 # Loss weights that make the feature and Gram terms about equal to the pixel term at init,
 # measured per kind of VGG (docs/wae_style.md, "Loss balancing"): at init the ImageNet
 # VGG16's feature term is about 15x the seeded random VGG's, its Gram term about 40x.
@@ -65,6 +65,11 @@ class WAEConfig(config_utils.TrainingConfig):
         each sub-kernel replicated over the 4 sub-pixels, Aitken et al. 2017) or "glorot"
         (Keras' default, as before the field existed: a config.json without the field
         means "glorot").
+      logvar_offset: added to both encoders' log-variance outputs. At init those outputs
+        are near 0, so the latents start as noise of standard deviation 1, about the size
+        of the means, and the decoder cannot read them until training has shrunk it; -6
+        starts the noise at exp(-3) = 0.05. A config.json without the field means 0, as
+        before the field existed.
       style_hidden: hidden Dense sizes of each Gram -> latent net.
       gram_flatten: "triu" (upper triangle, Gram is symmetric) or "full".
       gram_transform: "log1p" (Gram entries are >= 0 and span decades) or "none".
@@ -123,6 +128,7 @@ class WAEConfig(config_utils.TrainingConfig):
     decoder_channels: tuple[int, ...] = field((1024, 512, 256, 128, 64), ge=1, length=5)
     num_res_blocks: int = field(3, ge=0)
     subpixel_init: str = field("icnr", choices=SUBPIXEL_INITS)
+    logvar_offset: float = field(-6.0, le=0)
     style_hidden: tuple[int, ...] = field((256,), ge=1)
     gram_flatten: str = field("triu", choices=GRAM_FLATTEN)
     gram_transform: str = field("log1p", choices=GRAM_TRANSFORMS)

@@ -214,7 +214,7 @@ class ContentEncoder(keras.layers.Layer):
         x = ops.reshape(x, (-1, s * s * x.shape[-1]))  # (B, s*s*C)
         out = self.dense(x, training=training)  # (B, 2*content_dim)
         mean, logvar = ops.split(out, 2, axis=-1)
-        return mean, logvar
+        return mean, logvar + self.config.logvar_offset
 
     def get_config(self):
         config = super().get_config()
@@ -297,7 +297,8 @@ class StyleEncoder(keras.layers.Layer):
             mean, logvar = ops.split(x, 2, axis=-1)
             means.append(mean)
             logvars.append(logvar)
-        return ops.concatenate(means, axis=-1), ops.concatenate(logvars, axis=-1)
+        logvar = ops.concatenate(logvars, axis=-1)
+        return ops.concatenate(means, axis=-1), logvar + self.config.logvar_offset
 
     def get_config(self):
         config = super().get_config()

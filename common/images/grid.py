@@ -3,7 +3,7 @@
 import math
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from common import limits
 from common.errors import DataError
@@ -108,3 +108,63 @@ def to_summary_image(array):
     elif arr.ndim != 4:
         raise DataError(f"to_summary_image: expected 2 to 4 dimensions, got shape {arr.shape}")
     return np.clip(arr, 0.0, 1.0)
+
+
+def _font(px):
+    try:
+        return ImageFont.load_default(size=px)
+    except (ImportError, OSError, TypeError):  # No FreeType: the fixed bitmap font.
+        return ImageFont.load_default()
+
+
+def labelled_grid(images, ncols, row_labels=None, col_labels=None, scale=2, pad=2,
+                  font_px=12):
+    """image_grid with row labels drawn to the left and column labels above.
+
+    Args:
+        images: as image_grid; each is enlarged `scale` times (nearest neighbour).
+        ncols: number of columns.
+        row_labels: one string per grid row, or None.
+        col_labels: one string per column (may hold newlines), or None.
+        scale: integer enlargement of every image.
+        pad: border width in pixels.
+        font_px: label text height.
+
+    Returns:
+        uint8 (H, W, 3) image.
+    """
+    arr = _to_uint8_rgb(images)
+    n, h, w, _ = arr.shape
+    ncols, nrows = grid_shape(n, ncols)
+    scale = int(scale)
+    if not 1 <= scale <= 16:
+        raise DataError(f"labelled_grid: scale={scale} must be 1..16")
+    for what, labels, count in (("row", row_labels, nrows), ("column", col_labels, ncols)):
+        if labels is not None and len(labels) != count:
+            raise DataError(f"labelled_grid: got {len(labels)} {what} labels for {count} {what}s")
+    check_canvas(nrows * h * scale, ncols * w * scale, "labelled_grid")
+    big = np.repeat(np.repeat(arr, scale, axis=1), scale, axis=2)  # (N, h*s, w*s, 3)
+    body = Image.fromarray(image_grid(big, ncols, pad=pad))
+    font = _font(font_px)
+    probe = ImageDraw.Draw(body)
+
+    def size(text):
+        box = probe.multiline_textbbox((0, 0), str(text), font=font)
+        return box[2] - box[0], box[3] - box[1]
+
+    left = (max(size(t)[0] for t in row_labels) + 2 * pad + 4) if row_labels else 0
+    top = (max(size(t)[1] for t in col_labels) + 2 * pad + 4) if col_labels else 0
+    check_canvas(body.height + top, body.width + left, "labelled_grid")
+    canvas = Image.new("RGB", (body.width + left, body.height + top), (255, 255, 255))
+    canvas.paste(body, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    ch, cw = h * scale + pad, w * scale + pad
+    for r, text in enumerate(row_labels or ()):
+        th = size(text)[1]
+        draw.multiline_text((pad, top + pad + r * ch + (ch - th) // 2), str(text),
+                            fill=(0, 0, 0), font=font)
+    for c, text in enumerate(col_labels or ()):
+        tw = size(text)[0]
+        draw.multiline_text((left + pad + c * cw + max((cw - tw) // 2, 0), pad), str(text),
+                            fill=(0, 0, 0), font=font, align="center")
+    return np.asarray(canvas)

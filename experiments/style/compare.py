@@ -15,6 +15,7 @@ from common.files import display_path
 from common.training import checkpoints as checkpoints_lib
 from common.training import layout
 from experiments.style import baselines
+from wae_style import checkerboard
 from wae_style import configs
 from experiments.style import peer as peer_lib
 from wae_style import train
@@ -167,24 +168,72 @@ def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_wei
         cl, sl = baselines.content_style_losses(vgg, images, ci, si,
                                                 content_layers=config0.content_feature_layers,
                                                 style_layers=config0.style_layers)
-        return {"content_loss": float(np.mean(cl)), "style_loss": float(np.mean(sl))}
+        return {"content_loss": float(np.mean(cl)), "style_loss": float(np.mean(sl)),
+                "checkerboard_ratio": checkerboard.checkerboard_ratio(images, ci)}
 
     for name, images in outputs:
         rows[name].update(losses(images))
     rows["content image itself"] = losses(ci)
 
     out.mkdir(parents=True, exist_ok=True)
-    grid = render.image_grid(np.concatenate([ci, si] + [o for _, o in outputs]), ncols=len(pairs))
+    stems = [pathlib.Path(p).stem[:12] for p in contents], [pathlib.Path(p).stem[:12] for p in styles]
+    grid = render.labelled_grid(
+        np.concatenate([ci, si] + [o for _, o in outputs]), ncols=len(pairs),
+        row_labels=["content", "style"] + [_row_label(n) for n, _ in outputs],
+        col_labels=[f"{stems[0][i]}\n{stems[1][j]}" for i, j in pairs])
     render.save_png(grid, out / "grid.png")
     report = {"workdirs": [display_path(w) for w, *_ in models], "pairs": len(pairs),
               "contents": [display_path(p) for p in contents],
               "styles": [display_path(p) for p in styles],
               "iterations": iterations, "vgg_weights": display_path(config0.vgg_weights),
               "vgg_weights_sha256": config0.vgg_weights_sha256, "peers": list(peers),
-              "results": rows}
+              "results": rows, "goals": goals(rows, gatys_name)}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report) + "\n")
     return report
+
+
+def _row_label(name):
+    """A grid row label: the method's name on lines of at most about 18 characters."""
+    return name.replace(" (", "\n(")
+
+
+# The goals for the best WAE at 64x64 (docs/wae_style.md): (key, description, test).
+GOALS = (
+    ("content", "content loss at most 2x Gatys'", lambda g: g["content_vs_gatys"] <= 2.0),
+    ("style", "style loss at most 1.5x Gatys'", lambda g: g["style_vs_gatys"] <= 1.5),
+    ("checkerboard", "checkerboard ratio within 10% of the content images' own (0.9-1.1)",
+     lambda g: abs(g["checkerboard_ratio"] - 1.0) <= 0.1),
+    ("speed", "at least 300x Gatys' speed", lambda g: g["speed_vs_gatys"] >= 300.0),
+)
+
+
+def goals(rows, gatys_name):
+    """Each WAE's figures against Gatys and whether it meets each goal.
+
+    Args:
+      rows: the report's results ({method: {content_loss, style_loss, checkerboard_ratio,
+        seconds_per_image}}); WAE rows are those whose name starts with "WAE".
+      gatys_name: the Gatys row's name.
+
+    Returns:
+      {WAE name: {content_vs_gatys, style_vs_gatys, checkerboard_ratio, speed_vs_gatys,
+      met: {goal key: bool}}}, and "best": the WAE meeting the most goals (ties: the
+      lower content loss), or None without WAE rows.
+    """
+    g = rows[gatys_name]
+    out = {}
+    for name, r in rows.items():
+        if not name.startswith("WAE"):
+            continue
+        figures = {"content_vs_gatys": r["content_loss"] / g["content_loss"],
+                   "style_vs_gatys": r["style_loss"] / g["style_loss"],
+                   "checkerboard_ratio": r["checkerboard_ratio"],
+                   "speed_vs_gatys": g["seconds_per_image"] / r["seconds_per_image"]}
+        figures["met"] = {key: bool(test(figures)) for key, _, test in GOALS}
+        out[name] = figures
+    ranked = sorted(out, key=lambda n: (-sum(out[n]["met"].values()), rows[n]["content_loss"]))
+    return {"models": out, "best": ranked[0] if ranked else None}
 
 
 def markdown(report):
@@ -193,12 +242,29 @@ def markdown(report):
     lines = [f"{report['pairs']} content x style pairs, VGG16 weights `{report['vgg_weights']}`, "
              f"{report['iterations']} Gatys iterations. Lower is better; losses are the mean VGG "
              "feature MSE to the content image and Gram MSE to the style image.", "",
-             "| method | content loss | style loss | seconds / image | at px |",
-             "|---|---|---|---|---|"]
+             "| method | content loss | style loss | checkerboard ratio | seconds / image | at px |",
+             "|---|---|---|---|---|---|"]
     for name, r in rows.items():
         sec = f"{r['seconds_per_image']:.4f}" if "seconds_per_image" in r else "-"
         px = r.get("size", "-")
-        lines.append(f"| {name} | {r['content_loss']:.4g} | {r['style_loss']:.4g} | {sec} | {px} |")
+        cb = f"{r['checkerboard_ratio']:.3f}" if "checkerboard_ratio" in r else "-"
+        lines.append(f"| {name} | {r['content_loss']:.4g} | {r['style_loss']:.4g} | {cb} | "
+                     f"{sec} | {px} |")
     names = [n for n in rows if n != "content image itself"]
-    lines += ["", f"Grid rows (`grid.png`): content, style, {', '.join(names)}."]
+    lines += ["", f"Grid rows (`grid.png`): content, style, {', '.join(names)}.",
+              "The checkerboard ratio is the outputs' share of spectral power at the "
+              "upsamplers' periods (2, 4, 8 px) over the content images' share "
+              "(wae_style.checkerboard); 1 means no added grid."]
+    result = report.get("goals") or {}
+    if result.get("models"):
+        lines += ["", "Goals (met: yes / no):", "",
+                  "| WAE | content / Gatys (<= 2) | style / Gatys (<= 1.5) | "
+                  "checkerboard (0.9-1.1) | speed / Gatys (>= 300) |", "|---|---|---|---|---|"]
+        for name, g in result["models"].items():
+            met = {k: "yes" if v else "no" for k, v in g["met"].items()}
+            best = " (best)" if name == result.get("best") else ""
+            lines.append(f"| {name}{best} | {g['content_vs_gatys']:.2f}x: {met['content']} | "
+                         f"{g['style_vs_gatys']:.2f}x: {met['style']} | "
+                         f"{g['checkerboard_ratio']:.2f}: {met['checkerboard']} | "
+                         f"{g['speed_vs_gatys']:.0f}x: {met['speed']} |")
     return "\n".join(lines)

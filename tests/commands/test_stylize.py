@@ -38,13 +38,34 @@ def files(tmp_path, monkeypatch):
 
 
 def test_strength_sweep_rows_per_pair_and_model(files, tmp_path):
-    out = stylize.stylize(["a", "b"], files[:2], files[2:], tmp_path / "sweep.png", mode="strength")
+    out = stylize.stylize(["a", "b"], files[:2], files[2:], tmp_path / "sweep.png", mode="strength",
+                          labels=False)
     grid = np.asarray(Image.open(out))
     # 2 pairs x 2 models rows; content, style and the 5 strengths per row (8 px + 2 px pads).
     assert grid.shape[:2] == (2 * 2 * 10 + 2, (2 + len(stylize.SWEEP)) * 10 + 2)
     cells = [int(grid[5, 2 + 10 * k + 3, 0]) for k in range(7)]  # Row 1, one pixel per cell.
     assert cells[0] == 0 and cells[1] == 250  # content, style
     np.testing.assert_allclose(cells[2:], [250 * t for t in stylize.SWEEP], atol=1)
+
+
+@pytest.mark.parametrize("mode", stylize.MODES)
+def test_every_mode_draws_labels_around_cells_enlarged_twice(files, tmp_path, mode):
+    bare = np.asarray(Image.open(stylize.stylize(["w/run1/export", "run2"], files[:2], files[2:],
+                                                 tmp_path / "bare.png", mode=mode,
+                                                 labels=False)))
+    out = np.asarray(Image.open(stylize.stylize(["w/run1/export", "run2"], files[:2], files[2:],
+                                                tmp_path / "lab.png", mode=mode)))
+    # Cells of 8 px become 16 px; labels add a left and a top margin with dark ink.
+    rows, cols = (bare.shape[0] - 2) // 10, (bare.shape[1] - 2) // 10
+    top, left = out.shape[0] - (rows * 18 + 2), out.shape[1] - (cols * 18 + 2)
+    assert top > 0 and left > 0
+    assert (out[top:, :left] < 100).any() and (out[:top, left:] < 100).any()
+
+
+def test_model_names_are_the_workdirs():
+    model = FakeModel("workdirs/wae_mixed_cd128/export")
+    assert stylize.model_name(model) == "wae_mixed_cd128\ncontent_dim 4"
+    assert stylize.model_name(FakeModel("runs/celeba")).startswith("celeba\n")
 
 
 def test_unknown_mode_and_bad_strength(files, tmp_path):

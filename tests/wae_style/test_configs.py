@@ -183,7 +183,8 @@ def test_subpixel_init_is_icnr_for_new_runs_and_glorot_for_old_files():
     old = {k: v for k, v in d.items() if k != "subpixel_init"}  # A config.json from before.
     assert configs.WAEConfig.from_dict(old).subpixel_init == "glorot"
     assert configs.WAEConfig.absent_defaults() == {**d, "subpixel_init": "glorot",
-                                                   "precision": "float32"}
+                                                   "precision": "float32",
+                                                   "logvar_offset": 0.0}
     assert config_utils.replace_from_strings(
         configs.WAEConfig.default(), ["subpixel_init=glorot"]).subpixel_init == "glorot"
     with pytest.raises(ValueError, match="subpixel_init='nearest'"):
@@ -200,6 +201,19 @@ def test_as_recorded_keeps_an_old_run_on_its_old_init(tmp_path):
     assert new.as_recorded(path).subpixel_init == "icnr"
     path.write_text("[broken")  # Left for the workdir check to name.
     assert new.as_recorded(path) == new
+
+
+def test_logvar_offset_starts_new_runs_quiet_and_old_files_as_before(tmp_path):
+    for name in configs.WAEConfig.PRESETS:
+        assert configs.get_config(name).logvar_offset == -6.0
+    d = configs.WAEConfig.testing().to_dict()
+    old = {k: v for k, v in d.items() if k != "logvar_offset"}  # A config.json from before.
+    assert configs.WAEConfig.from_dict(old).logvar_offset == 0.0
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(old))
+    assert configs.WAEConfig.testing().as_recorded(path).logvar_offset == 0.0
+    with pytest.raises(ValueError, match="logvar_offset"):
+        configs.WAEConfig(logvar_offset=1.0)
 
 
 def test_precision_is_auto_for_new_runs_and_float32_for_old_files(tmp_path):

@@ -218,9 +218,20 @@ def test_decoder_starts_without_a_checkerboard_with_icnr():
     assert shares["icnr"] < 0.05 < 0.2 < shares["glorot"]
 
 
+def test_logvar_offset_shifts_both_encoders_log_variances_only(images):
+    outs = {}
+    for offset in (0.0, -6.0):
+        keras.utils.set_random_seed(0)
+        model = wm.WAEStyle(dataclasses.replace(CFG, logvar_offset=offset))
+        outs[offset] = (model.encode_content(images), model.encode_style(images))
+    for (m0, v0), (m6, v6) in zip(outs[0.0], outs[-6.0]):
+        np.testing.assert_array_equal(_np(m0), _np(m6))
+        np.testing.assert_allclose(_np(v6), _np(v0) - 6.0, atol=1e-5)
+
+
 def test_keras_file_from_before_subpixel_init_loads(tmp_path, images):
     """A .keras file saved before the field: its config means "glorot", its weights load."""
-    old = wm.WAEStyle(dataclasses.replace(CFG, subpixel_init="glorot"))
+    old = wm.WAEStyle(dataclasses.replace(CFG, subpixel_init="glorot", logvar_offset=0.0))
     path, before = tmp_path / "new.keras", tmp_path / "old.keras"
     old.save(path)
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(before, "w") as dst:
@@ -229,10 +240,11 @@ def test_keras_file_from_before_subpixel_init_loads(tmp_path, images):
             if item.filename == "config.json":
                 saved = json.loads(data)
                 del saved["config"]["config"]["subpixel_init"]
+                del saved["config"]["config"]["logvar_offset"]
                 data = json.dumps(saved).encode()
             dst.writestr(item, data)
     reloaded = wm.load_model(before)
-    assert reloaded.config.subpixel_init == "glorot"
+    assert reloaded.config.subpixel_init == "glorot" and reloaded.config.logvar_offset == 0.0
     for got, want in zip(_subpixel_kernels(reloaded.decoder), _subpixel_kernels(old.decoder)):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(_np(reloaded(images)["recon"]), _np(old(images)["recon"]),

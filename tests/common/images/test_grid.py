@@ -74,3 +74,28 @@ def test_image_grid_refuses_an_absurd_canvas():
     with pytest.raises(DataError, match=r"^image_grid: 15000008 x 10000004 pixels = "
                                         r"150000140000032 is out of range"):
         grid_lib.image_grid(np.zeros((2, 4, 4, 3), np.uint8), ncols=2, pad=5_000_000)
+
+
+def test_labelled_grid_enlarges_cells_and_draws_labels_in_margins():
+    images = np.zeros((6, 8, 8, 3), np.float32)
+    images[:, 2:6, 2:6] = 1.0
+    plain = grid_lib.image_grid(np.repeat(np.repeat(images, 2, 1), 2, 2), ncols=3)
+    out = grid_lib.labelled_grid(images, 3, row_labels=["content", "WAE"],
+                             col_labels=["a\nb", "c", "d"], scale=2)
+    assert out.dtype == np.uint8 and out.shape[2] == 3
+    top, left = out.shape[0] - plain.shape[0], out.shape[1] - plain.shape[1]
+    assert top > 0 and left > 0
+    np.testing.assert_array_equal(out[top:, left:], plain)  # The cells, unchanged.
+    assert (out[top:, :left] < 128).any() and (out[:top, left:] < 128).any()  # Ink: labels.
+    bare = grid_lib.labelled_grid(images, 3, scale=2)
+    np.testing.assert_array_equal(bare, plain)
+
+
+def test_labelled_grid_refuses_wrong_label_counts_and_scales():
+    images = np.zeros((4, 8, 8, 3), np.float32)
+    with pytest.raises(DataError, match="3 row labels for 2 rows"):
+        grid_lib.labelled_grid(images, 2, row_labels=["a", "b", "c"])
+    with pytest.raises(DataError, match="1 column labels for 2 columns"):
+        grid_lib.labelled_grid(images, 2, col_labels=["a"])
+    with pytest.raises(DataError, match="scale=0"):
+        grid_lib.labelled_grid(images, 2, scale=0)

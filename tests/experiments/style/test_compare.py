@@ -48,12 +48,40 @@ def test_compare_two_models_and_gatys(tmp_path, images):
         assert np.isfinite(rows[name]["content_loss"]) and rows[name]["style_loss"] > 0
     assert rows["content image itself"]["content_loss"] == 0.0
     assert all(rows[n]["seconds_per_image"] > 0 for n in names[:3])
+    assert rows["content image itself"]["checkerboard_ratio"] == pytest.approx(1.0)
+    assert all(rows[n]["checkerboard_ratio"] > 0 for n in names)
     grid = np.asarray(Image.open(tmp_path / "out" / "grid.png"))
-    assert grid.shape[0] == 5 * 66 + 2  # Content, style, two WAEs, Gatys; 64 px + 2 px pad.
-    assert grid.shape[1] == 2 * 66 + 2
+    # Content, style, two WAEs, Gatys: 128 px cells (64 px enlarged) + 2 px pads, plus the
+    # label margins (row labels at the left, column labels on top).
+    assert grid.shape[0] > 5 * 130 + 2 and grid.shape[1] > 2 * 130 + 2
+    assert (grid[-(5 * 130 + 2):, :grid.shape[1] - (2 * 130 + 2)] < 100).any()
+    g = report["goals"]
+    assert set(g["models"]) == set(names[:2]) and g["best"] in names[:2]
+    assert set(g["models"][names[0]]["met"]) == {"content", "style", "checkerboard", "speed"}
     assert json.loads((tmp_path / "out" / "report.json").read_text())["pairs"] == 2
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| WAE b (content_dim 16) |" in md and "Gatys (2 it.)" in md
+    assert "Goals (met: yes / no)" in md and "checkerboard ratio" in md
+
+
+def test_goals_mark_each_wae_against_gatys():
+    rows = {"WAE a": {"content_loss": 3.0, "style_loss": 1.4, "checkerboard_ratio": 1.05,
+                      "seconds_per_image": 0.01},
+            "WAE b": {"content_loss": 1.9, "style_loss": 1.6, "checkerboard_ratio": 1.2,
+                      "seconds_per_image": 0.1},
+            "Gatys (200 it.)": {"content_loss": 1.0, "style_loss": 1.0,
+                                "checkerboard_ratio": 1.0, "seconds_per_image": 4.0},
+            "content image itself": {"content_loss": 0.0, "style_loss": 5.0}}
+    g = compare.goals(rows, "Gatys (200 it.)")
+    assert g["models"]["WAE a"]["met"] == {"content": False, "style": True,
+                                           "checkerboard": True, "speed": True}
+    assert g["models"]["WAE b"]["met"] == {"content": True, "style": False,
+                                           "checkerboard": False, "speed": False}
+    assert g["models"]["WAE a"]["speed_vs_gatys"] == pytest.approx(400)
+    assert g["best"] == "WAE a"
+    md = compare.markdown({"pairs": 1, "vgg_weights": "v", "iterations": 200, "results": rows,
+                           "goals": g})
+    assert "| WAE a (best) | 3.00x: no | 1.40x: yes | 1.05: yes | 400x: yes |" in md
 
 
 def test_compare_refuses_models_on_different_vggs(tmp_path, images):
@@ -89,7 +117,8 @@ def test_compare_with_the_magenta_peer(tmp_path, images):
     assert np.isfinite(row["content_loss"]) and row["style_loss"] > 0
     assert lines[-1].startswith("magenta: 1 images")
     grid = np.asarray(Image.open(tmp_path / "out" / "grid.png"))
-    assert grid.shape[:2] == (5 * 66 + 2, 66 + 2)  # Content, style, WAE, Gatys, Magenta.
+    # Content, style, WAE, Gatys, Magenta: 128 px cells, 2 px pads, label margins.
+    assert grid.shape[0] > 5 * 130 + 2 and grid.shape[1] > 130 + 2
     assert f"| {name} |" in (tmp_path / "out" / "report.md").read_text()
 
 
