@@ -17,19 +17,25 @@ from sketch_rnn.client import SketchModel
 from sketch_rnn.latents import METHODS
 
 
-def sample(model_path, out, n=8, temperatures=(0.1, 0.5, 0.9), seed=0, max_len=None, cell=128):
-    """Writes the grid and returns (png, svg, sketches by temperature)."""
+def sample(model_path, out, n=8, temperatures=(0.1, 0.5, 0.9), seed=0, max_len=None, cell=128,
+           discrete_temperature="paper"):
+    """Writes the grid and returns (png, svg, sketches by temperature).
+
+    discrete_temperature (here and in the other tools): the mixture and pen softmaxes'
+    temperature, "paper" (= τ), "web" (0.5 + 0.5 τ) or a number (`SketchModel.sample`).
+    """
     if n < 1:
         raise DataError(f"--n={n} must be >= 1")
     model = SketchModel(model_path)
     rows, labels, by_temp = [], [], {}
     for t in temperatures:
-        sketches = model.sample(n, t, seed, max_len)
+        sketches = model.sample(n, t, seed, max_len, discrete_temperature=discrete_temperature)
         by_temp[t] = sketches
         rows += sketches
         labels += [f"temp {t:g}"] + [""] * (n - 1)
     png, svg = sketch_files.save_grid(rows, out, ncols=n, labels=labels, cell=cell)
-    print(f"Wrote {png} and {svg}: {n} samples at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
+    print(f"Wrote {png} and {svg}: {n} samples at τ = {', '.join(f'{t:g}' for t in temperatures)}"
+          f"{_discrete_note(discrete_temperature)}.")
     return png, svg, by_temp
 
 def prefix_points(total, prefix):
@@ -47,7 +53,7 @@ def prefix_points(total, prefix):
     return max(1, k)
 
 def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9), seed=0,
-             max_len=None, cell=128):
+             max_len=None, cell=128, discrete_temperature="paper"):
     """Writes the grid (each row: the input, its prefix, n completions) and returns the paths."""
     if n < 1:
         raise DataError(f"--n={n} must be >= 1")
@@ -57,17 +63,18 @@ def complete(model_path, ref, out, prefix=0.5, n=7, temperatures=(0.1, 0.5, 0.9)
     part = sketch[:k]
     rows, labels = [], []
     for t in temperatures:
-        done = model.complete(part, n, t, seed, max_len)
+        done = model.complete(part, n, t, seed, max_len, discrete_temperature=discrete_temperature)
         # The continuation starts at the prefix's last point: draw prefix + continuation.
         rows += [sketch, part] + [_join(part, c) for c in done]
         labels += ["input", f"{k} points", f"temp {t:g}"] + [""] * (n - 1)
     png, svg = sketch_files.save_grid(rows, out, ncols=n + 2, labels=labels, cell=cell)
     print(f"Wrote {png} and {svg}: {n} completions of the first {k}/{len(sketch)} points of "
-          f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}.")
+          f"{ref} at τ = {', '.join(f'{t:g}' for t in temperatures)}"
+          f"{_discrete_note(discrete_temperature)}.")
     return png, svg
 
 def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0,
-                max_len=None, cell=128):
+                max_len=None, cell=128, discrete_temperature="paper"):
     """Encodes each sketch and decodes it n times per temperature; writes the grid.
 
     Each row: the input, then n reconstructions at each temperature (left to right).
@@ -83,7 +90,8 @@ def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0
     model = SketchModel(model_path)
     sketches = [sketch_files.load_sketch(ref) for ref in refs]
     z = np.repeat(model.encode(sketches), n, axis=0)  # (len(refs) * n, N_z), n per input
-    outs = {t: model.decode(z, t, seed, max_len) for t in temperatures}
+    outs = {t: model.decode(z, t, seed, max_len, discrete_temperature=discrete_temperature)
+            for t in temperatures}
     rows, labels = [], []
     for i, sketch in enumerate(sketches):
         rows.append(sketch)
@@ -94,15 +102,19 @@ def reconstruct(model_path, refs, out, n=3, temperatures=(0.1, 0.5, 0.9), seed=0
     png, svg = sketch_files.save_grid(rows, out, ncols=1 + n * len(temperatures), labels=labels,
                                       cell=cell)
     print(f"Wrote {png} and {svg}: {len(sketches)} sketches, {n} reconstructions each at τ = "
-          f"{', '.join(f'{t:g}' for t in temperatures)}.")
+          f"{', '.join(f'{t:g}' for t in temperatures)}{_discrete_note(discrete_temperature)}.")
     return png, svg
+
+def _discrete_note(discrete_temperature):
+    return "" if discrete_temperature == "paper" else f" (discrete temperature {discrete_temperature})"
 
 def _join(prefix, continuation):
     return np.concatenate([np.asarray(prefix, np.float32), np.asarray(continuation, np.float32)])
 
 def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                 temperatures=(0.1,), seed=0, max_len=None, frames=10, batch_size=256,
-                report=False, scorer_path=None, cell=128, shared_noise=True):
+                report=False, scorer_path=None, cell=128, shared_noise=True,
+                discrete_temperature="paper"):
     """Writes one strip (PNG + SVG) per pair, method and τ; in report mode also report.md/json.
 
     With shared_noise every frame is decoded with the same random draws (see
@@ -128,7 +140,8 @@ def interpolate(model_path, pairs, out, steps=10, methods=("linear", "slerp"),
                                            batch_size, frames, scorer=scorer,
                                            baseline_pairs=200 if report else 1,
                                            progress=_progress(label, steps, batch_size),
-                                           shared_noise=shared_noise)
+                                           shared_noise=shared_noise,
+                                           discrete_temperature=discrete_temperature)
                 stem = f"{name}_{method}_t{t:g}"
                 labels = ["A"] + [f"t={i / (steps - 1):.2f}" for i in r["strip_indices"]] + ["B"]
                 png, svg = sketch_files.save_grid([a] + r.pop("_frames") + [b], out / stem,

@@ -5,6 +5,7 @@ import pathlib
 
 from commands import sketch_files
 from common.errors import DataError
+from sketch_rnn import client
 
 DEFAULT_QUICKDRAW = os.path.join("..", "shared", "data", "sketches", "quickdraw_exupery_raw")
 SEED_PAIRS = (("fork", "cloud"), ("donut", "moon"))  # The seed's Figures 1 and 2.
@@ -24,6 +25,13 @@ def parse_temperatures(values):
     if not temps:
         raise DataError("--temperature: give at least one temperature")
     return temps
+
+def parse_discrete_temperature(value):
+    """--discrete_temperature: 'paper', 'web' or a number > 0 (sketch_rnn.client), one-line error."""
+    try:
+        return client.parse_discrete_temperature(value)
+    except DataError as e:
+        raise DataError(f"--{e}") from None
 
 def parse_pairs(pairs, quickdraw_dir, index):
     """--pair values -> [(name, ref_a, ref_b)]; the seed's pairs when none are given."""

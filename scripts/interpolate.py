@@ -21,6 +21,9 @@ flags.DEFINE_integer("index", 0, "Sketch index in each file of the default pairs
 flags.DEFINE_integer("steps", 10, "Points on the path, both ends included (up to 10000 and more).")
 flags.DEFINE_list("method", ["linear", "slerp"], "linear (eq. 15) and/or slerp.")
 flags.DEFINE_list("temperature", ["0.1"], "Decoding temperatures (<= 0.001 decodes greedily).")
+flags.DEFINE_string("discrete_temperature", "paper", "Temperature of the mixture and pen "
+                    "softmaxes: paper (= each temperature), web (0.5 + 0.5 x temperature, as "
+                    "@magenta/sketch) or a number > 0.")
 flags.DEFINE_integer("seed", 0, "Decoding seed.")
 flags.DEFINE_integer("max_len", None, "Points per frame at most (default: the model's).")
 flags.DEFINE_integer("frames", 10, "Frames shown in each strip (evenly spaced along the path).")
@@ -39,10 +42,11 @@ def main(argv):
     del argv
     cli.quiet_logging()
     temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    discrete = cli.exit_on_error(inputs.parse_discrete_temperature, FLAGS.discrete_temperature)
     pairs = cli.exit_on_error(inputs.parse_pairs, FLAGS.pair, FLAGS.quickdraw_dir, FLAGS.index)
     cli.exit_on_error(drawing.interpolate, FLAGS.model, pairs, FLAGS.out, FLAGS.steps, FLAGS.method, temps,
                       FLAGS.seed, FLAGS.max_len, FLAGS.frames, FLAGS.batch_size, FLAGS.report,
-                      FLAGS.scorer, FLAGS.cell, FLAGS.shared_noise)
+                      FLAGS.scorer, FLAGS.cell, FLAGS.shared_noise, discrete)
 
 
 def run():

@@ -12,6 +12,9 @@ flags.DEFINE_string("model", None, "Exported SavedModel folder or workdir.", req
 flags.DEFINE_string("out", "samples", "Output prefix: writes OUT.png and OUT.svg.")
 flags.DEFINE_integer("n", 8, "Sketches per temperature (one grid row each).")
 flags.DEFINE_list("temperature", ["0.1", "0.5", "0.9"], "Temperatures, comma separated.")
+flags.DEFINE_string("discrete_temperature", "paper", "Temperature of the mixture and pen "
+                    "softmaxes: paper (= each temperature), web (0.5 + 0.5 x temperature, as "
+                    "@magenta/sketch) or a number > 0.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
 flags.DEFINE_integer("max_len", None, "Points per sketch at most (default: the model's max_seq_len).")
 flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
@@ -21,8 +24,9 @@ def main(argv):
     del argv
     cli.quiet_logging()
     temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    discrete = cli.exit_on_error(inputs.parse_discrete_temperature, FLAGS.discrete_temperature)
     cli.exit_on_error(drawing.sample, FLAGS.model, FLAGS.out, FLAGS.n, temps, FLAGS.seed, FLAGS.max_len,
-                      FLAGS.cell)
+                      FLAGS.cell, discrete)
 
 
 def run():

@@ -13,12 +13,31 @@ from common.strokes.formats import validate_stroke3
 from sketch_rnn import pixel_cells
 from sketch_rnn.latents import METHODS
 from sketch_rnn.latents import interpolate_latents
+from sketch_rnn.sample import DISCRETE_TEMPERATURES  # noqa: F401 (the studio's choices)
 from sketch_rnn.sample import GREEDY_TEMPERATURE
+from sketch_rnn.sample import parse_discrete_temperature as _parse_discrete
+from sketch_rnn.sample import resolve_discrete_temperature
+
+
+def parse_discrete_temperature(value):
+    """"paper", "web" or a number > 0 (see sketch_rnn.sample); DataError names a bad value."""
+    try:
+        return _parse_discrete(value)
+    except ValueError as e:
+        raise DataError(str(e)) from None
 
 
 def _unpad(out):
     strokes, lengths = out["strokes"].numpy(), out["lengths"].numpy()
     return [s[:int(n)] for s, n in zip(strokes, lengths)]
+
+
+def _takes(function, name):
+    """Whether a loaded SavedModel function has an input `name` (exports gain inputs over time)."""
+    try:
+        return name in function.function_type.parameters
+    except AttributeError:
+        return False
 
 
 class SketchModel:
@@ -38,13 +57,32 @@ class SketchModel:
         self.max_seq_len = int(cfg["max_seq_len"])
         self.z_size = int(cfg["z_size"])
         self.conditional = hasattr(self._m, "encode") and hasattr(self._m, "decode")
+        self.takes_discrete_temperature = _takes(self._m.sample, "discrete_temperature")
         self.class_names = list(self.meta.get("data", {}).get("class_names", []))
         self.lock = threading.Lock()
 
     def info(self):
         return {"path": str(self.path), "conditional": self.conditional,
                 "max_seq_len": self.max_seq_len, "z_size": self.z_size,
-                "class_names": self.class_names}
+                "class_names": self.class_names,
+                "discrete_temperature": self.takes_discrete_temperature}
+
+    def _discrete_kwargs(self, discrete_temperature, temperature):
+        """The signature's extra keyword arguments for a discrete-temperature setting.
+
+        The paper's setting (= temperature) passes nothing, so exports written before the
+        input existed sample as they always did; any other setting needs the input, and an
+        older export refuses it rather than sample with the paper's.
+        """
+        setting = parse_discrete_temperature(discrete_temperature)
+        if setting == "paper":
+            return {}
+        if not self.takes_discrete_temperature:
+            raise DataError(f"{self.path}: this export has no discrete_temperature input (it was "
+                            f"written before it existed), so it samples only with 'paper'; "
+                            f"export it again for discrete_temperature={discrete_temperature!r}")
+        value = float(resolve_discrete_temperature(setting, temperature))
+        return {"discrete_temperature": tf.constant(value, tf.float32)}
 
     def _scalars(self, temperature, seed, max_len, n=1):
         """The signature's scalars; n sketches of max_len points are bounded before any call."""
@@ -63,17 +101,24 @@ class SketchModel:
         if not self.conditional:
             raise DataError(f"{self.path}: an unconditional (decoder-only) model cannot {what}")
 
-    def sample(self, n, temperature, seed, max_len=None):
-        """n unconditional samples -> list of (L_i, 3) float32 stroke-3."""
+    def sample(self, n, temperature, seed, max_len=None, discrete_temperature="paper"):
+        """n unconditional samples -> list of (L_i, 3) float32 stroke-3.
+
+        discrete_temperature divides the mixture and pen logits: "paper" (= temperature, the
+        default), "web" (0.5 + 0.5 x temperature, @magenta/sketch's) or a number > 0; the
+        same in complete, decode, reconstruct and interpolate.
+        """
+        d = self._discrete_kwargs(discrete_temperature, temperature)
         t, s, m = self._scalars(temperature, seed, max_len, n)
         with self.lock:
             out = self._m.sample(n=tf.constant(n, tf.int32), temperature=t, seed=s,
-                                 max_len=m)
+                                 max_len=m, **d)
         return _unpad(out)
 
-    def complete(self, prefix, n, temperature, seed, max_len=None):
+    def complete(self, prefix, n, temperature, seed, max_len=None, discrete_temperature="paper"):
         """n continuations of one (P, 3) prefix; each starts at the prefix's last point."""
         prefix = validate_stroke3(prefix, "prefix")
+        d = self._discrete_kwargs(discrete_temperature, temperature)
         t, s, m = self._scalars(temperature, seed, max_len, n)
         limits.check(len(prefix), limits.MAX_SEQ_LEN, "prefix points")
         limits.check(n * len(prefix), limits.MAX_CALL_POINTS,
@@ -81,7 +126,8 @@ class SketchModel:
         x = np.repeat(np.asarray(prefix, np.float32)[None], n, axis=0)  # (n, P, 3)
         lengths = np.full([n], len(prefix), np.int32)
         with self.lock:
-            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m)
+            out = self._m.complete(strokes=x, lengths=lengths, temperature=t, seed=s, max_len=m,
+                                   **d)
         return _unpad(out)
 
     def encode(self, sketches):
@@ -92,12 +138,14 @@ class SketchModel:
         with self.lock:
             return self._m.encode(strokes=x, lengths=lengths)["mu"].numpy()
 
-    def decode(self, z, temperature, seed, max_len=None, shared_noise=False):
+    def decode(self, z, temperature, seed, max_len=None, shared_noise=False,
+               discrete_temperature="paper"):
         """(B, N_z) latents -> list of (L_i, 3) stroke-3.
 
         Args:
           z: (B, N_z) latents.
           temperature, seed, max_len: as in the export's `decode`.
+          discrete_temperature: as in sample().
           shared_noise: decode each row on its own with the same seed, so that every row
             sees the same random draws at each step (common random numbers). Rows with
             nearby z then give nearby sketches at any temperature, which is what an
@@ -109,12 +157,13 @@ class SketchModel:
         z = np.asarray(z, np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_size:
             raise DataError(f"z has shape {z.shape}; expected (B, {self.z_size})")
+        d = self._discrete_kwargs(discrete_temperature, temperature)
         t, s, m = self._scalars(temperature, seed, max_len, len(z))
         with self.lock:
             if shared_noise and temperature > GREEDY_TEMPERATURE:
-                return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m))[0]
-                        for i in range(len(z))]
-            out = self._m.decode(z=z, temperature=t, seed=s, max_len=m)
+                return [_unpad(self._m.decode(z=z[i:i + 1], temperature=t, seed=s, max_len=m,
+                                              **d))[0] for i in range(len(z))]
+            out = self._m.decode(z=z, temperature=t, seed=s, max_len=m, **d)
         return _unpad(out)
 
     @property
@@ -206,12 +255,13 @@ class SketchModel:
         real = np.arange(n)[None, :] < lengths[:, None]
         return -np.where(real, log_cell, 0.0).sum(1) / np.maximum(lengths, 1)
 
-    def reconstruct(self, sketches, temperature, seed, max_len=None):
+    def reconstruct(self, sketches, temperature, seed, max_len=None, discrete_temperature="paper"):
         """encode then decode: one output per input sketch."""
-        return self.decode(self.encode(sketches), temperature, seed, max_len)
+        return self.decode(self.encode(sketches), temperature, seed, max_len,
+                           discrete_temperature=discrete_temperature)
 
     def interpolate(self, a, b, steps, method="linear", temperature=0.1, seed=0, max_len=None,
-                    shared_noise=True):
+                    shared_noise=True, discrete_temperature="paper"):
         """Decodes `steps` latents from encode(a) to encode(b) (SPEC eq. 15 or slerp).
 
         With shared_noise (the default) every frame sees the same random draws, so the frames
@@ -222,4 +272,5 @@ class SketchModel:
         limits.check(steps, limits.MAX_SAMPLES, "steps")
         za, zb = self.encode([a, b])
         z = interpolate_latents(za, zb, steps, method)  # (S, Nz)
-        return self.decode(z, temperature, seed, max_len, shared_noise=shared_noise)
+        return self.decode(z, temperature, seed, max_len, shared_noise=shared_noise,
+                           discrete_temperature=discrete_temperature)

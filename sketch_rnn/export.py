@@ -17,6 +17,24 @@ from sketch_rnn.configs import read_workdir_config
 from sketch_rnn.model import SketchRNN
 
 METADATA = "metadata.json"
+DISCRETE_NOTE = ("sample, decode and complete take an optional float32 scalar "
+                 "discrete_temperature dividing the mixture and pen logits; 0 (the default) "
+                 "means the temperature itself, as the paper; @magenta/sketch uses "
+                 "0.5 + 0.5 x temperature")
+NO_DISCRETE = tf.constant(0.0)  # The loaded functions' default: the paper's (= temperature).
+
+
+def discrete_rows(discrete_temperature, temperature, shape):
+    """The sampler's (n,) discrete temperatures: the given value, or tau where it is 0.
+
+    A negative or NaN value fails an assertion naming it.
+    """
+    discrete_temperature = tf.cast(discrete_temperature, tf.float32)
+    tf.debugging.assert_greater_equal(
+        discrete_temperature, 0.0,
+        message="discrete_temperature must be >= 0 (0: the temperature itself)")
+    value = tf.where(discrete_temperature > 0.0, discrete_temperature, temperature)
+    return tf.fill(shape, value)
 
 
 def stroke3_to_input(strokes, lengths, scale):
@@ -63,6 +81,7 @@ class SketchRNNExport(tf.Module):
         self.scale = tf.Variable(float(info["scale_factor"]), trainable=False, name="scale_factor")
         meta = {"model": "sketch_rnn", "config": config.to_dict(), "data": info,
                 "signatures": self.signature_names(),
+                "discrete_temperature": DISCRETE_NOTE,
                 "units": "stroke-3 rows (dx, dy, lift) in the training data's raw units; the "
                          "model sees them divided by data.scale_factor (the normaliser)"}
         self.meta_text = json.dumps(meta, indent=2)  # A str: tf.Module would wrap a dict.
@@ -72,10 +91,14 @@ class SketchRNNExport(tf.Module):
         scalar = lambda d, name: tf.TensorSpec([], d, name=name)  # noqa: E731
         strokes_spec = [tf.TensorSpec([None, None, 3], f32, name="strokes"),
                         tf.TensorSpec([None], i32, name="lengths")]
+        # discrete_temperature is optional in the loaded functions (default 0: = temperature,
+        # the paper's), so callers and exports from before it existed still agree.
+        discrete = scalar(f32, "discrete_temperature")
         self.sample = tf.function(self._sample, input_signature=[
-            scalar(i32, "n"), scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len")])
+            scalar(i32, "n"), scalar(f32, "temperature"), scalar(i32, "seed"),
+            scalar(i32, "max_len"), discrete])
         self.complete = tf.function(self._complete, input_signature=strokes_spec + [
-            scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len")])
+            scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len"), discrete])
         self.metadata = tf.function(self._metadata, input_signature=[])
         self.log_likelihood = tf.function(self._log_likelihood, input_signature=strokes_spec)
         self.mixture = tf.function(self._mixture, input_signature=strokes_spec)
@@ -83,7 +106,7 @@ class SketchRNNExport(tf.Module):
             self.encode = tf.function(self._encode, input_signature=strokes_spec)
             self.decode = tf.function(self._decode, input_signature=[
                 tf.TensorSpec([None, self.z_size], f32, name="z"), scalar(f32, "temperature"),
-                scalar(i32, "seed"), scalar(i32, "max_len")])
+                scalar(i32, "seed"), scalar(i32, "max_len"), discrete])
 
     def signature_names(self):
         names = ["sample", "complete", "log_likelihood", "mixture", "metadata"]
@@ -128,21 +151,28 @@ class SketchRNNExport(tf.Module):
     def _output(self, strokes5, lengths):
         return {"strokes": stroke5_to_stroke3(strokes5, lengths, self.scale), "lengths": lengths}
 
-    def _decode(self, z, temperature, seed, max_len):
-        temps = tf.fill(tf.shape(z)[:1], temperature)
-        return self._output(*self.sampler.decode(z, temps, tf.cast(seed, tf.int64), max_len,
-                                                 tf.constant(False)))
+    def _decode(self, z, temperature, seed, max_len, discrete_temperature=NO_DISCRETE):
+        shape = tf.shape(z)[:1]
+        temps = tf.fill(shape, temperature)
+        return self._output(*self.sampler.decode(
+            z, temps, tf.cast(seed, tf.int64), max_len, tf.constant(False),
+            discrete_rows(discrete_temperature, temperature, shape)))
 
-    def _sample(self, n, temperature, seed, max_len):
-        temps = tf.fill(tf.reshape(n, [1]), temperature)
-        return self._output(*self.sampler.sample(n, temps, tf.cast(seed, tf.int64), max_len,
-                                                 tf.constant(False)))
+    def _sample(self, n, temperature, seed, max_len, discrete_temperature=NO_DISCRETE):
+        shape = tf.reshape(n, [1])
+        temps = tf.fill(shape, temperature)
+        return self._output(*self.sampler.sample(
+            n, temps, tf.cast(seed, tf.int64), max_len, tf.constant(False),
+            discrete_rows(discrete_temperature, temperature, shape)))
 
-    def _complete(self, strokes, lengths, temperature, seed, max_len):
+    def _complete(self, strokes, lengths, temperature, seed, max_len,
+                  discrete_temperature=NO_DISCRETE):
         x, lengths = stroke3_to_input(strokes, lengths, self.scale)
-        temps = tf.fill(tf.shape(lengths), temperature)
-        strokes5, out_lengths = self.sampler.complete(x, lengths, temps, tf.cast(seed, tf.int64),
-                                                      max_len, tf.constant(False), True)
+        shape = tf.shape(lengths)
+        temps = tf.fill(shape, temperature)
+        strokes5, out_lengths = self.sampler.complete(
+            x, lengths, temps, tf.cast(seed, tf.int64), max_len, tf.constant(False), True,
+            discrete_rows(discrete_temperature, temperature, shape))
         return {"strokes": stroke5_to_stroke3(strokes5, out_lengths, self.scale),
                 "lengths": out_lengths}
 

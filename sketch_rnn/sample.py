@@ -9,6 +9,9 @@ from common import limits
 
 GREEDY_TEMPERATURE = 1e-3  # At or below this temperature the sampler decodes greedily.
 PAD_ROW = (0.0, 0.0, 0.0, 0.0, 1.0)  # stroke-5 row after the end of a sketch.
+# The discrete temperature divides the mixture and pen logits: "paper" (= tau, eqs. 11-14,
+# the default) or "web" (0.5 + 0.5 tau, @magenta/sketch's getPDF default), or a number > 0.
+DISCRETE_TEMPERATURES = ("paper", "web")
 
 
 def _key(seed, counter):
@@ -21,19 +24,72 @@ def prior_z(n, z_size, seed):
     return tf.random.stateless_normal(tf.stack([n, z_size]), seed=_key(seed, 0))
 
 
-def scale_params(params, temperature):
-    """Temperature per eqs. 11-14: Pi and q from softmax(logits / tau), sigma -> sigma sqrt(tau).
+def parse_discrete_temperature(value):
+    """A discrete-temperature setting: "paper", "web" or a finite number > 0 (or its text).
+
+    Returns:
+        "paper", "web" or a float.
+
+    Raises:
+        ValueError: one line naming the bad value.
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in DISCRETE_TEMPERATURES:
+            return text
+        try:
+            number = float(text)
+        except ValueError:
+            number = None
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        number = None
+    if number is None or not np.isfinite(number) or not number > 0:
+        raise ValueError(f"discrete_temperature={value!r:.40}: use 'paper' (= temperature), "
+                         "'web' (0.5 + 0.5 x temperature) or a finite number > 0")
+    return number
+
+
+def resolve_discrete_temperature(setting, temperature):
+    """The temperature dividing the mixture and pen logits, per sketch (numpy, float32).
+
+    Args:
+        setting: "paper" (= tau, eqs. 11-14), "web" (0.5 + 0.5 tau, as @magenta/sketch's
+            getPDF), or a number > 0 (used as is); text as parse_discrete_temperature.
+        temperature: scalar or (n,) tau.
+
+    Returns:
+        float32 array of temperature's shape.
+    """
+    setting = parse_discrete_temperature(setting)
+    tau = np.asarray(temperature, np.float64)
+    if setting == "paper":
+        out = tau
+    elif setting == "web":
+        out = 0.5 + 0.5 * tau
+    else:
+        out = np.full(tau.shape, setting)
+    return out.astype(np.float32)
+
+
+def scale_params(params, temperature, discrete_temperature=None):
+    """Temperature per eqs. 11-14: Pi and q from softmax(logits / tau_d), sigma -> sigma sqrt(tau).
 
     Args:
         params: one step's params (pi_logits (n, M), log_sigma_x/y (n, M), pen_logits (n, 3)).
         temperature: (n,) temperatures tau > 0.
+        discrete_temperature: (n,) tau_d > 0 for the mixture and pen softmaxes; None = tau
+            (the paper's).
 
     Returns:
-        (pi_logits / tau, pen_logits / tau, sigma_x sqrt(tau), sigma_y sqrt(tau)).
+        (pi_logits / tau_d, pen_logits / tau_d, sigma_x sqrt(tau), sigma_y sqrt(tau)).
     """
     tau = tf.cast(temperature, tf.float32)[:, None]  # (n, 1)
-    pi = tf.cast(params["pi_logits"], tf.float32) / tau
-    pen = tf.cast(params["pen_logits"], tf.float32) / tau
+    tau_d = tau if discrete_temperature is None else tf.cast(discrete_temperature,
+                                                            tf.float32)[:, None]
+    pi = tf.cast(params["pi_logits"], tf.float32) / tau_d
+    pen = tf.cast(params["pen_logits"], tf.float32) / tau_d
     sigma_x = tf.exp(tf.cast(params["log_sigma_x"], tf.float32)) * tf.sqrt(tau)
     sigma_y = tf.exp(tf.cast(params["log_sigma_y"], tf.float32)) * tf.sqrt(tau)
     return pi, pen, sigma_x, sigma_y
@@ -54,7 +110,7 @@ def categorical(logits, seed):
     return tf.argmax(logits - tf.math.log(-tf.math.log(u)), axis=-1, output_type=tf.int32)
 
 
-def draw_point(params, temperature, greedy, seed, step):
+def draw_point(params, temperature, greedy, seed, step, discrete_temperature=None):
     """Samples one stroke-5 point per sketch from one step's params.
 
     Args:
@@ -62,12 +118,15 @@ def draw_point(params, temperature, greedy, seed, step):
         temperature: (n,) float32.
         greedy: (n,) bool; greedy rows take argmax of Pi and q and the mixture mean.
         seed: int64 scalar; step: int32 scalar (the streams are (seed, 3 step + 1..3)).
+        discrete_temperature: (n,) float32 for the mixture and pen softmaxes; None = tau.
 
     Returns:
         (point (n, 5) float32, pen index (n,) int32).
     """
     safe_tau = tf.maximum(temperature, GREEDY_TEMPERATURE)
-    pi, pen, sigma_x, sigma_y = scale_params(params, safe_tau)
+    safe_d = None if discrete_temperature is None else tf.maximum(
+        tf.cast(discrete_temperature, tf.float32), GREEDY_TEMPERATURE)
+    pi, pen, sigma_x, sigma_y = scale_params(params, safe_tau, safe_d)
     counter = 3 * tf.cast(step, tf.int64)
     idx = tf.where(greedy, tf.argmax(pi, axis=-1, output_type=tf.int32),
                    categorical(pi, _key(seed, counter + 1)))  # (n,)
@@ -90,7 +149,8 @@ def draw_point(params, temperature, greedy, seed, step):
     return tf.concat([tf.stack([dx, dy], axis=-1), pen_one_hot], axis=-1), pen_idx
 
 
-def _sample_loop(model, z, states, prev_x, temperature, greedy, seed, max_len):
+def _sample_loop(model, z, states, prev_x, temperature, greedy, seed, max_len,
+                 discrete_temperature=None):
     """The batched autoregressive loop: one tf.while_loop, all sampling on device.
 
     z's input projection is hoisted out of the loop (model.decoder_stepper) and the rows
@@ -108,7 +168,7 @@ def _sample_loop(model, z, states, prev_x, temperature, greedy, seed, max_len):
 
     def body(i, prev_x, states, finished, lengths, rows):
         params, new_states = step(prev_x, states)
-        point, pen_idx = draw_point(params, temperature, greedy, seed, i)
+        point, pen_idx = draw_point(params, temperature, greedy, seed, i, discrete_temperature)
         ended = tf.equal(pen_idx, 2)
         lengths = tf.where(tf.logical_and(ended, tf.logical_not(finished)), i, lengths)
         finished = tf.logical_or(finished, ended)
@@ -129,7 +189,9 @@ class Sampler(tf.Module):
 
     All randomness comes from stateless ops keyed by (seed, counter), so a seed gives the
     same samples in any process. Arguments are tensors: n / max_len int32 scalars, seed
-    int64 scalar, temperature float32 (n,), greedy bool scalar; use_encoder is a Python bool.
+    int64 scalar, temperature float32 (n,), greedy bool scalar, discrete_temperature None (=
+    temperature) or float32 (n,); use_encoder is a Python bool. Greedy rows ignore both
+    temperatures.
 
     Args:
         model: a SketchRNN.
@@ -157,23 +219,25 @@ class Sampler(tf.Module):
     def _greedy(self, temperature, greedy):
         return tf.logical_or(tf.cast(greedy, tf.bool), temperature <= GREEDY_TEMPERATURE)
 
-    def _sample(self, n, temperature, seed, max_len, greedy):
+    def _sample(self, n, temperature, seed, max_len, greedy, discrete_temperature=None):
         model = self._model_ref()
         z = prior_z(n, model.config.z_size, seed) if model.config.conditional else None
         states = model.initial_state(z if z is not None else n)
         return _sample_loop(model, z, states, self._start(n), temperature,
-                            self._greedy(temperature, greedy), seed, max_len)
+                            self._greedy(temperature, greedy), seed, max_len,
+                            discrete_temperature)
 
-    def _decode(self, z, temperature, seed, max_len, greedy):
+    def _decode(self, z, temperature, seed, max_len, greedy, discrete_temperature=None):
         model = self._model_ref()
         n = tf.shape(z)[0]
         z = tf.cast(z, tf.float32) if model.config.conditional else None
         states = model.initial_state(z if z is not None else n)
         return _sample_loop(model, z, states, self._start(n), temperature,
-                            self._greedy(temperature, greedy), seed, max_len)
+                            self._greedy(temperature, greedy), seed, max_len,
+                            discrete_temperature)
 
     def _complete(self, prefix5, prefix_lengths, temperature, seed, max_len, greedy,
-                  use_encoder=True):
+                  use_encoder=True, discrete_temperature=None):
         model = self._model_ref()
         prefix5 = tf.cast(prefix5, tf.float32)
         prefix_lengths = tf.cast(prefix_lengths, tf.int32)
@@ -192,7 +256,8 @@ class Sampler(tf.Module):
         _, states = model.decode_sequence(prefix5, z, states, lengths=prefix_lengths)
         prev_x = tf.gather(prefix5, prefix_lengths[:, None], batch_dims=1)[:, 0]  # (n, 5)
         return _sample_loop(model, z, states, prev_x, temperature,
-                            self._greedy(temperature, greedy), seed, max_len)
+                            self._greedy(temperature, greedy), seed, max_len,
+                            discrete_temperature)
 
 
 _SAMPLERS = weakref.WeakKeyDictionary()
@@ -204,6 +269,13 @@ def get_sampler(model):
     if sampler is None:
         sampler = _SAMPLERS[model] = Sampler(model, keep_model=False)
     return sampler
+
+
+def _discrete(discrete_temperature, temps):
+    """None for the paper's setting (the sampler then divides by tau itself), else (n,) values."""
+    if parse_discrete_temperature(discrete_temperature) == "paper":
+        return None
+    return tf.constant(resolve_discrete_temperature(discrete_temperature, temps))
 
 
 def _args(n, temperature, seed, max_len, greedy):
@@ -219,7 +291,8 @@ def _args(n, temperature, seed, max_len, greedy):
             tf.constant(bool(greedy)))
 
 
-def sample(model, n, temperature, seed, max_len, z=None, greedy=False):
+def sample(model, n, temperature, seed, max_len, z=None, greedy=False,
+           discrete_temperature="paper"):
     """Samples n sketches.
 
     Args:
@@ -230,26 +303,31 @@ def sample(model, n, temperature, seed, max_len, z=None, greedy=False):
         max_len: maximum number of points.
         z: optional (n, N_z) latents (conditional); None -> z ~ N(0, I) from `seed`.
         greedy: argmax of Pi and q and the mixture means, for every sketch.
+        discrete_temperature: divides the mixture and pen logits: "paper" (= tau, the
+            default), "web" (0.5 + 0.5 tau, @magenta/sketch's default) or a number > 0.
 
     Returns:
         (strokes5 (n, max_len, 5) float32 without S0, padded with (0, 0, 0, 0, 1) from the
         sampled end on; lengths (n,) int32 points before the end).
     """
     if z is not None:
-        return decode(model, z, temperature, seed, max_len, greedy=greedy)
+        return decode(model, z, temperature, seed, max_len, greedy=greedy,
+                      discrete_temperature=discrete_temperature)
     temps, seed, max_len, greedy = _args(n, temperature, seed, max_len, greedy)
-    return get_sampler(model).sample(tf.constant(n, tf.int32), temps, seed, max_len, greedy)
+    return get_sampler(model).sample(tf.constant(n, tf.int32), temps, seed, max_len, greedy,
+                                     _discrete(discrete_temperature, temps))
 
 
-def decode(model, z, temperature, seed, max_len, greedy=False):
+def decode(model, z, temperature, seed, max_len, greedy=False, discrete_temperature="paper"):
     """Decodes latents z (n, N_z) into sketches; returns like sample()."""
     z = tf.convert_to_tensor(z, tf.float32)
     temps, seed, max_len, greedy = _args(z.shape[0], temperature, seed, max_len, greedy)
-    return get_sampler(model).decode(z, temps, seed, max_len, greedy)
+    return get_sampler(model).decode(z, temps, seed, max_len, greedy,
+                                     _discrete(discrete_temperature, temps))
 
 
 def complete(model, prefix5, prefix_lengths, temperature, seed, max_len, use_encoder=True,
-             greedy=False):
+             greedy=False, discrete_temperature="paper"):
     """Continues partial drawings.
 
     The prefix runs through the decoder from its initial state; z is encode(prefix)'s mean
@@ -260,7 +338,7 @@ def complete(model, prefix5, prefix_lengths, temperature, seed, max_len, use_enc
         prefix5: (B, P, 5) stroke-5 prefixes starting with S0; rows past the length are
             ignored.
         prefix_lengths: (B,) real points in each prefix (excluding S0), at most P - 1.
-        temperature, seed, max_len, greedy: as sample().
+        temperature, seed, max_len, greedy, discrete_temperature: as sample().
         use_encoder: condition on z = encode(prefix) (conditional models).
 
     Returns:
@@ -275,7 +353,8 @@ def complete(model, prefix5, prefix_lengths, temperature, seed, max_len, use_enc
                          f"[0, {prefix5.shape[1] - 1}] for prefixes of shape {prefix5.shape}")
     temps, seed, max_len, greedy = _args(prefix5.shape[0], temperature, seed, max_len, greedy)
     return get_sampler(model).complete(prefix5, tf.constant(lengths), temps, seed, max_len,
-                                       greedy, bool(use_encoder))
+                                       greedy, bool(use_encoder),
+                                       _discrete(discrete_temperature, temps))
 
 
 def to_stroke3_list(strokes5, lengths, scale=1.0):

@@ -20,6 +20,7 @@ from common.images import procedural
 from common.strokes.formats import lines_to_stroke3, stroke3_to_lines
 from common.strokes.quickdraw import CANVAS, simplify_drawing
 from sketch_rnn.client import SketchModel
+from sketch_rnn.client import parse_discrete_temperature
 from sketch_rnn.latents import METHODS
 from wae_style.client import StyleModel
 
@@ -250,6 +251,27 @@ def _missing(body, key, default):
             raise ApiError(400, f"missing field {key!r}")
         return True
     return False
+
+
+def get_discrete_temperature(body, model, key="discrete_temperature"):
+    """"paper" (the default: = temperature), "web" (0.5 + 0.5 x temperature) or a number > 0.
+
+    400 for a bad value; 409 for anything but "paper" on an export written before the
+    input existed (it can sample only with the paper's).
+    """
+    if _missing(body, key, "paper"):
+        return "paper"
+    value = body[key]
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ApiError(400, f"{key} must be 'paper', 'web' or a number, got {type(value).__name__}")
+    try:
+        setting = parse_discrete_temperature(value[:40] if isinstance(value, str) else value)
+    except DataError as e:
+        raise ApiError(400, str(e)) from None
+    if setting != "paper" and not model.takes_discrete_temperature:
+        raise ApiError(409, "this model's export has no discrete_temperature input (written "
+                            "before it existed); it samples only with 'paper'")
+    return setting
 
 
 def get_number(body, key, lo, hi, default=None, lo_open=False):
@@ -491,31 +513,36 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
     @app.post("/api/sample")
     def sample():
         body = json_body()
-        check_keys(body, ("temperature", "n", "seed", "max_len", "model"))
+        check_keys(body, ("temperature", "n", "seed", "max_len", "model", "discrete_temperature"))
         model = need_sketch(body)
         tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
+        discrete = get_discrete_temperature(body, model)
         n = get_int(body, "n", 1, limits.max_n, default=1)
         seed = seed_of(body)
-        out = model.sample(n, tau, seed, max_len_of(body, model))
-        return jsonify(seed=seed, temperature=tau, samples=[rows(s) for s in out])
+        out = model.sample(n, tau, seed, max_len_of(body, model), discrete_temperature=discrete)
+        return jsonify(seed=seed, temperature=tau, discrete_temperature=discrete,
+                       samples=[rows(s) for s in out])
 
     @app.post("/api/complete")
     def complete():
         body = json_body()
-        check_keys(body, ("strokes", "temperature", "n", "seed", "max_len", "units", "model"))
+        check_keys(body, ("strokes", "temperature", "n", "seed", "max_len", "units", "model",
+                          "discrete_temperature"))
         model = need_sketch(body)
         units = get_choice(body, "units", UNITS, "canvas")
         s3 = get_strokes(body, "strokes", limits)
         tau = get_number(body, "temperature", 0.0, 1.0, default=0.5, lo_open=True)
+        discrete = get_discrete_temperature(body, model)
         n = get_int(body, "n", 1, limits.max_n, default=1)
         seed = seed_of(body)
         max_len = max_len_of(body, model)
         prefix, transform = to_model_units(s3, units, model, "strokes")
-        out = model.complete(prefix, n, tau, seed, max_len)
+        out = model.complete(prefix, n, tau, seed, max_len, discrete_temperature=discrete)
         last = np.cumsum(prefix[:, :2], axis=0)[-1]  # (2,)
         origin = transform.point_to_canvas(last)
         return jsonify(
-            seed=seed, temperature=tau, units=units, prefix=rows(prefix),
+            seed=seed, temperature=tau, discrete_temperature=discrete, units=units,
+            prefix=rows(prefix),
             prefix_canvas=rows(transform.stroke3_to_canvas(prefix)),
             origin=[round(float(origin[0]), DIGITS), round(float(origin[1]), DIGITS)],
             scale=transform.scale,
@@ -526,7 +553,7 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
     def interpolate_route():
         body = json_body()
         check_keys(body, ("a", "b", "steps", "method", "temperature", "seed", "max_len", "units",
-                          "model"))
+                          "model", "discrete_temperature"))
         model = need_sketch(body)
         units = get_choice(body, "units", UNITS, "canvas")
         a = get_strokes(body, "a", limits)
@@ -534,6 +561,7 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
         steps = get_int(body, "steps", limits.min_steps, limits.max_steps, default=10)
         method = get_choice(body, "method", METHODS, "linear")
         tau = get_number(body, "temperature", 0.0, 1.0, default=0.1, lo_open=True)
+        discrete = get_discrete_temperature(body, model)
         seed = get_int(body, "seed", 0, limits.max_seed, default=0)
         max_len = max_len_of(body, model)
         if not model.conditional:
@@ -541,9 +569,11 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
                                 "cannot interpolate between drawings")
         a_m, _ = to_model_units(a, units, model, "a")
         b_m, _ = to_model_units(b, units, model, "b")
-        out = model.interpolate(a_m, b_m, steps, method, tau, seed, max_len)  # Shared noise.
+        out = model.interpolate(a_m, b_m, steps, method, tau, seed, max_len,
+                                discrete_temperature=discrete)  # Shared noise.
         t = np.linspace(0.0, 1.0, steps)
-        return jsonify(method=method, steps=steps, temperature=tau, seed=seed,
+        return jsonify(method=method, steps=steps, temperature=tau,
+                       discrete_temperature=discrete, seed=seed,
                        a=rows(a_m), b=rows(b_m),
                        frames=[{"t": round(float(ti), 6), "strokes": rows(s)}
                                for ti, s in zip(t, out)])

@@ -158,7 +158,7 @@ def write_fidelity_report(result, out_dir, notes=(), cell=96):
 
 def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, max_len=None,
                batch_size=256, strip_frames=10, raster=64, scorer=None, baseline_pairs=500,
-               rng=None, progress=None, shared_noise=True):
+               rng=None, progress=None, shared_noise=True, discrete_temperature="paper"):
     """Seed Experiment 2: decode z_t from encode(a) to encode(b) in `steps` points.
 
     Decodes in batches of `batch_size`, so memory stays bounded for any `steps` (10000 is fine).
@@ -175,6 +175,8 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
             temperature), so that
             consecutive frames differ only through z. Without it each frame in a batch draws
             its own noise, and the metric measures the noise as much as the path.
+        discrete_temperature: the mixture and pen softmaxes' temperature (`SketchModel.decode`);
+            recorded in the result unless it is the default "paper".
 
     Returns:
         dict of metrics plus "_frames": `strip_frames` evenly spaced decoded sketches.
@@ -199,7 +201,8 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
         stop = min(start + batch_size, steps)
         t = np.arange(start, stop) / (steps - 1)
         z = latent_path(za, zb, t, method)
-        decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared_noise)
+        decoded = model.decode(z, temperature, seed, max_len, shared_noise=shared_noise,
+                               discrete_temperature=discrete_temperature)
         r = render.rasterize_batch([nonempty(s) for s in decoded], size=raster)  # (b, S, S)
         r = r.reshape(len(decoded), -1).astype(np.float32)  # (b, S*S)
         seq = r if prev_r is None else np.concatenate([prev_r[None], r])
@@ -237,6 +240,8 @@ def continuity(model, a, b, steps=10, method="linear", temperature=0.1, seed=0, 
         "strip_indices": [int(i) for i in strip_idx],
         "_frames": [frames[i] for i in strip_idx],
     }
+    if discrete_temperature != "paper":
+        result["discrete_temperature"] = discrete_temperature
     if scorer is not None:
         emb = np.concatenate(emb_diffs)
         result["embedding_step_mean"] = float(emb.mean())

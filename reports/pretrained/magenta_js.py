@@ -86,7 +86,7 @@ def install(dest=None):
     return dest
 
 
-def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
+def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0, uniforms=None):
     """Feeds strokes to a model in @magenta/sketch and returns getPDF() after every step.
 
     Args:
@@ -95,7 +95,10 @@ def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
         the model as float32 (tfjs), unscaled: pdf.js sets the pixel factor so that
         update()'s scale factor is exactly 1.
       temperature: getPDF's temperature: sigmas are multiplied by sqrt(temperature).
-      softmax_temperature: Divides the pen and pi logits before their softmax.
+      softmax_temperature: Divides the pen and pi logits before their softmax; None leaves
+        getPDF's own default, 0.5 + 0.5 * temperature.
+      uniforms: optional fixed random stream for Math.random(); then model.sample(pdf) also
+        runs after each getPDF() and "samples" (N+1, 5) holds its strokes.
 
     Returns:
       A dict of float64 arrays with N + 1 rows (row t predicts strokes5[t]): "pen" (N+1, 3),
@@ -110,7 +113,10 @@ def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
     request = {"model": os.fspath(pathlib.Path(model_path).resolve()),
                "strokes": np.asarray(strokes5, dtype=np.float64).reshape(-1, 5).tolist(),
                "temperature": float(temperature),
-               "softmax_temperature": float(softmax_temperature)}
+               "softmax_temperature": (None if softmax_temperature is None
+                                       else float(softmax_temperature))}
+    if uniforms is not None:
+        request["uniforms"] = np.asarray(uniforms, dtype=np.float64).ravel().tolist()
     try:
         proc = subprocess.run(["node", os.fspath(PDF_JS), os.fspath(dest)],
                               input=json.dumps(request), capture_output=True, text=True,
@@ -121,7 +127,7 @@ def run_pdf(model_path, strokes5, temperature=1.0, softmax_temperature=1.0):
         raise RuntimeError(f"node {PDF_JS.name} failed (exit {proc.returncode}): "
                            f"{_tail(proc.stderr)}")
     out = json.loads(proc.stdout)
-    return {key: np.asarray(value, dtype=np.float64) if key in PDF_KEYS
+    return {key: np.asarray(value, dtype=np.float64) if key in PDF_KEYS + ("samples",)
             else value if isinstance(value, str) else float(value)
             for key, value in out.items()}
 
@@ -146,6 +152,46 @@ def numpy_pdf(gen, strokes5, temperature, softmax_temperature):
         rows["sigma_y"].append(np.exp(log_sy) * np.sqrt(temperature))
         rows["corr"].append(np.tanh(rho))
     return {key: np.asarray(value) for key, value in rows.items()}
+
+
+def numpy_js_sample(pdf, uniforms):
+    """@magenta/sketch's SketchRNN.sample() on each row of a getPDF()-like dict, in numpy.
+
+    Draws as magenta-js does from the stream `uniforms` (its Math.random()): the mixture
+    index and the pen state by the cumulative sum of their probabilities, then two normals
+    by the polar method (with its rejections), combined as its birandn().
+
+    Returns:
+      (N, 5) float64 strokes [dx, dy, p1, p2, p3].
+    """
+    stream = iter(np.asarray(uniforms, dtype=np.float64).ravel())
+
+    def pick(p):
+        x, acc = next(stream), 0.0
+        for i, pi in enumerate(p):
+            acc += pi
+            if acc >= x:
+                return i
+        raise ValueError("probabilities sum below the draw")
+
+    def normals():
+        while True:
+            u, v = 2 * next(stream) - 1, 2 * next(stream) - 1
+            r = u * u + v * v
+            if 0 < r <= 1:
+                c = np.sqrt(-2 * np.log(r) / r)
+                return u * c, v * c
+
+    out = []
+    for t in range(len(pdf["pen"])):
+        k = pick(pdf["pi"][t])
+        pen = pick(pdf["pen"][t])
+        z1, z2 = normals()
+        s1, s2, rho = pdf["sigma_x"][t][k], pdf["sigma_y"][t][k], pdf["corr"][t][k]
+        x = np.sqrt(1 - rho * rho) * s1 * z1 + rho * s1 * z2 + pdf["mu_x"][t][k]
+        y = s2 * z2 + pdf["mu_y"][t][k]
+        out.append([x, y] + [float(pen == j) for j in range(3)])
+    return np.asarray(out)
 
 
 def first_drawing_stroke5(ndjson_path, num_rows=None):

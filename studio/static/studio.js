@@ -200,7 +200,7 @@ async function run(button, label, fn) {
 
 $("complete").onclick = () => run($("complete"), "Finishing your drawing", async () => {
   if (!main.strokes.length) throw new Error("Draw something first.");
-  const reply = await api("/api/complete", { model: $("model").value, strokes: main.toStroke3(), temperature: Number($("tau").value), n: Number($("n").value) });
+  const reply = await api("/api/complete", { model: $("model").value, strokes: main.toStroke3(), temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
   studio.last.complete = reply;
   const alts = $("alts");
   alts.replaceChildren();
@@ -222,7 +222,7 @@ $("complete").onclick = () => run($("complete"), "Finishing your drawing", async
 });
 
 $("sample").onclick = () => run($("sample"), "Sampling", async () => {
-  const reply = await api("/api/sample", { model: $("model").value, temperature: Number($("tau").value), n: Number($("n").value) });
+  const reply = await api("/api/sample", { model: $("model").value, temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
   studio.last.sample = reply;
   $("alts").replaceChildren(...reply.samples.map((s) => thumb(s)));
   setStatus(`${reply.samples.length} new drawings from the model (seed ${reply.seed}).`);
@@ -230,7 +230,7 @@ $("sample").onclick = () => run($("sample"), "Sampling", async () => {
 
 $("interpolate").onclick = () => run($("interpolate"), "Interpolating", async () => {
   if (!padA.strokes.length || !padB.strokes.length) throw new Error("Draw both A and B first.");
-  const reply = await api("/api/interpolate", { model: $("model").value, a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value });
+  const reply = await api("/api/interpolate", { model: $("model").value, a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value, discrete_temperature: $("discrete").value });
   studio.last.interpolate = reply;
   $("strip").replaceChildren(...reply.frames.map((f) => { const t = thumb(f.strokes); t.title = `t = ${f.t.toFixed(2)}`; return t; }));
   setStatus(`${reply.frames.length} steps from A to B (${reply.method}).`);

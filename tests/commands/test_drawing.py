@@ -56,6 +56,24 @@ def test_sample_writes_png_and_svg_grid(exports, tmp_path):
             np.testing.assert_array_equal(x, y)
 
 
+def test_tools_take_a_discrete_temperature(exports, sketches_dir, tmp_path):
+    kw = dict(n=3, temperatures=[0.1], seed=1, max_len=20, cell=32)
+    paper = drawing.sample(exports[0], tmp_path / "p", **kw)[2][0.1]
+    web = drawing.sample(exports[0], tmp_path / "w", discrete_temperature="web", **kw)[2][0.1]
+    want = SketchModel(exports[0]).sample(3, 0.1, 1, 20, discrete_temperature=0.55)
+    for got, w in zip(web, want):
+        np.testing.assert_array_equal(got, w)
+    assert any(not np.array_equal(a, b) for a, b in zip(paper, web))
+    ref = str(sketches_dir / "quickdraw_exupery_raw" / "fork.ndjson") + ":2"
+    drawing.complete(exports[0], ref, tmp_path / "c", n=2, temperatures=[0.3], max_len=10,
+                     discrete_temperature=0.7)
+    drawing.reconstruct(exports[0], [ref], tmp_path / "r", n=2, temperatures=[0.3], max_len=10,
+                        discrete_temperature="web")
+    assert inputs.parse_discrete_temperature("WEB") == "web"
+    with pytest.raises(DataError, match="^--discrete_temperature='x': use 'paper'"):
+        inputs.parse_discrete_temperature("x")
+
+
 def test_complete_draws_prefix_then_continuations(exports, sketches_dir, tmp_path):
     ref = str(sketches_dir / "quickdraw_exupery_raw" / "fork.ndjson") + ":2"
     png, svg = drawing.complete(exports[0], ref, tmp_path / "c", prefix=0.5, n=2,
@@ -198,6 +216,9 @@ def test_histogram_bins():
 @pytest.mark.parametrize("args,needle", [
     (["scripts.sample", "--temperature=0"], "temperature"),
     (["scripts.sample", "--n=0"], "--n=0"),
+    (["scripts.sample", "--discrete_temperature=warm"], "--discrete_temperature='warm'"),
+    (["scripts.complete", "--discrete_temperature=-1", "--input=x.ndjson"],
+     "--discrete_temperature='-1'"),
     (["scripts.interpolate", "--pair=onlyone"], "REF_A,REF_B"),
     (["scripts.interpolate", "--method=cubic"], "cubic"),
     (["scripts.complete", "--input=/nonexistent.ndjson:3"], "/nonexistent.ndjson"),

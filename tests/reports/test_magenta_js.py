@@ -51,3 +51,52 @@ def test_npm_failure_reports_its_stderr(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="exit 1.*E404 no such package"):
         magenta_js.install(tmp_path / "cache")
     assert not (tmp_path / "cache" / magenta_js.MARKER).exists()
+
+
+def _ours(gen, strokes5, temperature, discrete_temperature):
+    """getPDF()'s rows from our sampler's scale_params over the numpy decoder's logits."""
+    import tensorflow as tf
+
+    from sketch_rnn import sample as sample_lib
+
+    m = gen.num_mixture
+    h = c = np.zeros(gen.num_units)
+    heads = []
+    for x in [np.array([0.0, 0.0, 1.0, 0.0, 0.0]), *strokes5]:
+        h, c, head = js_format.numpy_decoder_step(gen, x, h, c)
+        heads.append(head)
+    pen, pi, mu_x, mu_y, log_sx, log_sy, rho = np.split(np.asarray(heads),
+                                                        [3 + k * m for k in range(7)], axis=1)[:7]
+    params = {"pi_logits": pi, "pen_logits": pen, "log_sigma_x": log_sx, "log_sigma_y": log_sy}
+    tau = np.full(len(heads), temperature, np.float32)
+    tau_d = sample_lib.resolve_discrete_temperature(discrete_temperature, tau)
+    pi_s, pen_s, sx, sy = sample_lib.scale_params(params, tau, tau_d)
+    return {"pen": tf.nn.softmax(pen_s).numpy(), "pi": tf.nn.softmax(pi_s).numpy(),
+            "mu_x": mu_x, "mu_y": mu_y, "sigma_x": sx.numpy(), "sigma_y": sy.numpy(),
+            "corr": np.tanh(rho)}
+
+
+@pytest.mark.parametrize("temperature", [0.1, 0.4])
+def test_web_discrete_temperature_is_magenta_js_default_on_a_fixed_random_stream(
+        shared_data, temperature):
+    """getPDF(state, tau) with its default softmax temperature equals our "web" setting, and
+    magenta-js's own sample() on a fixed Math.random() stream draws what those
+    probabilities draw; the paper's setting (= tau) does not."""
+    model = shared_data / "pretrained_sketch_rnn" / "sheep.gen.json"
+    drawings = shared_data / "sketches" / SIMPLIFIED / "sheep.ndjson"
+    for path in (model, drawings):
+        if not path.is_file():
+            pytest.skip(f"shared data missing: {path}")
+    gen = js_format.read_gen_json(model)
+    strokes = magenta_js.first_drawing_stroke5(drawings, NUM_ROWS)
+    uniforms = np.random.default_rng(7).random(20 * (NUM_ROWS + 1))
+    js = magenta_js.run_pdf(model, strokes, temperature, None, uniforms=uniforms)
+    web = _ours(gen, strokes, temperature, "web")
+    for key, ours in web.items():
+        np.testing.assert_allclose(js[key], ours, rtol=0, atol=1e-4, err_msg=key)
+    drawn = magenta_js.numpy_js_sample(web, uniforms)
+    np.testing.assert_array_equal(js["samples"][:, 2:], drawn[:, 2:])
+    np.testing.assert_allclose(js["samples"][:, :2], drawn[:, :2], rtol=0, atol=1e-3)
+    paper = _ours(gen, strokes, temperature, "paper")
+    assert np.abs(paper["pen"] - js["pen"]).max() > 1e-2
+    assert np.abs(paper["pi"] - js["pi"]).max() > 1e-2

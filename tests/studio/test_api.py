@@ -217,6 +217,43 @@ def test_sample_and_interpolate(client):
             assert_stroke3_rows(f["strokes"])
 
 
+def test_discrete_temperature_reaches_the_client_and_bad_values_are_refused(client,
+                                                                          studio_models):
+    model = studio_models[0]
+    b = [[50, 50, 0], [100, 0, 0], [0, 100, 1]]
+    for setting in ("paper", "web", 0.9):
+        body = client.post("/api/sample", json={"n": 3, "temperature": 0.2, "seed": 4,
+                                                "discrete_temperature": setting}).get_json()
+        assert body["discrete_temperature"] == setting
+        want = model.sample(3, 0.2, 4, discrete_temperature=setting)
+        assert [len(s) for s in body["samples"]] == [len(w) for w in want]
+        np.testing.assert_allclose(np.array(sum(body["samples"], []), float).reshape(-1, 3),
+                                   np.concatenate(want).reshape(-1, 3), atol=1e-3)
+        for path, extra in (("/api/complete", {"strokes": DRAWING, "n": 2}),
+                            ("/api/interpolate", {"a": DRAWING, "b": b, "steps": 3})):
+            resp = client.post(path, json={"discrete_temperature": setting, "seed": 1, **extra})
+            assert resp.status_code == 200, resp.data
+            assert resp.get_json()["discrete_temperature"] == setting
+    default = client.post("/api/sample", json={"n": 3, "temperature": 0.2, "seed": 4}).get_json()
+    assert default["discrete_temperature"] == "paper"
+    for bad, needle in (("warm", "discrete_temperature='warm'"), (-1, "discrete_temperature=-1"),
+                        (0, "discrete_temperature=0"), (True, "must be 'paper', 'web' or a number"),
+                        ([1], "must be 'paper', 'web' or a number")):
+        for path, extra in (("/api/sample", {}), ("/api/complete", {"strokes": DRAWING})):
+            error = assert_error(client.post(path, json={"discrete_temperature": bad, **extra}),
+                                 400)
+            assert needle in error and "\n" not in error
+
+
+def test_an_old_export_samples_only_with_the_paper_setting(studio_models, monkeypatch):
+    model = studio_models[0]
+    monkeypatch.setattr(model, "takes_discrete_temperature", False)
+    old = server.create_app(model).test_client()
+    assert old.post("/api/sample", json={"n": 1, "seed": 1}).status_code == 200
+    error = assert_error(old.post("/api/sample", json={"discrete_temperature": "web"}), 409)
+    assert "only with 'paper'" in error
+
+
 @pytest.mark.parametrize("fields", [
     {"content_preset": "0", "style_preset": "3", "strength": "0.5"},
     {"content": (io.BytesIO(png()), "c.png"), "style_preset": "1"},

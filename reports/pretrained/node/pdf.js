@@ -3,8 +3,11 @@
 // Usage: node pdf.js INSTALL_DIR < request.json > result.json
 //   INSTALL_DIR holds node_modules from `npm ci` with this folder's package-lock.json.
 //   request: {"model": "/path/x.gen.json", "strokes": [[dx, dy, p1, p2, p3], ...],
-//             "temperature": 1.0, "softmax_temperature": 1.0}
+//             "temperature": 1.0, "softmax_temperature": 1.0, "uniforms": [...]}
 //   strokes are stroke-5 rows in the model's normalised units, without the initial S0.
+//   softmax_temperature null or absent: getPDF's own default, 0.5 + 0.5 * temperature.
+//   uniforms (optional): Math.random() returns these in turn (a fixed random stream), and
+//   after each getPDF() the script also calls model.sample(pdf); the strokes are "samples".
 //   result: {"pen": [[3]...], "pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "corr": [[M]...],
 //            "scale_factor", "pixel_factor", "default_pixel_factor", "info_scale_factor",
 //            "backend"}
@@ -47,7 +50,19 @@ async function main() {
 
   const request = JSON.parse(fs.readFileSync(0, 'utf8'));
   const temperature = positive(request, 'temperature');
-  const softmaxTemperature = positive(request, 'softmax_temperature');
+  const softmaxTemperature = request.softmax_temperature == null ? undefined
+    : positive(request, 'softmax_temperature');
+  const uniforms = request.uniforms;
+  if (uniforms != null) {
+    if (!Array.isArray(uniforms) || !uniforms.every((u) => Number.isFinite(u) && u >= 0 && u < 1)) {
+      fail('uniforms must be a list of numbers in [0, 1)');
+    }
+    let next = 0;
+    Math.random = () => {
+      if (next >= uniforms.length) fail(`the ${uniforms.length} uniforms ran out`);
+      return uniforms[next++];
+    };
+  }
   const strokes = request.strokes;
   if (!Array.isArray(strokes) ||
       !strokes.every((s) => Array.isArray(s) && s.length === 5 && s.every(Number.isFinite))) {
@@ -68,6 +83,7 @@ async function main() {
                 sigma_y: 'sigmaY', corr: 'corr'};
   const result = {};
   for (const key of Object.keys(keys)) result[key] = [];
+  if (uniforms != null) result.samples = [];
   let state = model.update(model.zeroInput(), model.zeroState());
   for (let t = 0; t <= strokes.length; t++) {
     const pdf = model.getPDF(state, temperature, softmaxTemperature);
@@ -76,6 +92,7 @@ async function main() {
       const values = Array.from(pdf[field]);
       result[key].push(key === 'pen' ? values : values.slice(0, M));
     }
+    if (uniforms != null) result.samples.push(model.sample(pdf));
     if (t < strokes.length) state = model.update(strokes[t], state);
   }
   result.scale_factor = model.scaleFactor;
