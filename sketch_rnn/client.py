@@ -13,7 +13,6 @@ from common.strokes.formats import validate_stroke3
 from sketch_rnn import pixel_cells
 from sketch_rnn.latents import METHODS
 from sketch_rnn.latents import interpolate_latents
-from sketch_rnn.sample import DISCRETE_TEMPERATURES  # noqa: F401 (the studio's choices)
 from sketch_rnn.sample import GREEDY_TEMPERATURE
 from sketch_rnn.sample import parse_discrete_temperature as _parse_discrete
 from sketch_rnn.sample import resolve_discrete_temperature
