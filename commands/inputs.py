@@ -33,6 +33,24 @@ def parse_discrete_temperature(value):
     except DataError as e:
         raise DataError(f"--{e}") from None
 
+def parse_discrete_temperatures(values):
+    """--discrete_temperature as a list: ['paper', 'WEB', '0.80'] -> ['paper', 'web', '0.8'].
+
+    Each setting as parse_discrete_temperature, named by its canonical label (a number as
+    `:g`); a bad, repeated or missing setting is a one-line DataError naming it.
+    """
+    labels = []
+    for v in values:
+        setting = parse_discrete_temperature(v)
+        label = setting if isinstance(setting, str) else f"{setting:g}"
+        if label in labels:
+            raise DataError(f"--discrete_temperature: {v!r} is given twice")
+        labels.append(label)
+    if not labels:
+        raise DataError("--discrete_temperature: give at least one setting ('paper', 'web' or "
+                        "a number > 0)")
+    return labels
+
 def parse_pairs(pairs, quickdraw_dir, index):
     """--pair values -> [(name, ref_a, ref_b)]; the seed's pairs when none are given."""
     if not pairs:

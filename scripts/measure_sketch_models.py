@@ -15,6 +15,10 @@ flags.DEFINE_string("split", "test", "Split of an .npz file to score and show.")
 flags.DEFINE_string("normaliser", "train", "'train' (the std of the file's train split, the "
                     "same for every model), 'own' (each model's), or a number.")
 flags.DEFINE_list("temperature", [str(t) for t in quality.TEMPERATURES], "Sampling temperatures.")
+flags.DEFINE_list("discrete_temperature", ["paper"], "Temperatures of the mixture and pen "
+                  "softmaxes, comma separated: paper (= each temperature), web (0.5 + 0.5 x "
+                  "temperature, as @magenta/sketch) or numbers > 0; one report row per model, "
+                  "temperature and setting.")
 flags.DEFINE_integer("n", 200, "Samples per model and temperature.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
 flags.DEFINE_integer("max_len", None, "Points per sample at most (default: the split's longest).")
@@ -25,8 +29,10 @@ def main(argv):
     del argv
     cli.quiet_logging()
     temps = cli.exit_on_error(inputs.parse_temperatures, FLAGS.temperature)
+    discrete = cli.exit_on_error(inputs.parse_discrete_temperatures, FLAGS.discrete_temperature)
     cli.exit_on_error(quality.measure, FLAGS.model, FLAGS.data, FLAGS.split, FLAGS.normaliser,
-                      temps, FLAGS.n, FLAGS.seed, FLAGS.max_len, FLAGS.out)
+                      temps, FLAGS.n, FLAGS.seed, FLAGS.max_len, FLAGS.out,
+                      discrete_temperatures=discrete)
 
 
 def run():
