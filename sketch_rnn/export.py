@@ -21,14 +21,16 @@ DISCRETE_NOTE = ("sample, decode and complete take an optional float32 scalar "
                  "discrete_temperature dividing the mixture and pen logits; 0 (the default) "
                  "means the temperature itself, as the paper; @magenta/sketch uses "
                  "0.5 + 0.5 x temperature")
-NO_DISCRETE = tf.constant(0.0)  # The loaded functions' default: the paper's (= temperature).
+
 
 
 def discrete_rows(discrete_temperature, temperature, shape):
-    """The sampler's (n,) discrete temperatures: the given value, or tau where it is 0.
+    """The sampler's (n,) discrete temperatures: the given value, or tau where it is 0 (or None).
 
     A negative or NaN value fails an assertion naming it.
     """
+    if discrete_temperature is None:
+        discrete_temperature = 0.0
     discrete_temperature = tf.cast(discrete_temperature, tf.float32)
     tf.debugging.assert_greater_equal(
         discrete_temperature, 0.0,
@@ -94,17 +96,32 @@ class SketchRNNExport(tf.Module):
         # discrete_temperature is optional in the loaded functions (default 0: = temperature,
         # the paper's), so callers and exports from before it existed still agree.
         discrete = scalar(f32, "discrete_temperature")
-        self.sample = tf.function(self._sample, input_signature=[
+        # The default is a tensor made here, not at import: a tensor made at import would
+        # start TensorFlow's context before a training script configures it
+        # (MultiWorkerMirroredStrategy must set up collective ops first).
+        zero = tf.constant(0.0)
+
+        def sample(n, temperature, seed, max_len, discrete_temperature=zero):
+            return self._sample(n, temperature, seed, max_len, discrete_temperature)
+
+        def complete(strokes, lengths, temperature, seed, max_len, discrete_temperature=zero):
+            return self._complete(strokes, lengths, temperature, seed, max_len,
+                                  discrete_temperature)
+
+        def decode(z, temperature, seed, max_len, discrete_temperature=zero):
+            return self._decode(z, temperature, seed, max_len, discrete_temperature)
+
+        self.sample = tf.function(sample, input_signature=[
             scalar(i32, "n"), scalar(f32, "temperature"), scalar(i32, "seed"),
             scalar(i32, "max_len"), discrete])
-        self.complete = tf.function(self._complete, input_signature=strokes_spec + [
+        self.complete = tf.function(complete, input_signature=strokes_spec + [
             scalar(f32, "temperature"), scalar(i32, "seed"), scalar(i32, "max_len"), discrete])
         self.metadata = tf.function(self._metadata, input_signature=[])
         self.log_likelihood = tf.function(self._log_likelihood, input_signature=strokes_spec)
         self.mixture = tf.function(self._mixture, input_signature=strokes_spec)
         if self.conditional:
             self.encode = tf.function(self._encode, input_signature=strokes_spec)
-            self.decode = tf.function(self._decode, input_signature=[
+            self.decode = tf.function(decode, input_signature=[
                 tf.TensorSpec([None, self.z_size], f32, name="z"), scalar(f32, "temperature"),
                 scalar(i32, "seed"), scalar(i32, "max_len"), discrete])
 
@@ -151,14 +168,14 @@ class SketchRNNExport(tf.Module):
     def _output(self, strokes5, lengths):
         return {"strokes": stroke5_to_stroke3(strokes5, lengths, self.scale), "lengths": lengths}
 
-    def _decode(self, z, temperature, seed, max_len, discrete_temperature=NO_DISCRETE):
+    def _decode(self, z, temperature, seed, max_len, discrete_temperature=None):
         shape = tf.shape(z)[:1]
         temps = tf.fill(shape, temperature)
         return self._output(*self.sampler.decode(
             z, temps, tf.cast(seed, tf.int64), max_len, tf.constant(False),
             discrete_rows(discrete_temperature, temperature, shape)))
 
-    def _sample(self, n, temperature, seed, max_len, discrete_temperature=NO_DISCRETE):
+    def _sample(self, n, temperature, seed, max_len, discrete_temperature=None):
         shape = tf.reshape(n, [1])
         temps = tf.fill(shape, temperature)
         return self._output(*self.sampler.sample(
@@ -166,7 +183,7 @@ class SketchRNNExport(tf.Module):
             discrete_rows(discrete_temperature, temperature, shape)))
 
     def _complete(self, strokes, lengths, temperature, seed, max_len,
-                  discrete_temperature=NO_DISCRETE):
+                  discrete_temperature=None):
         x, lengths = stroke3_to_input(strokes, lengths, self.scale)
         shape = tf.shape(lengths)
         temps = tf.fill(shape, temperature)

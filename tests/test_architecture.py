@@ -2,6 +2,8 @@
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -227,3 +229,28 @@ def test_configs_import_no_tensorflow(module):
                 elif n.split(".")[0] in ("common", "sketch_rnn", "wae_style"):
                     todo.append(n)
     assert not heavy
+
+
+IMPORT_MAKES_NO_TENSOR = """
+import importlib, pkgutil
+from tensorflow.python.eager import context
+for pkg in ("common", "sketch_rnn", "wae_style"):
+    for info in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + "."):
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # An optional dependency (the test extra has them all).
+            continue
+        if context.context()._context_handle is not None:
+            raise SystemExit(f"importing {info.name} started TensorFlow's context")
+"""
+
+
+def test_importing_the_core_starts_no_tensorflow_context():
+    """A tensor made at import would stop a trainer from configuring TensorFlow first.
+
+    MultiWorkerMirroredStrategy (--strategy=multi_worker) must configure collective ops
+    before the context starts; so must thread and device settings.
+    """
+    result = subprocess.run([sys.executable, "-c", IMPORT_MAKES_NO_TENSOR], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-500:] + result.stderr[-2000:]
