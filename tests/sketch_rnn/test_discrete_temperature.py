@@ -1,6 +1,5 @@
 """The discrete temperature (mixture and pen softmaxes) through the sampler, the export and the client."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -12,21 +11,11 @@ from sketch_rnn import export as export_lib
 from sketch_rnn import sample as S
 from sketch_rnn.client import SketchModel
 from sketch_rnn.client import parse_discrete_temperature
-from sketch_rnn.configs import SketchRNNConfig
-from sketch_rnn.model import SketchRNN
+from tests.support.models import seeded_sketch_rnn
 
 
 def _model(conditional=True):
-    config = dataclasses.replace(SketchRNNConfig.testing(), conditional=conditional,
-                                 matmul_dtype="float32")
-    model = SketchRNN(config)
-    rng = np.random.default_rng(0)
-    for w in model.trainable_weights:
-        w.assign(rng.normal(scale=0.4, size=w.shape).astype("float32"))
-    bias = model.head.bias.numpy()
-    bias[:3] = (0.0, 0.0, -2.0)
-    model.head.bias.assign(bias)
-    return model
+    return seeded_sketch_rnn(conditional)
 
 
 def _prefix():

@@ -6,6 +6,8 @@ import json
 import numpy as np
 import tensorflow as tf
 
+from sketch_rnn.configs import SketchRNNConfig
+from sketch_rnn.model import SketchRNN
 from wae_style import configs as wae_configs
 from wae_style import train as wae_train
 
@@ -37,3 +39,22 @@ def make_wae_workdir(path, **kw):
     ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
     tf.train.CheckpointManager(ckpt, str(path / "checkpoints"), 3).save(checkpoint_number=7)
     return model
+
+
+def seeded_sketch_rnn(conditional=True):
+    """A testing() SketchRNN (fp32) with seeded weights whose samples end within tens of steps.
+
+    The pen bias favours drawing (0, 0, -2 on pen down, up, end) so samples are neither
+    empty nor endless.
+    """
+    config = dataclasses.replace(SketchRNNConfig.testing(), conditional=conditional,
+                                 matmul_dtype="float32")
+    model = SketchRNN(config)
+    rng = np.random.default_rng(0)
+    for w in model.trainable_weights:
+        w.assign(rng.normal(scale=0.4, size=w.shape).astype("float32"))
+    bias = model.head.bias.numpy()
+    bias[:3] = (0.0, 0.0, -2.0)
+    model.head.bias.assign(bias)
+    return model
+

@@ -1,7 +1,6 @@
 """measure_sketch_models under several discrete temperatures: the default report as before, one
 row per (model, τ, setting), and old exports refused in one line."""
 
-import dataclasses
 import json
 
 import numpy as np
@@ -15,8 +14,7 @@ from experiments.sketch import quality
 from sketch_rnn import client as client_lib
 from sketch_rnn import export as export_lib
 from sketch_rnn.client import SketchModel
-from sketch_rnn.configs import SketchRNNConfig
-from sketch_rnn.model import SketchRNN
+from tests.support.models import seeded_sketch_rnn
 
 KW = dict(normaliser="10", n=8, seed=3, max_len=40, shown=3)
 
@@ -24,14 +22,7 @@ KW = dict(normaliser="10", n=8, seed=3, max_len=40, shown=3)
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """(export, data file): a seeded testing() model (conditional, fp32) and 10 test drawings."""
-    config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="float32")
-    model = SketchRNN(config)
-    rng = np.random.default_rng(0)
-    for w in model.trainable_weights:
-        w.assign(rng.normal(scale=0.4, size=w.shape).astype("float32"))
-    bias = model.head.bias.numpy()
-    bias[:3] = (0.0, 0.0, -2.0)
-    model.head.bias.assign(bias)
+    model = seeded_sketch_rnn()
     root = tmp_path_factory.mktemp("tiny")
     path = export_lib.export(model, model.config, {"scale_factor": 10.0, "class_names": ["x"]},
                              root / "tiny" / "export")
