@@ -47,6 +47,12 @@ def _short(name, n=12):
     return name if len(name) <= n else name[:n - 1] + "~"
 
 
+def _pair_labels(content_names, style_names, n):
+    """Column labels of n cycled pairs (as _cycled_pairs): content name over style name."""
+    return [f"{_short(content_names[i % len(content_names)])}\n"
+            f"{_short(style_names[i % len(style_names)])}" for i in range(n)]
+
+
 def _cycled_pairs(c, s):
     """Content i with style i for i < max(len(c), len(s)), the shorter list repeating."""
     n = max(len(c), len(s))
@@ -81,19 +87,19 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", p
     blank = np.ones((1, size, size, 3), np.float32)
     if mode == "transfer":
         rows, row_labels = [], []
+        every_c, every_s = np.repeat(c, len(s), axis=0), np.tile(s, (len(c), 1, 1, 1))
         for m, name in zip(models, names):
+            made = m.transfer(every_c, every_s, strength).reshape((len(c), len(s)) + c.shape[1:])
             rows.append(np.concatenate([blank, s]))
             row_labels.append(name + "\n(styles)")
             for i in range(len(c)):
-                rows.append(np.concatenate([c[i:i + 1], m.transfer(c[i:i + 1].repeat(len(s), 0),
-                                                                  s, strength)]))
+                rows.append(np.concatenate([c[i:i + 1], made[i]]))
                 row_labels.append(_short(cn[i]))
         ncols, col_labels = 1 + len(s), ["content"] + [_short(n) for n in sn]
     elif mode == "pairs":
         ci, si = _cycled_pairs(c, s)
-        pn = [f"{_short(cn[i % len(c)])}\n{_short(sn[i % len(s)])}" for i in range(len(ci))]
         rows, ncols = [m.transfer(c, s, strength) for m in models], len(ci)
-        row_labels, col_labels = names, pn
+        row_labels, col_labels = names, _pair_labels(cn, sn, len(ci))
     elif mode == "figure6":
         inputs = np.concatenate([c, s]) if len(s) else c
         rows, ncols = [inputs] + [m.reconstruct(inputs) for m in models], len(inputs)
@@ -111,8 +117,7 @@ def stylize(model_paths, contents, styles, out, strength=1.0, mode="transfer", p
         ci, si = _cycled_pairs(c, s)
         rows, ncols = [ci, si] + [m.transfer(ci, si, strength) for m in models], len(ci)
         row_labels = ["content", "style"] + names
-        col_labels = [f"{_short(cn[i % len(c)])}\n{_short(sn[i % len(s)])}"
-                      for i in range(len(ci))]
+        col_labels = _pair_labels(cn, sn, len(ci))
     images = np.concatenate(rows)
     if labels:
         image = grid.labelled_grid(images, ncols, row_labels=row_labels, col_labels=col_labels)

@@ -23,7 +23,6 @@ DISCRETE_NOTE = ("sample, decode and complete take an optional float32 scalar "
                  "0.5 + 0.5 x temperature")
 
 
-
 def discrete_rows(discrete_temperature, temperature, shape):
     """The sampler's (n,) discrete temperatures: the given value, or tau where it is 0 (or None).
 

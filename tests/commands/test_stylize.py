@@ -73,3 +73,16 @@ def test_unknown_mode_and_bad_strength(files, tmp_path):
         stylize.stylize(["a"], files[:1], files[2:], tmp_path / "x.png", mode="sweep")
     with pytest.raises(DataError, match="--strength=2"):
         stylize.stylize(["a"], files[:1], files[2:], tmp_path / "x.png", strength=2)
+
+
+def test_transfer_grid_puts_content_i_with_style_j_in_row_i_column_j(files, tmp_path):
+    out = stylize.stylize(["a"], files[:2], files[2:] * 2, tmp_path / "t.png", strength=0.5,
+                          labels=False)
+    grid = np.asarray(Image.open(out)).astype(int)
+    # Row 0: a blank corner, then the styles; rows 1-2: content i, then its two transfers.
+    cell = lambda r, c: grid[2 + 10 * r + 3, 2 + 10 * c + 3, 0]  # noqa: E731
+    assert [cell(0, k) for k in range(3)] == [255, 250, 250]
+    assert cell(1, 0) == 0 and cell(2, 0) == 60
+    for r, content in ((1, 0), (2, 60)):
+        for k in (1, 2):
+            assert abs(cell(r, k) - (content + 250) / 2) <= 1
