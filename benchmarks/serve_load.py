@@ -14,6 +14,8 @@ import urllib.parse
 
 import numpy as np
 
+from common import hardware
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = REPO_ROOT / "demo_out" / "sketch_rnn" / "export"
 MAX_DURATION_S = 600
@@ -26,13 +28,7 @@ DRAWING = ([[100.0, 100.0, 0]] + [[6.0, (-1) ** i * 9.0, 0] for i in range(20)] 
 
 def machine():
     """CPU model, core count and 1-minute load average of this host."""
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
+    cpu = hardware.cpu_model(default=platform.machine())
     return {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 

@@ -8,6 +8,8 @@ import statistics
 import sys
 import time
 
+from common import hardware
+
 
 def peak_rss_mb():
     """Peak resident set size of this process so far, in MiB (Linux ru_maxrss is in KiB)."""
@@ -17,15 +19,7 @@ def peak_rss_mb():
 
 def machine():
     """A short description of the host: CPU model, core count, load average, TF version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = hardware.cpu_model(default=platform.processor() or platform.machine())
     info = {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
     try:
         import tensorflow as tf

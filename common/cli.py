@@ -10,14 +10,18 @@ from common.errors import SketchStyleError
 
 
 def build_config(config_class, name, overrides=(), **fields):
-    """Preset `name` of config_class -> "field=value" overrides -> explicit values (None = keep)."""
-    config = config_class.preset(name)
+    """Preset `name` of config_class -> "field=value" overrides -> explicit values (None = keep).
+
+    Resolved once, at the end: an "auto" is decided for the final fields, and one that
+    was overridden is never measured.
+    """
+    config = config_class.preset(name, resolve=False)
     if overrides:
         config = config.replace_from_strings(list(overrides))
     explicit = {k: v for k, v in fields.items() if v is not None}
     if explicit:
         config = dataclasses.replace(config, **explicit)
-    return config
+    return config.resolved()
 
 
 def exit_on_error(fn, *args, **kwargs):

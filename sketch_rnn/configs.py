@@ -2,18 +2,53 @@
 
 import dataclasses
 
-from common.hardware import native_bf16
 from common.training import config as config_utils
 from common.training import layout
+from common.hardware import probe as precision_probe
 from common.training.config import field
 
 CELL_KINDS = ("lstm", "layer_norm", "hyper")  # sketch_rnn.cells builds each.
 MATMUL_DTYPES = ("float32", "bfloat16")
-MATMUL_DTYPE_CHOICES = MATMUL_DTYPES + ("auto",)  # "auto": bf16 only on bf16 hardware.
+MATMUL_DTYPE_CHOICES = MATMUL_DTYPES + ("auto",)  # "auto": whichever is measured faster.
+STROKE_INPUTS = 5  # stroke-5 (sketch_rnn.model.NUM_INPUTS).
 
 
-def resolve_matmul_dtype(dtype):
-    """"auto" -> "bfloat16" on bf16 hardware (native_bf16) else "float32"; others as given.
+def matmul_shapes(config):
+    """The (M, K, N) gate matmuls that dominate a config's training step, for "auto".
+
+    The decoder's fused [x; h] @ W with x = [stroke-5; z], then (conditional) the
+    encoder's, x = stroke-5; M is the batch.
+
+    Args:
+        config: a SketchRNNConfig, or the class itself (its attributes are the defaults).
+    """
+    dec_in = STROKE_INPUTS + (config.z_size if config.conditional else 0)
+    shapes = [(config.batch_size, dec_in + config.dec_rnn_size, 4 * config.dec_rnn_size)]
+    if config.conditional:
+        shapes.append((config.batch_size, STROKE_INPUTS + config.enc_rnn_size,
+                       4 * config.enc_rnn_size))
+    return tuple(shapes)
+
+
+def auto_matmul_dtype(shapes=None, jit_compile=True):
+    """The probe's Decision for "auto" (common.hardware.probe.probe).
+
+    Args:
+        shapes: the (M, K, N) matmuls to time; None: default()'s (for a cell that
+            resolves "auto" on its own).
+        jit_compile: time them under XLA, as a jit-compiled training step runs them.
+    """
+    return precision_probe.probe(matmuls=shapes or matmul_shapes(SketchRNNConfig),
+                                 jit_compile=jit_compile)
+
+
+def resolve_matmul_dtype(dtype, shapes=None, jit_compile=True):
+    """"auto" -> the faster of "bfloat16" and "float32" here (auto_matmul_dtype); an explicit
+    dtype as given, without measuring anything.
+
+    Args:
+        dtype: one of MATMUL_DTYPE_CHOICES.
+        shapes, jit_compile: what "auto" times (see auto_matmul_dtype).
 
     Raises:
         ValueError: `dtype` is not one of MATMUL_DTYPE_CHOICES.
@@ -21,8 +56,20 @@ def resolve_matmul_dtype(dtype):
     if dtype not in MATMUL_DTYPE_CHOICES:
         raise ValueError(f"matmul dtype {dtype!r}: use one of {MATMUL_DTYPE_CHOICES}")
     if dtype == "auto":
-        return "bfloat16" if native_bf16() else "float32"
+        return auto_matmul_dtype(shapes, jit_compile).dtype
     return dtype
+
+
+def describe_matmul_dtype(config):
+    """"Matmul dtype: <dtype> (<why>)." for a trainer's first lines: the probe's reason where
+    "auto" chose it in this process, else that it was set explicitly."""
+    decision = precision_probe.last_decision(matmuls=matmul_shapes(config),
+                                             jit_compile=config.jit_compile)
+    if decision is not None and decision.dtype == config.matmul_dtype:
+        why = f'"auto": {decision.why}'
+    else:
+        why = 'set explicitly, not measured; "auto" measures which is faster'
+    return f"Matmul dtype: {config.matmul_dtype} ({why})."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +100,8 @@ class SketchRNNConfig(config_utils.TrainingConfig):
     Loss:
       kl_weight, kl_weight_start, kl_decay_rate: KL annealing w_KL(step).
       kl_tolerance: the KL floor.
+      pen_loss_weight: w_p, the weight of L_p in the training loss (L_s + w_p L_p + ...);
+        1 is magenta's. The logged L_R and the validation NLLs stay unweighted.
       log_epsilon: epsilon inside log(sum_j Pi_j N_j) of L_s.
       mask_pen_loss_in_eval: L_p only over real strokes in compute_losses(training=False)
         (magenta's eval model); the trainer's validation L_p is the training-mode value.
@@ -66,9 +115,12 @@ class SketchRNNConfig(config_utils.TrainingConfig):
         norm seen in our runs).
       matmul_dtype: operand dtype of the recurrent and MDN matmuls, "bfloat16" (fp32
         accumulation, fp32 states and losses) or "float32". "auto" (the default) is
-        resolved when the config is built: bf16 only where the hardware has bf16 matmuls,
-        else fp32 (resolve_matmul_dtype); the config then holds the
-        resolved value, and so does config.json.
+        resolved when the config is built: both are timed on this config's gate matmuls
+        (matmul_shapes) and bf16 is taken only where it is at least 5% faster; without
+        native bf16 (no avx512_bf16 / amx_bf16 flag) fp32, untimed. The decision is
+        cached on disk per machine (common.hardware.probe). The config then
+        holds the resolved value, and so does config.json. "float32" or "bfloat16"
+        (e.g. --override=matmul_dtype=float32) is the override: nothing is timed.
       sample_temperatures: temperatures of the samples logged during training.
       init_from: a workdir (a training run or an imported .gen.json model) whose latest
         weights start this run, with a fresh optimiser and step count; "" starts from the
@@ -97,6 +149,7 @@ class SketchRNNConfig(config_utils.TrainingConfig):
     kl_weight_start: float = field(0.01, ge=0)
     kl_decay_rate: float = field(0.99995, gt=0, le=1)
     kl_tolerance: float = field(0.2, ge=0)
+    pen_loss_weight: float = field(1.0, ge=0)
     log_epsilon: float = field(1e-6, gt=0)
     mask_pen_loss_in_eval: bool = True
     learning_rate: float = field(1e-3, gt=0)
@@ -125,7 +178,8 @@ class SketchRNNConfig(config_utils.TrainingConfig):
 
     def resolve(self):
         # Resolved once, here: every layer of a model built from this config uses it.
-        object.__setattr__(self, "matmul_dtype", resolve_matmul_dtype(self.matmul_dtype))
+        object.__setattr__(self, "matmul_dtype", resolve_matmul_dtype(
+            self.matmul_dtype, matmul_shapes(self), self.jit_compile))
 
     @property
     def recurrent_dropout_keep(self):

@@ -199,7 +199,7 @@ def fp32_copy(model, config):
     Exports (and validation) always compute in fp32: sampling and scoring cost little, and
     a bf16 LSTM costs likelihood, 0.06 nats per point on Google's sheep (aaron_sheep's
     test split: 0.479 -> 0.541) and 0.43 on a bf16-trained fine-tune of it (-0.415 ->
-    0.020 on the valid split; docs/sketch_rnn.md, "Precision").
+    0.020 on the valid split; docs/sketch_rnn.md, "Evidence: precision").
     """
     if config.matmul_dtype == "float32":
         return model, config

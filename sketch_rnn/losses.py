@@ -177,9 +177,10 @@ def compute_losses(outputs, batch, step, config, training=True):
         training: when False and config.mask_pen_loss_in_eval, L_p only counts real steps.
 
     Returns:
-        dict of float32 scalars: loss = L_R + w_KL * L_KL_floored, L_R = L_s + L_p, L_s,
-        L_p, L_KL (unfloored, for logging), L_KL_floored, w_KL. Unconditional models:
-        loss = L_R and the KL terms and w_KL are 0.
+        dict of float32 scalars: loss = L_s + w_p * L_p + w_KL * L_KL_floored (w_p =
+        config.pen_loss_weight, 1 in magenta), L_R = L_s + L_p (unweighted), L_s, L_p,
+        L_KL (unfloored, for logging), L_KL_floored, w_KL. Unconditional models: the KL
+        terms and w_KL are 0.
     """
     target = batch["strokes"][:, 1:]  # (B, T, 5)
     lengths = batch["lengths"]
@@ -193,5 +194,6 @@ def compute_losses(outputs, batch, step, config, training=True):
         w_kl = kl_weight(step, config.kl_weight_start, config.kl_weight, config.kl_decay_rate)
     else:
         l_kl = l_kl_floored = w_kl = _f32(0.0)
-    return {"loss": l_r + w_kl * l_kl_floored, "L_R": l_r, "L_s": l_s, "L_p": l_p,
+    l_trained = l_s + _f32(config.pen_loss_weight) * l_p  # = L_R exactly at magenta's w_p = 1.
+    return {"loss": l_trained + w_kl * l_kl_floored, "L_R": l_r, "L_s": l_s, "L_p": l_p,
             "L_KL": l_kl, "L_KL_floored": l_kl_floored, "w_KL": w_kl}

@@ -21,7 +21,7 @@ from sketch_rnn import data
 from sketch_rnn import export as export_lib
 from sketch_rnn import losses
 from sketch_rnn import sample as sample_lib
-from sketch_rnn.configs import read_workdir_config
+from sketch_rnn.configs import describe_matmul_dtype, read_workdir_config
 from sketch_rnn.model import SketchRNN
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
@@ -168,7 +168,7 @@ def train_and_evaluate(config, workdir, overwrite=False, on_step=None):
     strategy = strategies.make_strategy(config.strategy)
     splits = load_data(config)  # Bad data fails here, before the workdir is touched.
     built = build(config, strategy)
-    print(f"Matmul dtype: {config.matmul_dtype}.", flush=True)
+    print(describe_matmul_dtype(config), flush=True)  # With why: measured, cached or set.
     if config.init_from and not checkpoints_lib.latest_checkpoint(workdir):
         init_weights(built[0], config.init_from)  # A resumed run restores its own weights.
     chief, _ = strategies.worker_info(strategy)

@@ -433,7 +433,9 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
 
     app = Flask(__name__, static_folder=str(STATIC_DIR), static_url_path="/static")
     app.config.update(
-        MAX_CONTENT_LENGTH=limits.max_body_bytes, MAX_FORM_MEMORY_SIZE=64 * 1024,
+        # Werkzeug also bounds its buffer for file parts by MAX_FORM_MEMORY_SIZE (so a
+        # 64 KB value refused photos of a few hundred KB): the body cap bounds both.
+        MAX_CONTENT_LENGTH=limits.max_body_bytes, MAX_FORM_MEMORY_SIZE=limits.max_body_bytes,
         MAX_FORM_PARTS=limits.max_form_parts,
         TRUSTED_HOSTS=list(trusted_hosts) if trusted_hosts else None)
 

@@ -1,9 +1,18 @@
-"""Test set-up: quiet TF logs, two logical CPU devices, and paths to the shared real data."""
+"""Test set-up: quiet TF logs, a private precision cache, two logical CPUs, the shared data."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# "auto" precision is measured once per machine and cached on disk
+# (common.hardware.probe): a run of the tests caches in a folder of its own, which
+# its xdist workers and subprocesses inherit, never in the user's cache.
+if "PYTEST_XDIST_WORKER" not in os.environ:
+    os.environ["SKETCHSTYLE_CACHE_DIR"] = tempfile.mkdtemp(prefix="sketchstyle-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["SKETCHSTYLE_CACHE_DIR"], True)
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -66,6 +75,7 @@ def images_dir(shared_data):
 SHARED_UNITS = {
     "tests/studio/test_api.py": "studio exports",
     "tests/studio/test_browser.py": "studio exports",
+    "tests/studio/test_screenshot.py": "studio exports",
     "tests/reliability/test_kill_resume.py": "reference runs",
     "tests/reliability/test_load.py": "reference runs",
 }

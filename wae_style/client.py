@@ -1,13 +1,13 @@
 """The WAE SavedModel client: load with the kind check, call the signatures, batch and pair images."""
 
 import threading
+import types
 
 import numpy as np
 import tensorflow as tf
 
 from common import exports
 from common.errors import DataError
-from common.hardware import native_bf16
 from wae_style import batches
 from wae_style import precision as precision_lib
 
@@ -22,8 +22,9 @@ class StyleModel:
         path: export folder or workdir (a SavedModel is code: load only what you trust).
         batch_size: images per call of the SavedModel.
         precision: transfer precision: "auto" (bf16 convolutions for calls of at least
-            wae_style.precision.BF16_MIN_BATCH images on hardware with native bf16, else
-            float32), "float32" or "bfloat16" (wae_style.precision.use_bf16).
+            wae_style.precision.BF16_MIN_BATCH images where bf16 is measured faster, on
+            the export's decoder at `batch_size`, once; else float32), "float32" or
+            "bfloat16" (wae_style.precision.use_bf16).
 
     Raises:
         DataError: not an export, an export of another kind ("a 'sketch_rnn' export,
@@ -41,7 +42,7 @@ class StyleModel:
         self.batch_size = int(batch_size)
         self.precision = precision
         self.has_bf16 = "transfer_bf16" in self.meta.get("signatures", ())
-        self._native_bf16 = native_bf16() if precision == "auto" else None  # Asked once.
+        self._bf16_faster = self._measure_bf16() if precision == "auto" else None  # Once.
         if precision == "bfloat16" and not self.has_bf16:
             raise DataError(f"{self.path}: this export has no bf16 transfer (made before it); "
                             "re-export it or use precision float32")
@@ -86,7 +87,22 @@ class StyleModel:
 
     def uses_bf16(self, batch):
         """Whether a call of `batch` images runs the bf16 transfer (see wae_style.precision)."""
-        return precision_lib.use_bf16(self.precision, batch, self.has_bf16, self._native_bf16)
+        return precision_lib.use_bf16(self.precision, batch, self.has_bf16, self._bf16_faster)
+
+    def _measure_bf16(self):
+        """Whether bf16 transfer is faster here (False where it would never run)."""
+        if not self.has_bf16 or self.batch_size < precision_lib.BF16_MIN_BATCH:
+            return False
+        # The decoder's sizes from the export's config (no training code is imported here);
+        # an export without them is not timed and runs float32.
+        recorded = self.meta.get("config") or {}
+        try:
+            sizes = types.SimpleNamespace(**{k: recorded[k] for k in precision_lib.CONV_FIELDS})
+            conv = precision_lib.decoder_conv(sizes, self.batch_size)
+        except (KeyError, TypeError, ValueError, IndexError):
+            return False
+        # Exports are not XLA-compiled.
+        return precision_lib.conv_decision(conv, jit_compile=False).dtype == "bfloat16"
 
     def reconstruct(self, images):
         """Reconstructions from the images' own content and style latents (means)."""

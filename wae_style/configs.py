@@ -103,9 +103,14 @@ class WAEConfig(config_utils.TrainingConfig):
       precision: compute precision of the training step: "float32", "bfloat16" (the
         VGG16, the content encoder's convs and the decoder's Dense and convs in bf16;
         weight norm, latents, Gram matrices, losses and the reconstruction stay float32;
-        see WAEStyle.bf16_layers) or "auto" (bfloat16 where the hardware has native bf16,
-        wae_style.precision.training_dtype). A config.json without the field means
-        "float32", as before it existed. Evaluation, exports and transfer are float32.
+        see WAEStyle.bf16_layers) or "auto": both are timed on the decoder's heaviest
+        conv at this batch size (wae_style.precision.decoder_conv) and bfloat16 is taken
+        only where it is at least 5% faster; without native bf16 (no avx512_bf16 /
+        amx_bf16 flag) float32, untimed. The decision is cached on disk per machine
+        (common.hardware.probe). "float32" or "bfloat16" (e.g.
+        --override=precision=float32) is the override: nothing is timed. A config.json
+        without the field means "float32", as before it existed. Evaluation, exports and
+        transfer are float32.
       batch_size, num_steps, save_every, eval_every, log_every, seed, strategy,
         max_grad_norm: see common.training.config.TrainingConfig.
     """

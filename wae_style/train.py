@@ -55,10 +55,10 @@ def _prior_seed(config, step, salt):
 def make_replica_step(model, optimizer, disc_optimizer, step, config):
     """Per replica: WAE losses, all-reduced gradients, a guarded update (and the GAN critic).
 
-    The forward pass computes in precision_lib.training_dtype(config.precision).
+    The forward pass computes in precision_lib.training_dtype(config.precision, config).
     """
     gen_vars = model.generator_trainable_variables
-    compute_dtype = precision_lib.training_dtype(config.precision)
+    compute_dtype = precision_lib.training_dtype(config.precision, config)
 
     def replica_step(images):
         batch = tf.shape(images)[0]
@@ -201,6 +201,7 @@ def train_and_evaluate(config, workdir, overwrite=False):
     if note:
         print(note + ".", flush=True)
     print(describe_vgg(config), flush=True)
+    print(precision_lib.describe_precision(config), flush=True)  # "auto" measures here, once.
     weights_note = config.loss_weights_note()
     if weights_note:
         print(weights_note, flush=True)

@@ -208,16 +208,31 @@ class ConfigBase:
         return cls(**d)  # __post_init__ turns JSON lists into tuples.
 
     @classmethod
-    def preset(cls, name):
-        """The preset called `name` (one of PRESETS)."""
+    def preset(cls, name, resolve=True):
+        """The preset called `name` (one of PRESETS).
+
+        resolve=False leaves what resolve() fills in (e.g. an "auto" that is measured) for
+        resolved(), once overrides are applied (common.cli.build_config).
+        """
         if name not in cls.PRESETS:
             raise ValueError(f"unknown {cls.LABEL} config {name!r}; choose from "
                              f"{sorted(cls.PRESETS)}")
-        return getattr(cls, name)()
+        return getattr(cls if resolve else _unresolved_class(cls), name)()
+
+    def resolved(self):
+        """This config as its own class with resolve() applied (see preset(resolve=False))."""
+        cls = getattr(type(self), "_RESOLVED_CLASS", type(self))
+        return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     def replace_from_strings(self, overrides):
         """This config with "field=value" overrides applied (see replace_from_strings)."""
         return replace_from_strings(self, overrides)
+
+
+def _unresolved_class(cls):
+    """A subclass of config class `cls` (same name, fields, checks) with a no-op resolve()."""
+    return type(cls.__name__, (cls,), {"resolve": lambda self: None, "_RESOLVED_CLASS": cls,
+                                       "__module__": cls.__module__, "__doc__": cls.__doc__})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,10 +138,19 @@ def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_wei
         fn(ci, si)  # Trace and warm up once.
         t0 = time.perf_counter()
         result = fn(ci, si).numpy()
+        seconds = (time.perf_counter() - t0) / len(pairs)
         name = label(w, config)
-        rows[name] = {"seconds_per_image": (time.perf_counter() - t0) / len(pairs),
-                      "size": size, "workdir": display_path(w),
-                      "checkpoint": display_path(ckpt_path)}
+        # Each content as its own style: what the content code keeps at best (a floor for
+        # the content loss) and whether the decoder alone adds the grid.
+        recon = fn(c, c).numpy()
+        rc, _ = baselines.content_style_losses(vgg, recon, c, c,
+                                               content_layers=config.content_feature_layers,
+                                               style_layers=config.style_layers)
+        rows[name] = {"seconds_per_image": seconds, "size": size, "workdir": display_path(w),
+                      "checkpoint": display_path(ckpt_path),
+                      "reconstruction_content_loss": float(np.mean(rc)),
+                      "reconstruction_checkerboard_ratio":
+                          checkerboard.checkerboard_ratio(recon, c)}
         outputs.append((name, result))
 
     gatys_out, gatys_s = [], []
@@ -230,6 +239,8 @@ def goals(rows, gatys_name):
                    "style_vs_gatys": r["style_loss"] / g["style_loss"],
                    "checkerboard_ratio": r["checkerboard_ratio"],
                    "speed_vs_gatys": g["seconds_per_image"] / r["seconds_per_image"]}
+        if "reconstruction_content_loss" in r:
+            figures["reconstruction_vs_gatys"] = r["reconstruction_content_loss"] / g["content_loss"]
         figures["met"] = {key: bool(test(figures)) for key, _, test in GOALS}
         out[name] = figures
     ranked = sorted(out, key=lambda n: (-sum(out[n]["met"].values()), rows[n]["content_loss"]))
@@ -255,6 +266,19 @@ def markdown(report):
               "The checkerboard ratio is the outputs' share of spectral power at the "
               "upsamplers' periods (2, 4, 8 px) over the content images' share "
               "(wae_style.checkerboard); 1 means no added grid."]
+    recon = [(n, r) for n, r in rows.items() if "reconstruction_content_loss" in r]
+    if recon:
+        lines += ["", "Each WAE with every content image as its own style (a reconstruction): "
+                  "its content loss is the least the content code can give, and its "
+                  "checkerboard ratio is the decoder's own grid.", "",
+                  "| WAE | reconstruction content loss | / Gatys' stylised content loss | "
+                  "reconstruction checkerboard ratio |", "|---|---|---|---|"]
+        gatys = next((r for n, r in rows.items() if n.startswith("Gatys")), None)
+        for name, r in recon:
+            ratio = (f"{r['reconstruction_content_loss'] / gatys['content_loss']:.2f}x"
+                     if gatys else "-")
+            lines.append(f"| {name} | {r['reconstruction_content_loss']:.4g} | {ratio} | "
+                         f"{r['reconstruction_checkerboard_ratio']:.3f} |")
     result = report.get("goals") or {}
     if result.get("models"):
         lines += ["", "Goals (met: yes / no):", "",

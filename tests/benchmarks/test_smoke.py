@@ -8,6 +8,7 @@ from benchmarks import roofline
 from benchmarks import train_wae
 from benchmarks import wae_pipeline
 from benchmarks import wae_transfer
+from tests.support.precision import inject_decision
 
 
 def _records(out):
@@ -46,12 +47,13 @@ def test_wae_transfer_prints_figures_and_flops(capsys):
     assert recs["wae_transfer_gflop_per_image"]["median"] > 0.1  # The VGG alone is ~0.9.
 
 
-def test_roofline_prints_limits_and_recurrent_rate(capsys):
+def test_roofline_prints_limits_and_recurrent_rate(capsys, monkeypatch):
+    inject_decision(monkeypatch, "bfloat16")  # "auto" is measured; here it is injected.
     roofline.main(["--size", "64", "--reps", "1", "--recurrent_steps", "2",
                    "--s_per_step", "default=3.0"])
     recs = _records(capsys.readouterr().out)
     cpu = recs["roofline_cpu"]
-    assert cpu["auto_matmul_dtype"] == ("bfloat16" if cpu["native_bf16"] else "float32")
+    assert cpu["auto_matmul_dtype"] == "bfloat16" and isinstance(cpu["native_bf16"], bool)
     assert recs["roofline_recurrent_matmul_float32_b100_h512"]["value"] > 0
     d = recs["roofline_default"]
     assert 270 < d["value"] < 280  # GFLOP per default() step.

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from sketch_rnn.configs import SketchRNNConfig, get_config
+from common import cli
 from common.training import config as config_utils
+from tests.support.precision import fake_machine, inject_decision
 
 
 def test_defaults_are_magenta():
@@ -108,12 +110,15 @@ def test_string_and_dict_round_trips(enc, size, keep, cond, temps):
     assert SketchRNNConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
-def test_matmul_dtype_is_resolved_and_reaches_the_layers():
+@pytest.mark.parametrize("native", ["bfloat16", "float32"])
+def test_matmul_dtype_is_resolved_and_reaches_the_layers(native, monkeypatch):
     from sketch_rnn.model import SketchRNN
-    from sketch_rnn.configs import resolve_matmul_dtype
-    native = resolve_matmul_dtype("auto")
+    calls = inject_decision(monkeypatch, native)  # What "auto" measures, injected.
     assert SketchRNNConfig.default().matmul_dtype == native  # "auto", resolved when built.
     assert SketchRNNConfig.paper().matmul_dtype == native
+    # Each timed on its own gate matmuls: the decoder's, then the encoder's.
+    assert [c[0] for c in calls] == [((100, 645, 2048), (100, 261, 1024)),
+                                     ((100, 2181, 8192), (100, 517, 2048))]
     assert SketchRNNConfig.testing().matmul_dtype == "float32"
     for dtype in ("bfloat16", "float32", "auto"):
         config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype=dtype)
@@ -123,3 +128,28 @@ def test_matmul_dtype_is_resolved_and_reaches_the_layers():
         model = SketchRNN(config)
         assert model.dec_cell.matmul_dtype == want
         assert model.head.matmul_dtype == "float32"  # Always: bf16 there costs likelihood.
+
+
+def test_cli_overrides_are_applied_before_auto_is_measured(monkeypatch):
+    calls = inject_decision(monkeypatch, "bfloat16")
+    config = cli.build_config(SketchRNNConfig, "default", ["matmul_dtype=float32"])
+    assert type(config) is SketchRNNConfig and config.matmul_dtype == "float32"
+    assert calls == []  # An explicit dtype: nothing measured, not even the preset's "auto".
+    config = cli.build_config(SketchRNNConfig, "default", ["batch_size=32"],
+                              conditional=False, dec_rnn_size=None)
+    assert type(config) is SketchRNNConfig and config.matmul_dtype == "bfloat16"
+    assert calls == [(((32, 517, 2048),), (), True)]  # Measured once, on the final shapes.
+    assert SketchRNNConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="SketchRNNConfig.batch_size=0"):
+        cli.build_config(SketchRNNConfig, "default", ["batch_size=0"])
+
+
+def test_the_trainer_line_says_why(tmp_path, monkeypatch):
+    from sketch_rnn.configs import describe_matmul_dtype
+    fake_machine(monkeypatch, tmp_path, {"float32": 2.6e-3, "bfloat16": 1.3e-3})
+    config = SketchRNNConfig.default()
+    assert describe_matmul_dtype(config) == (
+        'Matmul dtype: bfloat16 ("auto": 2.6 ms vs 5.2 ms float32 on (100, 645)x(645, 2048) '
+        '+ (100, 261)x(261, 1024), measured).')
+    fixed = dataclasses.replace(config, matmul_dtype="float32")
+    assert describe_matmul_dtype(fixed).startswith("Matmul dtype: float32 (set explicitly")

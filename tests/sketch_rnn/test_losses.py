@@ -158,6 +158,23 @@ def test_compute_losses_unconditional():
         assert value.dtype == "float32" and value.shape == ()
 
 
+def test_pen_loss_weight_scales_only_the_trained_pen_term():
+    target, lengths, params = random_case(8)
+    strokes = np.concatenate([np.zeros((3, 1, 5), np.float32), target], 1)
+    batch = {"strokes": strokes, "lengths": lengths}
+    config = dataclasses.replace(SketchRNNConfig.testing(), pen_loss_weight=3.0)
+    out = _outputs(params)
+    got = {k: float(v) for k, v in losses.compute_losses(out, batch, 100, config).items()}
+    l_s = np_stroke_loss(target, lengths, params)
+    l_p = np_pen_loss(target, params["pen_logits"])
+    np.testing.assert_allclose([got["L_s"], got["L_p"], got["L_R"]], [l_s, l_p, l_s + l_p],
+                               rtol=1e-5)  # The logged terms stay magenta's.
+    np.testing.assert_allclose(got["loss"],
+                               l_s + 3.0 * l_p + got["w_KL"] * got["L_KL_floored"], rtol=1e-5)
+    with pytest.raises(ValueError, match="pen_loss_weight"):
+        dataclasses.replace(SketchRNNConfig.testing(), pen_loss_weight=-1.0)
+
+
 # The probability of whole-pixel offsets (cell_log_prob)
 
 def np_cell_mass(dx, dy, h, mx, my, sx, sy, rho, n=1200):

@@ -13,6 +13,7 @@ from sketch_rnn.configs import SketchRNNConfig
 from sketch_rnn.lstm import LayerNormLSTMCell, LSTMCell
 from sketch_rnn.model import SketchRNN
 from tests.support.models import make_batch
+from tests.support.precision import fake_machine, inject_decision
 
 
 def _bf16_round(x):
@@ -57,8 +58,8 @@ def test_bf16_matmul_gradients(transpose_a, transpose_b):
         np.testing.assert_allclose(g, v, rtol=2e-2, atol=5e-2)
 
 
-def test_auto_matmul_dtype_follows_the_hardware(tmp_path, monkeypatch):
-    # A CPU without bf16 matmuls (AVX-512 Xeon, measured slower in bf16) gets fp32.
+def test_auto_matmul_dtype_is_measured_unless_set(tmp_path, monkeypatch):
+    # A CPU without bf16 matmuls (AVX-512 Xeon) emulates them: fp32, nothing timed.
     xeon = "avx2 fma avx512f avx512bw avx512_vnni"
     assert not hardware.native_bf16(xeon.split())
     assert hardware.native_bf16((xeon + " avx512_bf16").split())
@@ -67,16 +68,27 @@ def test_auto_matmul_dtype_follows_the_hardware(tmp_path, monkeypatch):
     info.write_text(f"processor : 0\nflags\t\t: {xeon} avx512_bf16\n\nprocessor : 1\n")
     assert "avx512_bf16" in hardware.cpu_flags(str(info))
     assert hardware.cpu_flags(str(tmp_path / "missing")) == set()
-    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
-    for flags, want in ((xeon, "float32"), (xeon + " avx512_bf16", "bfloat16")):
-        monkeypatch.setattr(hardware, "cpu_flags", lambda flags=flags: set(flags.split()))
+    # With the flag, the faster one as measured (the timings injected here); a bf16 flag on
+    # a machine where bf16 is the slow one (an avx512_bf16 Xeon without AMX) gives fp32.
+    for flags, seconds, want in (
+            (xeon, {}, "float32"),
+            (xeon + " avx512_bf16", {"float32": 2.6e-3, "bfloat16": 1.9e-3}, "bfloat16"),
+            (xeon + " avx512_bf16", {"float32": 1.9e-3, "bfloat16": 2.6e-3}, "float32")):
+        calls = fake_machine(monkeypatch, tmp_path / want, seconds, set(flags.split()))
         assert configs.resolve_matmul_dtype("auto") == want
         # Resolved once, when the config is built; the layers get the resolved value.
         config = dataclasses.replace(SketchRNNConfig.testing(), matmul_dtype="auto")
         assert config.matmul_dtype == want
         assert config.to_dict()["matmul_dtype"] == want
         assert LSTMCell(4, matmul_dtype="auto").get_config()["matmul_dtype"] == want
+        # Timed: the testing config's shapes and the default shapes of a lone cell.
+        shapes = set(configs.matmul_shapes(config)) | set(configs.matmul_shapes(SketchRNNConfig))
+        assert {c[1] for c in calls} == (shapes if seconds else set())
+    calls = fake_machine(monkeypatch, tmp_path, {})  # An explicit dtype is never timed.
     assert configs.resolve_matmul_dtype("bfloat16") == "bfloat16"
+    assert SketchRNNConfig(matmul_dtype="float32").matmul_dtype == "float32"
+    assert LSTMCell(4, matmul_dtype="bfloat16").matmul_dtype == "bfloat16"
+    assert calls == []
     with pytest.raises(ValueError, match="float16"):
         configs.resolve_matmul_dtype("float16")
     with pytest.raises(ValueError, match="float16"):
@@ -157,10 +169,11 @@ def test_two_models_keep_their_own_precision(kind):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "auto"])
-def test_xla_train_step_in_each_precision(dtype):
+def test_xla_train_step_in_each_precision(dtype, monkeypatch):
     # Forces each path: bf16 runs natively on bf16 hardware (avx512_bf16 / AMX) and is
-    # emulated elsewhere; "auto" is whichever this machine picks.
-    want = {"auto": "bfloat16" if hardware.native_bf16() else "float32"}.get(dtype, dtype)
+    # emulated elsewhere; "auto" is decided here as bf16 (the probe is tested on its own).
+    inject_decision(monkeypatch, "bfloat16")
+    want = {"auto": "bfloat16"}.get(dtype, dtype)
     reference = _model("float32")
     model = _model(dtype)
     model.set_weights(reference.get_weights())

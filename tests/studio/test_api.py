@@ -21,6 +21,7 @@ from common.errors import DataError
 from common.strokes import quickdraw
 from studio import server
 from common.strokes.formats import stroke3_to_lines, validate_stroke3
+from studio import screenshot
 from studio import serve
 from sketch_rnn.client import SketchModel
 from wae_style.client import StyleModel
@@ -215,6 +216,19 @@ def test_sample_and_interpolate(client):
         assert [f["t"] for f in frames] == [0.0, 0.25, 0.5, 0.75, 1.0]
         for f in frames:
             assert_stroke3_rows(f["strokes"])
+
+
+def test_every_pen_and_mixture_choice_of_the_page_is_accepted(client):
+    import re
+    page = (pathlib.Path(server.STATIC_DIR) / "index.html").read_text()
+    select = page.split('id="discrete"')[1].split("</select>")[0]
+    values = re.findall(r'<option value="([^"]+)"', select)
+    assert values == ["paper", "web", "1"]
+    assert tuple(values) == screenshot.DISCRETE  # What scripts.studio_screenshot may pick.
+    for value in values:  # Sent as the page sends them: the option's text.
+        body = client.post("/api/sample", json={"n": 1, "temperature": 0.2, "seed": 1,
+                                                "discrete_temperature": value}).get_json()
+        assert "samples" in body, body
 
 
 def test_discrete_temperature_reaches_the_client_and_bad_values_are_refused(client,
@@ -449,6 +463,19 @@ def test_body_and_image_size_caps(studio_models):
     assert_error(small.post("/api/stylize", data=parts, content_type="multipart/form-data"), 413)
 
 
+def test_stylize_takes_uploads_of_hundreds_of_kilobytes(client):
+    # Photos of a few hundred KB are the common case; the body cap (2 MiB) is the limit.
+    noise = np.random.default_rng(3).integers(0, 255, (700, 700, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, format="JPEG", quality=95)
+    assert 300_000 < len(buf.getvalue()) < 2 * 1024 * 1024
+    resp = client.post("/api/stylize", data=_form(content=(buf.getvalue(), "photo.jpg"),
+                                                  style=(buf.getvalue(), "style.jpg")),
+                       content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.headers["Content-Type"] == "image/png"
+
+
 def _post_raw(port, body, declared=None):
     """POSTs `body` over a raw socket, sending all of it, then returns the status line."""
     import socket
@@ -534,7 +561,9 @@ def test_concurrent_requests_are_safe(app):
 
 
 def test_serve_without_models_exits_with_the_demo_command(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "scripts.serve", f"--demo_out={tmp_path}"],
+    # --models_dir too: a checkout may hold ./models from scripts.reproduce_sketch_rnn.
+    proc = subprocess.run([sys.executable, "-m", "scripts.serve", f"--demo_out={tmp_path}",
+                           f"--models_dir={tmp_path / 'models'}"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "scripts.demo" in proc.stderr and "--sketch_model" in proc.stderr

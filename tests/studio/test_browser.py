@@ -4,54 +4,23 @@ import http.client
 import json
 import os
 import pathlib
-import selectors
 import shutil
-import subprocess
-import sys
-import time
 import urllib.request
 
 import numpy as np
 import pytest
 
 from common.strokes.formats import validate_stroke3
+from studio.screenshot import CHROMIUM
+from studio.screenshot import ServerStartError
+from studio.screenshot import draw_stroke as _draw
+from studio.screenshot import ensure_chromium
+from studio.screenshot import serve_process
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Set to a path (e.g. docs/studio.png) to keep the screenshot there; it always goes to tmp_path.
 SCREENSHOT_ENV = "SKETCHSTYLE_STUDIO_SCREENSHOT"
-START_TIMEOUT_S = 180
 MODEL_INK = (208, 52, 44)  # The page draws the model's strokes in #d0342c.
-CHROMIUM = "/usr/bin/chromium"
-APT_TIMEOUT_S = 900
-
-
-def ensure_chromium(path=CHROMIUM, timeout=APT_TIMEOUT_S):
-    """Installs Debian's chromium with apt-get when `path` is missing; returns seconds spent.
-
-    Raises:
-        RuntimeError: apt-get is missing, fails or times out, or the binary is still absent.
-    """
-    if os.access(path, os.X_OK):
-        return 0.0
-    if shutil.which("apt-get") is None:
-        raise RuntimeError(f"{path} is missing and apt-get is not available to install chromium")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    start = time.monotonic()
-    lock = ["-o", "DPkg::Lock::Timeout=300"]  # Wait for another apt run instead of failing.
-    for cmd in (["apt-get", "update", "-q"] + lock,
-                ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + lock + ["chromium"]):
-        left = timeout - (time.monotonic() - start)
-        try:
-            proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  text=True, timeout=max(left, 1), check=False)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{' '.join(cmd)} timed out after {timeout} s") from None
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                               f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    if not os.access(path, os.X_OK):
-        raise RuntimeError(f"apt-get installed chromium but {path} is still missing")
-    return time.monotonic() - start
 
 
 @pytest.fixture(scope="session")
@@ -70,40 +39,12 @@ def chromium_path():
 def live_server(sketch_export, style_export, tmp_path_factory):
     """`python -X importtime -m scripts.serve` on a free loopback port: (url, stderr log path)."""
     log_path = tmp_path_factory.mktemp("serve") / "stderr.txt"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", "scripts.serve",
-             f"--sketch_model={sketch_export}", f"--style_model={style_export}", "--port=0"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-            text=True)
     try:
-        url = _wait_for_url(proc, log_path)
-        yield url, log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_for_url(proc, log_path):
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if sel.select(timeout=1.0):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            if "http://" in line:
-                return "http://" + line.split("http://", 1)[1].split()[0]
-        if proc.poll() is not None:
-            break
-    tail = pathlib.Path(log_path).read_text()[-3000:]
-    pytest.fail(f"scripts.serve did not start (exit {proc.poll()}):\n{tail}")
+        with serve_process([sketch_export], style_export, log_path,
+                           python_flags=("-X", "importtime")) as (url, _):
+            yield url, log_path
+    except ServerStartError as e:
+        pytest.fail(f"{e}\n{e.log_tail}")
 
 
 def _request(url, method="GET", body=None, headers=None):
@@ -164,15 +105,6 @@ def _ink(page, selector):
         }
         return [any, model];
     }""", [selector, list(MODEL_INK)])
-
-
-def _draw(page, selector, points):
-    box = page.locator(selector).bounding_box()
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
-    page.mouse.up()
 
 
 def _valid_rows(rows, allow_empty=True):

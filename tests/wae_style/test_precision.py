@@ -9,19 +9,23 @@ import tensorflow as tf
 from wae_style import configs
 from wae_style import precision
 from wae_style.model import WAEStyle
+from tests.support.precision import fake_machine, inject_decision
 
 
 def test_use_bf16_choices():
     big, small = precision.BF16_MIN_BATCH, precision.BF16_MIN_BATCH - 1
-    assert precision.use_bf16("auto", big, hardware=True)
-    assert not precision.use_bf16("auto", small, hardware=True)  # Slower at small batches.
-    assert not precision.use_bf16("auto", big, hardware=False)  # Emulated bf16 is slower.
-    assert not precision.use_bf16("auto", big, available=False, hardware=True)
-    assert precision.use_bf16("bfloat16", 1, hardware=False)
+    assert precision.use_bf16("auto", big, faster=True)
+    assert not precision.use_bf16("auto", small, faster=True)  # Slower at small batches.
+    assert not precision.use_bf16("auto", small)  # Nothing to ask there.
+    assert not precision.use_bf16("auto", big, faster=False)  # Measured slower here.
+    assert not precision.use_bf16("auto", big, available=False, faster=True)
+    assert precision.use_bf16("bfloat16", 1, faster=False)
     assert not precision.use_bf16("bfloat16", big, available=False)
-    assert not precision.use_bf16("float32", big, hardware=True)
+    assert not precision.use_bf16("float32", big, faster=True)
     with pytest.raises(ValueError, match="'float16'"):
         precision.use_bf16("float16", big)
+    with pytest.raises(ValueError, match="faster="):
+        precision.use_bf16("auto", big)
 
 
 def test_compute_policy_traces_bf16_and_restores_the_model():
@@ -39,15 +43,44 @@ def test_compute_policy_traces_bf16_and_restores_the_model():
     assert {layer.dtype_policy.name for layer in model._flatten_layers()} == {"float32"}
 
 
-def test_training_dtype_choices():
-    assert precision.training_dtype("auto", hardware=True) == "bfloat16"
-    assert precision.training_dtype("auto", hardware=False) == "float32"  # Emulated: slower.
-    assert precision.training_dtype("bfloat16", hardware=False) == "bfloat16"
-    assert precision.training_dtype("float32", hardware=True) == "float32"
-    assert precision.training_dtype("auto") == ("bfloat16" if precision.native_bf16()
-                                                else "float32")
+def test_training_dtype_choices(monkeypatch):
+    assert precision.training_dtype("auto", faster=True) == "bfloat16"
+    assert precision.training_dtype("auto", faster=False) == "float32"  # Measured slower.
+    assert precision.training_dtype("bfloat16", faster=False) == "bfloat16"
+    assert precision.training_dtype("float32", faster=True) == "float32"
     with pytest.raises(ValueError, match="'float16'"):
         precision.training_dtype("float16")
+    with pytest.raises(ValueError, match="needs the config"):
+        precision.training_dtype("auto")
+    config = configs.WAEConfig.testing()
+    for dtype in ("bfloat16", "float32"):
+        calls = inject_decision(monkeypatch, dtype)  # What the probe measures, injected.
+        assert precision.training_dtype("auto", config) == dtype
+        assert calls == [((), (precision.decoder_conv(config),), config.jit_compile)]
+    calls = inject_decision(monkeypatch, "bfloat16")
+    assert precision.training_dtype("float32", config) == "float32" and calls == []
+
+
+def test_the_timed_conv_is_the_decoders_heaviest():
+    # The default decoder: subpixel 4x4 1024->4*512, ResBlocks 8x8 512->512, subpixel 8x8
+    # 512->4*256, 16x16 256->4*128, 32x32 128->4*64: the four subpixel convs tie on FLOPs,
+    # the highest resolution wins.
+    assert precision.decoder_conv(configs.WAEConfig()) == (64, 32, 32, 128, 256)
+    assert precision.decoder_conv(configs.WAEConfig(), batch=16) == (16, 32, 32, 128, 256)
+    wide = configs.WAEConfig(decoder_channels=(2048, 512, 64, 32, 16))
+    assert precision.decoder_conv(wide) == (64, 4, 4, 2048, 2048)
+    assert precision.decoder_conv(configs.WAEConfig(image_size=128))[1:3] == (64, 64)
+
+
+def test_the_trainer_line_says_why(tmp_path, monkeypatch):
+    fake_machine(monkeypatch, tmp_path, {"float32": 2e-2, "bfloat16": 1e-2})
+    config = configs.WAEConfig.testing()
+    assert precision.describe_precision(config) == (
+        'Precision: bfloat16 ("auto": 10 ms vs 20 ms float32 on conv3x3 (4, 32, 32, 8)->32, '
+        "measured).")
+    assert precision.training_dtype("auto", config) == "bfloat16"
+    line = precision.describe_precision(dataclasses.replace(config, precision="float32"))
+    assert line.startswith("Precision: float32 (set explicitly, not measured")
 
 
 def test_bf16_call_keeps_latents_grams_and_recon_float32():

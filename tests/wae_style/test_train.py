@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from common.errors import SketchStyleError
 from tests.support import trainers
+from tests.support.precision import inject_decision
 from wae_style import configs
 from wae_style import data
 from wae_style import train
@@ -134,9 +135,17 @@ def test_export_bf16_transfer_and_the_client_choice(one_step_run, monkeypatch):
     np.testing.assert_allclose(forced.transfer(c, s), np.clip(low.numpy(), 0, 1), atol=1e-6)
     np.testing.assert_allclose(StyleModel(workdir, precision="float32").transfer(c, s),
                                np.clip(full, 0, 1), atol=1e-6)
-    auto = StyleModel(workdir)
-    assert not auto.uses_bf16(precision.BF16_MIN_BATCH - 1)
-    assert auto.uses_bf16(precision.BF16_MIN_BATCH) == precision.native_bf16()
+    for dtype in ("bfloat16", "float32"):  # What the probe measures, injected.
+        calls = inject_decision(monkeypatch, dtype)
+        auto = StyleModel(workdir)
+        assert not auto.uses_bf16(precision.BF16_MIN_BATCH - 1)
+        assert auto.uses_bf16(precision.BF16_MIN_BATCH) == (dtype == "bfloat16")
+        # Asked once, of the export's decoder at the client's batch, not XLA-compiled.
+        config = configs.WAEConfig.from_dict(auto.meta["config"])
+        assert calls == [((), (precision.decoder_conv(config, auto.batch_size),), False)]
+    assert StyleModel(workdir, batch_size=8).uses_bf16(8) is False and len(calls) == 1
+    auto.meta = {"config": {"image_size": 64}}  # An export without the decoder's sizes:
+    assert auto._measure_bf16() is False and len(calls) == 1  # float32, nothing timed.
     with pytest.raises(DataError, match="precision='fp8'"):
         StyleModel(workdir, precision="fp8")
 

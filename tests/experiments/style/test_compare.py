@@ -62,6 +62,13 @@ def test_compare_two_models_and_gatys(tmp_path, images):
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| WAE b (content_dim 16) |" in md and "Gatys (2 it.)" in md
     assert "Goals (met: yes / no)" in md and "checkerboard ratio" in md
+    # Each WAE also reconstructs every content (content as its own style).
+    for name in names[:2]:
+        assert rows[name]["reconstruction_content_loss"] >= 0
+        assert rows[name]["reconstruction_checkerboard_ratio"] > 0
+        assert g["models"][name]["reconstruction_vs_gatys"] == pytest.approx(
+            rows[name]["reconstruction_content_loss"] / rows["Gatys (2 it.)"]["content_loss"])
+    assert "| WAE a (content_dim 32) | " in md.split("reconstruction content loss")[1]
 
 
 def test_goals_mark_each_wae_against_gatys():

@@ -1,18 +1,28 @@
-"""What this machine's processors can do: CPU feature flags and native bf16 matmuls."""
+"""What this machine's processors are and can do: model name, feature flags, native bf16."""
 
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_flags(path="/proc/cpuinfo"):
-    """The CPU feature flags of the first processor in `path` (empty where unreadable)."""
+def _cpuinfo(prefixes, path):
+    """The value of the first line of `path` starting with one of `prefixes`, or None."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith(("flags", "Features")):
-                    return set(line.split(":", 1)[1].split())
+                if line.startswith(prefixes):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags(path="/proc/cpuinfo"):
+    """The CPU feature flags of the first processor in `path` (empty where unreadable)."""
+    return set((_cpuinfo(("flags", "Features"), path) or "").split())
+
+
+def cpu_model(path="/proc/cpuinfo", default="unknown"):
+    """The "model name" of the first processor in `path` (`default` where it has none)."""
+    return _cpuinfo(("model name",), path) or default
 
 
 def native_bf16(flags=None):
