@@ -6,6 +6,12 @@ web studio calls it). The model has its initial random weights with the end-of-s
 logit pushed down, so every sketch runs the full max_len steps (a trained model would
 stop earlier and look faster).
 
+At batch 1 each step reads the decoder's recurrent kernel and the mixture head and does
+little else, so the step is bound by how fast those weights stream from cache or memory.
+`sample_batch1_bound_ms` times a compiled 250-step loop that reads exactly those weights
+once per step (h @ W_hh -> tanh -> head), with the bytes per step and the bandwidth it
+reached; `sample_batch1_over_bound` is the sampler's time over that bound.
+
   .venv/bin/python -m benchmarks.sample_sketch_rnn
   .venv/bin/python -m benchmarks.sample_sketch_rnn --matmul_dtype bfloat16 --batch 1
 """
@@ -13,6 +19,7 @@ stop earlier and look faster).
 import argparse
 import pathlib
 import sys
+import time
 
 if __package__ in (None, ""):  # Run as a file: `common` must be the project package.
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
@@ -31,6 +38,48 @@ def build_model(name, seed=0, matmul_dtype=None):
     bias[2] = -30.0  # p3 (end of sketch) logit.
     model.head.bias.assign(bias.astype(np.float32))
     return model, config
+
+
+def weights_bound(config, steps, reps=7):
+    """(ms per `steps`-step loop, bytes read per step) of a loop reading the decoder's weights.
+
+    Each step: g = h @ W_hh (H, 4H) at the matmul dtype, + x @ W_x (5, 4H); h = tanh(g[:, :H]);
+    the fp32 head (H, 6M + 3) applied to h and fed back, so every matrix is read once per step
+    and no step can start before the last ends. Only the LSTM-shaped decoders (lstm,
+    layer_norm) have this shape; others get None.
+    """
+    import numpy as np
+    import tensorflow as tf
+    if config.dec_model not in ("lstm", "layer_norm"):
+        return None
+    h_size, outputs = config.dec_rnn_size, 6 * config.num_mixture + 3
+    dt = tf.bfloat16 if config.matmul_dtype == "bfloat16" else tf.float32
+    rng = np.random.default_rng(0)
+    w_hh = tf.cast(rng.normal(0, h_size ** -0.5, (h_size, 4 * h_size)), dt)
+    w_x = tf.cast(rng.normal(0, 0.1, (5, 4 * h_size)), dt)
+    w_head = tf.constant(rng.normal(0, h_size ** -0.5, (h_size, outputs)), tf.float32)
+    x = tf.cast(tf.ones((1, 5)), dt)
+
+    @tf.function(jit_compile=True)
+    def loop(h0):
+        def body(i, h):
+            g = (tf.linalg.matmul(tf.cast(h, dt), w_hh, output_type=tf.float32)
+                 + tf.linalg.matmul(x, w_x, output_type=tf.float32))  # (1, 4H)
+            h = tf.tanh(g[:, :h_size])  # (1, H)
+            p = tf.linalg.matmul(h, w_head)  # (1, 6M + 3)
+            return i + 1, h + 1e-6 * p[:, :1]
+        return tf.while_loop(lambda i, _: i < steps, body, (0, h0))[1]
+
+    h0 = tf.constant(rng.normal(size=(1, h_size)), tf.float32)
+    loop(h0).numpy()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        loop(h0).numpy()
+        times.append(time.perf_counter() - t0)
+    nbytes = (w_hh.shape.num_elements() + w_x.shape.num_elements()) * dt.size \
+        + w_head.shape.num_elements() * 4
+    return float(np.median(times)) * 1000.0, nbytes
 
 
 def main(argv=None):
@@ -74,6 +123,13 @@ def main(argv=None):
         common.emit(f"sample_batch{n}_ms_per_sketch", "ms/sketch", per, batch=n, **extra)
         common.emit(f"sample_batch{n}_sketches_per_s", "sketches/s", common.rates(times, n),
                     batch=n, **extra)
+        bound = weights_bound(config, args.max_len) if n == 1 else None
+        if bound is not None:
+            ms, nbytes = bound
+            gbs = nbytes * args.max_len / (ms / 1000.0) / 1e9
+            common.emit("sample_batch1_bound_ms", "ms", [ms], bytes_per_step=nbytes,
+                        gb_per_s=round(gbs, 1), **extra)
+            common.emit("sample_batch1_over_bound", "x", [p / ms for p in per], **extra)
 
     if not args.no_completion:
         prefix_len, rest = 100, 150

@@ -217,3 +217,25 @@ def test_train_wae_compare_prints_before_after_and_curves(capsys, tmp_path):
     saved = json.loads(curves.read_text())
     assert len(saved["before"]["loss"]) == 3 and len(saved["after"]["loss"]) == 3
     assert saved["max_rel_diff_smoothed"]["loss"] < 0.1
+
+
+def test_sample_sketch_rnn_prints_the_weights_bound(capsys):
+    from benchmarks import sample_sketch_rnn
+    sample_sketch_rnn.main(["--config", "small", "--batch", "1", "--max_len", "20", "--reps", "1",
+                            "--warmup", "0", "--no_completion", "--matmul_dtype", "float32"])
+    recs = _records(capsys.readouterr().out)
+    bound = recs["sample_batch1_bound_ms"]
+    # small(): H 128, M 20: W_hh (128, 512) + W_x (5, 512) fp32, head (128, 123) fp32.
+    assert bound["bytes_per_step"] == (128 * 512 + 5 * 512) * 4 + 128 * 123 * 4
+    assert bound["median"] > 0 and bound["gb_per_s"] > 0
+    over = recs["sample_batch1_over_bound"]
+    sample = recs["sample_batch1_ms_per_sketch"]
+    assert over["median"] == pytest.approx(sample["median"] / bound["median"])
+
+
+def test_weights_bound_is_only_for_lstm_shaped_decoders():
+    import dataclasses
+    from benchmarks import sample_sketch_rnn
+    from sketch_rnn import configs
+    hyper = dataclasses.replace(configs.SketchRNNConfig.testing(), dec_model="hyper")
+    assert sample_sketch_rnn.weights_bound(hyper, 5) is None
