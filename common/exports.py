@@ -4,15 +4,18 @@ import json
 import logging
 import pathlib
 
-import tensorflow as tf
-
 from common import limits
 from common.errors import DataError
 
 
 def resolve_export(path):
-    """A SavedModel folder from an export folder or a workdir holding export/."""
+    """A SavedModel folder from an export folder or a workdir holding export/.
+
+    Imports no TensorFlow, so command lines can check their paths before loading it.
+    """
     path = pathlib.Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: no such folder")
     if (path / "export" / "saved_model.pb").is_file():
         path = path / "export"
     if not (path / "saved_model.pb").is_file():
@@ -29,6 +32,7 @@ def load_export(path, kind):
     Raises:
         DataError: no SavedModel there, the wrong kind, or no readable metadata signature.
     """
+    import tensorflow as tf  # Here, so resolve_export works without it.
     path = resolve_export(path)
     side = path / "metadata.json"
     if side.is_file():

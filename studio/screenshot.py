@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from common import files
+from common import exports, files
 from common.errors import DataError
 from common.errors import SketchStyleError
 
@@ -234,12 +234,11 @@ def _image_choice(value, kind):
 
 
 def _model_path(value, kind):
-    path = pathlib.Path(value)
-    if not path.is_dir():
-        raise DataError(f"{kind} model {value}: no such folder")
-    if not ((path / "saved_model.pb").is_file() or (path / "export" / "saved_model.pb").is_file()):
-        raise DataError(f"{kind} model {value}: no saved_model.pb in it or in its export/ folder")
-    return path.resolve()
+    try:
+        exports.resolve_export(value)
+    except DataError as e:
+        raise DataError(f"{kind} model {e}") from None
+    return pathlib.Path(value).resolve()
 
 
 def _slider(value, name, lo):

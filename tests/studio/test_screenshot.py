@@ -61,7 +61,7 @@ def test_a_missing_model_folder_is_one_line(tmp_path, fake_models):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError) as err:
         take_screenshot(out, [sketch], tmp_path / "empty")
-    assert "no saved_model.pb" in _one_line(err)
+    assert "empty is not a SavedModel folder or a workdir with export/" in _one_line(err)
     for kwargs, words in (({"content": 7}, "preset 7"),
                           ({"style": str(tmp_path / "gone.jpg")}, "gone.jpg: no such file"),
                           ({"temperature": 0.33}, "multiples of 0.05"),
