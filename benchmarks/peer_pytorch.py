@@ -13,9 +13,11 @@ times ours). Run it with a Python that has PyTorch (not the project's .venv):
   python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch==2.13.0 numpy matplotlib
   /tmp/peers/bin/python benchmarks/peer_pytorch.py --source=PATH/Pytorch-Sketch-RNN/sketch_rnn.py
 
-Prints `peer_train_sketches_per_s` (the port's own `Model.train`, its batch maker included)
-and `peer_sample_batch1_ms_per_sketch` (its `conditional_generation` with z ~ N(0, I) and the
-end-of-sketch logit pushed down, so every sample runs 250 steps, its picture not drawn).
+Prints PyTorch's own fp32 matmul rates on the shapes `benchmarks.roofline` times (a 2048²
+matmul and the recurrent (100, 512) @ (512, 2048) loop), `peer_train_sketches_per_s` (the
+port's own `Model.train`, its batch maker included) and `peer_sample_batch1_ms_per_sketch`
+(its `conditional_generation` with z ~ N(0, I) and the end-of-sketch logit pushed down, so
+every sample runs 250 steps, its picture not drawn).
 """
 
 import argparse
@@ -98,6 +100,40 @@ def load_port(path, hparams, data):
     return namespace
 
 
+def torch_matmul_rates(size=2048, batch=100, units=512, steps=250, reps=7):
+    """PyTorch's best GFLOP/s: a (size x size) matmul, and the recurrent (B, H) @ (H, 4H) loop.
+
+    The same two shapes `benchmarks.roofline` times in TensorFlow, so the two libraries' dot
+    paths can be compared on one machine.
+    """
+    import time
+    import torch
+    torch.manual_seed(0)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    h0, w = torch.randn(batch, units), torch.randn(units, 4 * units) * (0.5 / units ** 0.5)
+
+    def big():
+        torch.mm(a, b)
+
+    def loop():
+        h = h0
+        for _ in range(steps):
+            h = torch.mm(h, w)[:, :units]  # (B, 4H) -> (B, H)
+
+    out = {}
+    for name, fn, flop in (("matmul", big, 2.0 * size ** 3),
+                           ("recurrent", loop, 2.0 * batch * units * 4 * units * steps)):
+        with torch.no_grad():
+            fn()
+            best = float("inf")
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+        out[name] = flop / best / 1e9
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", required=True, help="the port's sketch_rnn.py")
@@ -126,6 +162,11 @@ def main(argv=None):
     extra = {"peer": "alexis-jacq/Pytorch-Sketch-RNN", "torch": torch.__version__,
              "threads": torch.get_num_threads(), "batch": args.batch,
              "max_seq_len": args.max_seq_len, **timing.machine()}
+
+    rates = torch_matmul_rates()
+    timing.emit("peer_torch_matmul_float32_2048", "GFLOP/s", [rates["matmul"]], **extra)
+    timing.emit("peer_torch_recurrent_matmul_float32_b100_h512", "GFLOP/s", [rates["recurrent"]],
+                **extra)
 
     model = port["Model"]()
     epoch = [0]
