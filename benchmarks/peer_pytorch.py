@@ -106,7 +106,6 @@ def torch_matmul_rates(size=2048, batch=100, units=512, steps=250, reps=7):
     The same two shapes `benchmarks.roofline` times in TensorFlow, so the two libraries' dot
     paths can be compared on one machine.
     """
-    import time
     import torch
     torch.manual_seed(0)
     a, b = torch.randn(size, size), torch.randn(size, size)
@@ -121,16 +120,10 @@ def torch_matmul_rates(size=2048, batch=100, units=512, steps=250, reps=7):
             h = torch.mm(h, w)[:, :units]  # (B, 4H) -> (B, H)
 
     out = {}
-    for name, fn, flop in (("matmul", big, 2.0 * size ** 3),
-                           ("recurrent", loop, 2.0 * batch * units * 4 * units * steps)):
-        with torch.no_grad():
-            fn()
-            best = float("inf")
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                fn()
-                best = min(best, time.perf_counter() - t0)
-        out[name] = flop / best / 1e9
+    with torch.no_grad():
+        for name, fn, flop in (("matmul", big, 2.0 * size ** 3),
+                               ("recurrent", loop, 2.0 * batch * units * 4 * units * steps)):
+            out[name] = flop / min(timing.time_reps(fn, reps=reps, warmup=1)) / 1e9
     return out
 
 
@@ -193,7 +186,6 @@ def main(argv=None):
         model.decoder.fc_params.bias[6 * hparams["M"] + 2] = -30.0  # p3, end of sketch
     model.encoder = Prior()
     port["make_image"] = lambda *a, **k: None
-    port["hp"].temperature = 0.5
 
     def sample():
         with torch.no_grad():

@@ -19,7 +19,6 @@ reached; `sample_batch1_over_bound` is the sampler's time over that bound.
 import argparse
 import pathlib
 import sys
-import time
 
 if __package__ in (None, ""):  # Run as a file: `common` must be the project package.
     sys.path[0] = str(pathlib.Path(__file__).resolve().parents[1])
@@ -50,6 +49,7 @@ def weights_bound(config, steps, reps=7):
     """
     import numpy as np
     import tensorflow as tf
+    from benchmarks import timing
     if config.dec_model not in ("lstm", "layer_norm"):
         return None
     h_size, outputs = config.dec_rnn_size, 6 * config.num_mixture + 3
@@ -71,12 +71,7 @@ def weights_bound(config, steps, reps=7):
         return tf.while_loop(lambda i, _: i < steps, body, (0, h0))[1]
 
     h0 = tf.constant(rng.normal(size=(1, h_size)), tf.float32)
-    loop(h0).numpy()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        loop(h0).numpy()
-        times.append(time.perf_counter() - t0)
+    times = timing.time_reps(lambda: loop(h0).numpy(), reps=reps, warmup=1)
     nbytes = (w_hh.shape.num_elements() + w_x.shape.num_elements()) * dt.size \
         + w_head.shape.num_elements() * 4
     return float(np.median(times)) * 1000.0, nbytes
