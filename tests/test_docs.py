@@ -2,7 +2,8 @@
 
 Every relative link and image exists; no absolute path of a machine appears; every
 `python -m scripts.X --flag` command names a module that exists and flags it defines; every
-repository path or dotted module name written in backticks exists; and the text speaks about
+repository path or dotted module name written in backticks exists; every file the examples
+read under `$DATA` (../shared/data) exists there; and the text speaks about
 the product, not about how the work was organised (no issue numbers, no sessions, no machines
 lent or reclaimed). Pure text and ast: nothing is imported.
 """
@@ -358,6 +359,30 @@ def check_markdown(path, repo=REPO):
     return out
 
 
+# --- the shared data the examples read --------------------------------------------------------
+
+# The folder beside a clone that the examples read as $DATA (and CI has).
+DATA_ROOT = REPO.parent / "shared" / "data"
+_DATA_PATH = re.compile(r"(?:\$\{?DATA\}?|(?<![\w.])\.\./shared/data)(/[\w./-]*)")
+
+
+def check_data_paths(path, text, data_root=DATA_ROOT):
+    """Every file or folder named under $DATA or ../shared/data exists there.
+
+    A sketch reference's `:split:index` ends the path; before a glob (`*`, `{a,b}`) its folder
+    must exist.
+    """
+    problems = []
+    for m in _DATA_PATH.finditer(text):
+        rel = m.group(1).rstrip(".,;:").lstrip("/")
+        target = data_root / rel
+        if text[m.end():m.end() + 1] in ("*", "{"):
+            target = target.parent
+        if not target.exists():
+            problems.append(f"{path.name}:{_line(text, m.start())}: no shared data {m.group(0)}")
+    return problems
+
+
 # --- the tests -------------------------------------------------------------------------------
 
 
@@ -381,6 +406,14 @@ def test_committed_reports(check):
     problems = []
     for path in report_files():
         problems += [f"{_relative(path.parent)}/{p}" for p in check(path, path.read_text())]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.skipif(not DATA_ROOT.is_dir(), reason="no ../shared/data beside this clone")
+def test_data_paths():
+    problems = []
+    for path in markdown_files():
+        problems += [f"{_relative(path.parent)}/{p}" for p in check_data_paths(path, path.read_text())]
     assert not problems, "\n".join(problems)
 
 
@@ -448,6 +481,14 @@ def test_the_checks_report_planted_mistakes(tmp_path):
                     "no module or name sketch_rnn.client.NoSuchThing",
                     "no module or name common.stroke_data",
                     "no such path reports/pretrained/report.{py,md}"]
+
+    data = tmp_path / "data"
+    (data / "sketches" / "sub").mkdir(parents=True)
+    (data / "sketches" / "a.npz").write_text("")
+    data_text = ("`$DATA/sketches/a.npz:test:3`, ../shared/data/sketches/sub/*.ndjson and\n"
+                 "${DATA}/sketches/. Missing: $DATA/sketches/b.npz and ../shared/data/images/x/*")
+    missing = [p.split("no shared data ")[1] for p in check_data_paths(page, data_text, data)]
+    assert missing == ["$DATA/sketches/b.npz", "../shared/data/images/x/"]
 
     words = [p.split("wording ")[1] for p in check_wording(page, text)]
     assert words == ["'issue 12'", "'#37'", "'lent'", "'session'", "'reclaimed'", "'work period'"]
