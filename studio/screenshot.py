@@ -416,14 +416,16 @@ def _use_page(page, url, say, drawing, drawing_b, tau, discrete, alternatives, s
         reply = press("#complete", "complete", "Finish my drawing").json()
         page.wait_for_selector("#pad[data-anim='done'], #pad[data-anim='empty']",
                                timeout=timeout_ms)
-        if page.get_attribute("#pad", "data-anim") == "done":
+        off_pad = "off the pad" in page.inner_text("#status")
+        if page.get_attribute("#pad", "data-anim") == "done" and not off_pad:
             break
-        say(f"seed {reply['seed']}: every alternative was empty; again")
+        say(f"seed {reply['seed']}: every alternative was "
+            f"{'off the pad' if off_pad else 'empty'}; again")
         if seed_box[0] is not None:
             seed_box[0] += 1
     else:
-        raise ScreenshotError(f"{COMPLETE_TRIES} presses of Finish my drawing gave only empty "
-                              "completions: raise the temperature or try another seed")
+        raise ScreenshotError(f"{COMPLETE_TRIES} presses of Finish my drawing gave only empty or "
+                              "off-pad completions: raise the temperature or try another seed")
     check("Finish my drawing")
     points = [len(c["strokes"]) for c in reply["completions"]]
     say(f"completion seed {reply['seed']}: {len(reply['prefix'])} points after RDP, "

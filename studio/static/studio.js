@@ -210,7 +210,12 @@ $("complete").onclick = () => run($("complete"), "Finishing your drawing", async
     t.onclick = () => { selectIn(alts, t); animate(main, reply.origin, c.canvas); };
     alts.appendChild(t);
   });
-  const first = reply.completions.findIndex((c) => c.strokes.length > 0);
+  // Show first the alternative with ink on the pad (a completion can run off its edge).
+  const onPad = (c) => points(c.canvas, reply.origin[0], reply.origin[1], 1).some(
+    ([x, y]) => x >= 0 && y >= 0 && x < main.canvas.width && y < main.canvas.height);
+  let first = reply.completions.findIndex(onPad);
+  const offPad = first < 0;
+  if (offPad) first = reply.completions.findIndex((c) => c.strokes.length > 0);
   if (first < 0) {
     main.canvas.dataset.anim = "empty";
     setStatus("The model thinks your drawing is finished: try again or raise the temperature.");
@@ -218,6 +223,10 @@ $("complete").onclick = () => run($("complete"), "Finishing your drawing", async
   }
   selectIn(alts, alts.children[first]);
   animate(main, reply.origin, reply.completions[first].canvas);
+  if (offPad) {
+    setStatus("Every alternative runs off the pad: try again, lower the temperature or draw nearer the centre.");
+    return;
+  }
   setStatus(`${reply.completions.length} alternatives (your ${main.pointCount()} points became ${reply.prefix.length} after RDP; seed ${reply.seed}). Click one to replay it.`);
 });
 

@@ -166,8 +166,9 @@ def test_browser_draw_complete_and_stylize(live_server, chromium_path, tmp_path)
             before_any, before_model = _ink(page, "#pad")
             assert before_any > 500 and before_model == 0, (before_any, before_model)
 
-            # 3. Press complete (again if the model ends every alternative at once).
-            for _ in range(6):
+            # 3. Press complete (again if the model ends every alternative at once or every
+            # alternative runs off the pad: the seed is random per press).
+            for _ in range(8):
                 page.evaluate("() => { delete document.getElementById('pad').dataset.anim; }")
                 with page.expect_response("**/api/complete") as info:
                     page.click("#complete")
@@ -176,7 +177,8 @@ def test_browser_draw_complete_and_stylize(live_server, chromium_path, tmp_path)
                 body = reply.json()
                 page.wait_for_selector("#pad[data-anim='done'], #pad[data-anim='empty']",
                                        timeout=60_000)
-                if page.get_attribute("#pad", "data-anim") == "done":
+                if (page.get_attribute("#pad", "data-anim") == "done"
+                        and "off the pad" not in page.inner_text("#status")):
                     break
             # 4. Valid stroke-3 came back and new strokes were drawn on the canvas.
             _valid_rows(body["prefix"], allow_empty=False)
@@ -241,6 +243,47 @@ def test_browser_draw_complete_and_stylize(live_server, chromium_path, tmp_path)
             keep = os.environ.get(SCREENSHOT_ENV)
             if keep:
                 page.screenshot(path=str(REPO_ROOT / keep), full_page=True)
+        finally:
+            browser.close()
+    assert not errors, errors
+
+
+def test_browser_shows_first_completion_on_the_pad(live_server, chromium_path):
+    """Alternatives off the 400 px pad are passed over; with all off it, the status says so."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = live_server
+    off = {"strokes": [[1.0, 0.0, 0]], "canvas": [[500.0, 0.0, 1], [5.0, 0.0, 0]]}
+    on = {"strokes": [[0.5, 0.0, 0]], "canvas": [[-100.0, 0.0, 0], [-40.0, 10.0, 1]]}
+    replies = [[{"strokes": [], "canvas": []}, off, on], [off, off]]
+    errors = []
+
+    def fake(route):
+        body = {"prefix": [[0.0, 0.0, 0], [1.0, 0.0, 1]], "origin": [300.0, 200.0],
+                "seed": 1, "completions": replies.pop(0)}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            page.route("**/api/complete", fake)
+            _draw(page, "#pad", [(250 + 5 * i, 200) for i in range(10)])
+            for expect_ink, status in ((True, "alternatives"), (False, "off the pad")):
+                page.evaluate("() => { delete document.getElementById('pad').dataset.anim; }")
+                page.click("#complete")
+                page.wait_for_selector("#pad[data-anim='done']", timeout=30_000)
+                assert status in page.inner_text("#status")
+                selected = page.locator("#alts canvas.selected")
+                assert selected.count() == 1
+                index = page.evaluate(
+                    "() => [...document.querySelectorAll('#alts canvas')].findIndex("
+                    "(c) => c.classList.contains('selected'))")
+                assert index == (2 if expect_ink else 0)
+                assert (_ink(page, "#pad")[1] > 0) == expect_ink
         finally:
             browser.close()
     assert not errors, errors
