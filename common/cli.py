@@ -31,7 +31,11 @@ def exit_on_error(fn, *args, **kwargs):
     except (SketchStyleError, ValueError, OSError) as e:  # OSError: e.g. a full disk.
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
-    except KeyboardInterrupt:  # Ctrl-C: every write is atomic, so nothing half-written is left.
+    except KeyboardInterrupt as e:  # Ctrl-C: every write is atomic, so nothing half-written is left.
+        exit_code = getattr(e, "exit_code", None)
+        if exit_code is not None:  # A trainer stopped by a signal after saving its step.
+            print(f"stopped: {e}", file=sys.stderr, flush=True)
+            sys.exit(exit_code)
         print("interrupted; files already written are kept whole (a trainer resumes from its "
               "last checkpoint when the same command is rerun)", file=sys.stderr, flush=True)
         sys.exit(130)

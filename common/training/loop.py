@@ -4,7 +4,9 @@ import contextlib
 import dataclasses
 import pathlib
 import shutil
+import signal
 import sys
+import threading
 import time
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -54,6 +56,52 @@ class Progress:
         print(f"step {step}/{self.num_steps} ({pct:.0f}%) | {losses} | {steps_per_s:.2f} steps/s "
               f"{steps_per_s * self.items_per_step:.1f} {self.item_name}/s | ETA {_fmt_time(eta)}",
               file=self.stream, flush=True)
+
+
+# ----------------------------------------------------------------------------- stopping
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped by SIGINT or SIGTERM after saving its step; exit_code is 128 + signal."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.exit_code = 128 + int(signum)
+
+
+class _StopRequest:
+    """While active, SIGINT and SIGTERM only ask the loop to stop after the running step.
+
+    The first signal restores the previous handlers, so a second one acts at once. Only
+    the main thread can set handlers; elsewhere (and across workers) signals act as before.
+    """
+
+    def __init__(self, enabled):
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.signum = None
+        self._previous = {}
+
+    def __enter__(self):
+        if self.enabled:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        del frame
+        self.signum = signum
+        self._restore()
+        print(f"{signal.Signals(signum).name}: stopping after this step and saving it "
+              "(send it again to stop at once).", file=sys.stderr, flush=True)
+
+    def _restore(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        self._previous = {}
+
+    def __exit__(self, *exc):
+        self._restore()
+        return False
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -114,9 +162,20 @@ def _scalars(writer, values, step):
 
 
 def run(spec: LoopSpec):
-    """Runs (or resumes) training to spec.num_steps; returns the last metrics as floats."""
+    """Runs (or resumes) training to spec.num_steps; returns the last metrics as floats.
+
+    SIGINT (Ctrl-C) or SIGTERM lets the running step finish, saves its checkpoint and
+    raises Stopped; rerunning the same command resumes from that step. (Multi-worker
+    runs, whose saves are collective, keep the default handling.)
+    """
     strategy = spec.strategy
     chief, task_id = worker_info(strategy)
+    single_worker = getattr(getattr(strategy, "cluster_resolver", None), "task_type", None) is None
+    with _StopRequest(enabled=single_worker) as stop:
+        return _run(spec, strategy, chief, task_id, stop)
+
+
+def _run(spec, strategy, chief, task_id, stop):
     ckpts = Checkpoints(spec.workdir, spec.trackables, is_chief=chief, task_id=task_id)
     if spec.before_restore is not None:
         spec.before_restore()
@@ -218,6 +277,16 @@ def run(spec: LoopSpec):
         if step % spec.save_every == 0 or step == spec.num_steps:
             with first_time("save"):
                 save(step)
+        elif stop.signum is not None:
+            ckpts.save(step)  # The checkpoint only: quick, within a scheduler's grace period.
+        if stop.signum is not None and step < spec.num_steps:
+            if writer is not None:
+                writer.flush()
+                eval_writer.flush()
+            name = signal.Signals(stop.signum).name
+            raise Stopped(f"{name} at step {step}/{spec.num_steps}: its checkpoint is saved in "
+                          f"{spec.workdir / layout.CHECKPOINTS}; rerun the same command to "
+                          "resume", stop.signum)
     if writer is not None:
         writer.flush()
         eval_writer.flush()

@@ -218,25 +218,30 @@ def test_kill_once_and_resume(tmp_path, reference_runs, record):
                checkpoints_read=n_ckpts, weights="bit-identical")
 
 
-def test_ctrl_c_ends_a_run_with_one_line_and_the_same_command_resumes(tmp_path):
-    """SIGINT mid-run: exit 130 with one line and no traceback; rerunning resumes."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_the_running_step_and_the_same_command_resumes(tmp_path, sig):
+    """Ctrl-C or SIGTERM mid-run (no save due): the step is checkpointed, exit 128 + signal
+    with one line and no traceback; rerunning the same command resumes from that step."""
     workdir, log = tmp_path / "interrupted", tmp_path / "interrupted.log"
-    cmd, env = command("sketch_rnn", workdir, 100000, 2, 100000)
+    cmd, env = command("sketch_rnn", workdir, 100000, 100000, 100000)
     proc = launch(cmd, env, log)
     try:
-        assert wait_for(proc, lambda: (latest_step(workdir) or 0) >= 2)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=120) == 130
+        assert wait_for(proc, lambda: "step 3/" in log.read_text(errors="replace"))
+        proc.send_signal(sig)
+        assert proc.wait(timeout=120) == 128 + sig
     finally:
         proc.kill()
     text = log.read_text()
-    assert "Traceback" not in text and "interrupted; files already written" in text, text[-2000:]
     step = latest_step(workdir)
+    assert step is not None and step >= 3, text[-2000:]
+    assert "Traceback" not in text, text[-2000:]
+    assert f"stopped: {sig.name} at step {step}/100000: its checkpoint is saved" in text, text[-2000:]
     cmd, env = command("sketch_rnn", workdir, step + 1, 2, 100000)
     res = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=RUN_TIMEOUT)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert f"at step {step}." in res.stdout + res.stderr and latest_step(workdir) == step + 1
+    assert f"ckpt-{step} at step {step}." in res.stdout + res.stderr
+    assert latest_step(workdir) == step + 1
 
 
 # ----------------------------------------------------------------------------- slow: many moments

@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import pathlib
+import signal
 
 import keras
 import numpy as np
@@ -18,7 +19,8 @@ from common.training import workdir as workdir_lib
 from common.errors import WorkdirError
 
 
-def _toy_run(workdir, num_steps, strategy_name="default", nan_steps=(), save_every=2, seed=0):
+def _toy_run(workdir, num_steps, strategy_name="default", nan_steps=(), save_every=2, seed=0,
+             on_step=None):
     strategy = strategies.make_strategy(strategy_name)
     rng = np.random.default_rng(0)
     x_all = rng.normal(size=(64, 3)).astype("float32")
@@ -68,7 +70,7 @@ def _toy_run(workdir, num_steps, strategy_name="default", nan_steps=(), save_eve
         trackables={"model": model, "optimizer": optimizer, "step": step},
         make_dataset=make_dataset, replica_step=replica_step, items_per_step=8,
         evaluate=lambda s: {"val": float(np.mean((model(x_all).numpy() - y_all) ** 2))},
-        export=export, best_metric="val")
+        export=export, best_metric="val", on_step=on_step)
     last = loop.run(spec)
     return model.get_weights(), last, int(step.numpy())
 
@@ -83,6 +85,25 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert (tmp_path / "b" / "export" / "weights.json").exists()
     assert (tmp_path / "b" / "best" / "best.json").exists()
     assert list((tmp_path / "b" / "events" / "train").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_the_running_step_then_stops(tmp_path, sig):
+    """A signal mid-step: the step finishes, is checkpointed (off the save_every grid) and
+    Stopped is raised; resuming from it equals the unbroken run; the handlers are restored."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    w_full, _, _ = _toy_run(tmp_path / "a", 6, save_every=4)
+    kill_at_3 = lambda s: s == 3 and os.kill(os.getpid(), sig)  # noqa: E731
+    with pytest.raises(loop.Stopped, match=rf"{sig.name} at step 3/6: its checkpoint is saved"
+                       ) as stopped:
+        _toy_run(tmp_path / "b", 6, save_every=4, on_step=kill_at_3)
+    assert stopped.value.exit_code == 128 + sig
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert tf.train.latest_checkpoint(str(tmp_path / "b" / "checkpoints")).endswith("ckpt-3")
+    w_resumed, _, step = _toy_run(tmp_path / "b", 6, save_every=4)
+    assert step == 6
+    for a, b in zip(w_full, w_resumed):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_non_finite_step_is_skipped(tmp_path, capsys):
