@@ -26,6 +26,7 @@ from wae_style.client import StyleModel
 
 STATIC_DIR = pathlib.Path(__file__).resolve().with_name("static")
 RDP_EPSILON = 2.0  # The training data's simplification (QuickDraw recipe, SPEC Part A).
+MAX_LEN_FACTOR = 2  # max_len may reach this times the model's max_seq_len.
 MIN_EXTENT = 1.0  # Canvas drawings must span at least this many pixels.
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
 N_PRESETS = 4
@@ -463,7 +464,10 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
         return get_int(body, "seed", 0, limits.max_seed)
 
     def max_len_of(body, model):
-        return get_int(body, "max_len", 1, model.max_seq_len, default=model.max_seq_len)
+        # Up to twice the training length: a drawing may end past it (the data's own longest
+        # sit at max_seq_len), so discrete temperature 1 ends more of them within 2x.
+        return get_int(body, "max_len", 1, MAX_LEN_FACTOR * model.max_seq_len,
+                       default=model.max_seq_len)
 
     @app.errorhandler(ApiError)
     def _api_error(e):
@@ -506,7 +510,8 @@ def create_app(sketch=None, style=None, limits=None, trusted_hosts=LOOPBACK_HOST
 
     @app.get("/api/health")
     def health():
-        listed = [{"name": name, **m.info()} for name, m in sketches.items()]
+        listed = [{"name": name, **m.info(), "max_len": MAX_LEN_FACTOR * m.max_seq_len}
+                  for name, m in sketches.items()]
         return jsonify(status="ok",
                        models={"sketch": listed[0] if listed else None, "sketches": listed,
                                "style": style.info() if style else None},

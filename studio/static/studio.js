@@ -192,6 +192,13 @@ for (const [input, out] of [["tau", "tau-out"], ["strength", "strength-out"]]) {
   $(input).oninput = () => { $(out).textContent = Number($(input).value).toFixed(2); };
 }
 
+// The Max points box as a number within its bounds (an empty or odd entry: the default).
+function maxLen() {
+  const el = $("max-len"), v = Math.round(Number(el.value));
+  if (!Number.isFinite(v) || v < 1) return Number(el.defaultValue);
+  return Math.min(v, Number(el.max));
+}
+
 async function run(button, label, fn) {
   button.disabled = true;
   setStatus(label + "\u2026");
@@ -200,7 +207,7 @@ async function run(button, label, fn) {
 
 $("complete").onclick = () => run($("complete"), "Finishing your drawing", async () => {
   if (!main.strokes.length) throw new Error("Draw something first.");
-  const reply = await api("/api/complete", { model: $("model").value, strokes: main.toStroke3(), temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
+  const reply = await api("/api/complete", { model: $("model").value, strokes: main.toStroke3(), max_len: maxLen(), temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
   studio.last.complete = reply;
   const alts = $("alts");
   alts.replaceChildren();
@@ -231,7 +238,7 @@ $("complete").onclick = () => run($("complete"), "Finishing your drawing", async
 });
 
 $("sample").onclick = () => run($("sample"), "Sampling", async () => {
-  const reply = await api("/api/sample", { model: $("model").value, temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
+  const reply = await api("/api/sample", { model: $("model").value, max_len: maxLen(), temperature: Number($("tau").value), discrete_temperature: $("discrete").value, n: Number($("n").value) });
   studio.last.sample = reply;
   $("alts").replaceChildren(...reply.samples.map((s) => thumb(s)));
   setStatus(`${reply.samples.length} new drawings from the model (seed ${reply.seed}).`);
@@ -239,7 +246,7 @@ $("sample").onclick = () => run($("sample"), "Sampling", async () => {
 
 $("interpolate").onclick = () => run($("interpolate"), "Interpolating", async () => {
   if (!padA.strokes.length || !padB.strokes.length) throw new Error("Draw both A and B first.");
-  const reply = await api("/api/interpolate", { model: $("model").value, a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value, discrete_temperature: $("discrete").value });
+  const reply = await api("/api/interpolate", { model: $("model").value, max_len: maxLen(), a: padA.toStroke3(), b: padB.toStroke3(), steps: Number($("steps").value), method: $("method").value, discrete_temperature: $("discrete").value });
   studio.last.interpolate = reply;
   $("strip").replaceChildren(...reply.frames.map((f) => { const t = thumb(f.strokes); t.title = `t = ${f.t.toFixed(2)}`; return t; }));
   setStatus(`${reply.frames.length} steps from A to B (${reply.method}).`);
@@ -287,7 +294,11 @@ function pickModel() {
   const sk = sketchModels.find((m) => m.name === $("model").value);
   for (const id of ["complete", "sample"]) $(id).disabled = !sk;
   $("interpolate").disabled = !(sk && sk.conditional);
-  $("model-info").textContent = sk ? `up to ${sk.max_seq_len} points${sk.conditional ? "" : " (unconditional: no interpolation)"}` : "";
+  $("model-info").textContent = sk ? `trained on up to ${sk.max_seq_len} points${sk.conditional ? "" : " (unconditional: no interpolation)"}` : "";
+  if (sk) {  // Max points: the training length by default, up to the server's limit.
+    $("max-len").max = sk.max_len;
+    $("max-len").defaultValue = $("max-len").value = sk.max_seq_len;
+  }
 }
 $("model").onchange = pickModel;
 

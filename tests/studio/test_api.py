@@ -158,6 +158,7 @@ def test_health_reports_models_and_limits(client):
     body = resp.get_json()
     assert body["status"] == "ok"
     assert body["models"]["sketch"]["max_seq_len"] == 32
+    assert body["models"]["sketch"]["max_len"] == 64  # Twice the training length.
     assert body["models"]["sketch"]["conditional"] is True
     assert body["models"]["style"]["image_size"] == 64
     assert body["limits"]["max_points"] == 1000
@@ -369,7 +370,7 @@ BAD_COMPLETE = [
     _with(seed=2 ** 31),
     _with(seed=1.5),
     _with(max_len=0),
-    _with(max_len=33),
+    _with(max_len=65),
     _with(units="furlongs"),
     _with(units=1),
     _with(extra=1),
@@ -379,6 +380,18 @@ BAD_COMPLETE = [
 @pytest.mark.parametrize("body", BAD_COMPLETE, ids=range(len(BAD_COMPLETE)))
 def test_complete_refuses_bad_fields(client, body):
     assert_error(client.post("/api/complete", json=body), 400)
+
+
+def test_max_len_may_reach_twice_the_training_length(client):
+    """max_len up to 2 x max_seq_len (64 for the test model) is served, and bounds the output."""
+    resp = client.post("/api/sample", json={"n": 4, "seed": 3, "max_len": 64,
+                                            "temperature": 1.0, "discrete_temperature": "1"})
+    assert resp.status_code == 200, resp.get_json()
+    lengths = [len(s) for s in resp.get_json()["samples"]]
+    assert max(lengths) <= 64
+    resp = client.post("/api/complete", json={"strokes": DRAWING, "max_len": 64, "seed": 3})
+    assert resp.status_code == 200, resp.get_json()
+    assert_error(client.post("/api/sample", json={"max_len": 65}), 400)
 
 
 def test_complete_refuses_drawings_too_long_after_simplification(client):

@@ -258,7 +258,10 @@ def test_browser_shows_first_completion_on_the_pad(live_server, chromium_path):
     replies = [[{"strokes": [], "canvas": []}, off, on], [off, off]]
     errors = []
 
+    sent = []
+
     def fake(route):
+        sent.append(route.request.post_data_json)
         body = {"prefix": [[0.0, 0.0, 0], [1.0, 0.0, 1]], "origin": [300.0, 200.0],
                 "seed": 1, "completions": replies.pop(0)}
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
@@ -271,6 +274,10 @@ def test_browser_shows_first_completion_on_the_pad(live_server, chromium_path):
             page.goto(url)
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
             page.route("**/api/complete", fake)
+            # Max points: the training length (32) by default, at most twice that.
+            assert page.input_value("#max-len") == "32"
+            assert page.get_attribute("#max-len", "max") == "64"
+            page.fill("#max-len", "500")  # Past the limit: sent as the limit.
             _draw(page, "#pad", [(250 + 5 * i, 200) for i in range(10)])
             for expect_ink, status in ((True, "alternatives"), (False, "off the pad")):
                 page.evaluate("() => { delete document.getElementById('pad').dataset.anim; }")
@@ -284,6 +291,7 @@ def test_browser_shows_first_completion_on_the_pad(live_server, chromium_path):
                     "(c) => c.classList.contains('selected'))")
                 assert index == (2 if expect_ink else 0)
                 assert (_ink(page, "#pad")[1] > 0) == expect_ink
+            assert [body["max_len"] for body in sent] == [64, 64]
         finally:
             browser.close()
     assert not errors, errors
