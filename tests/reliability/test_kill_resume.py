@@ -218,7 +218,8 @@ def test_kill_once_and_resume(tmp_path, reference_runs, record):
                checkpoints_read=n_ckpts, weights="bit-identical")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGINT, marks=pytest.mark.slow),
+                                 signal.SIGTERM])  # The loop's own test covers both signals.
 def test_a_signal_saves_the_running_step_and_the_same_command_resumes(tmp_path, sig):
     """Ctrl-C or SIGTERM mid-run (no save due): the step is checkpointed, exit 128 + signal
     with one line and no traceback; rerunning the same command resumes from that step."""
