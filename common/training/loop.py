@@ -72,7 +72,8 @@ class _StopRequest:
     """While active, SIGINT and SIGTERM only ask the loop to stop after the running step.
 
     The first signal restores the previous handlers, so a second one acts at once. Only
-    the main thread can set handlers; elsewhere (and across workers) signals act as before.
+    the main thread can set handlers; elsewhere (and across workers) signals act as before,
+    and a signal the process ignores (SIGINT in a background job) stays ignored.
     """
 
     def __init__(self, enabled):
@@ -83,8 +84,10 @@ class _StopRequest:
     def __enter__(self):
         if self.enabled:
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.getsignal(sig)
-                signal.signal(sig, self._handle)
+                previous = signal.getsignal(sig)
+                if previous is not signal.SIG_IGN:
+                    self._previous[sig] = previous
+                    signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):

@@ -91,6 +91,17 @@ def test_resume_equals_uninterrupted(tmp_path):
 def test_signal_saves_the_running_step_then_stops(tmp_path, sig):
     """A signal mid-step: the step finishes, is checkpointed (off the save_every grid) and
     Stopped is raised; resuming from it equals the unbroken run; the handlers are restored."""
+    # As in a terminal (pytest-xdist workers ignore SIGINT, and an ignored signal stays so).
+    terminal = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    saved = {s: signal.signal(s, h) for s, h in terminal.items()}
+    try:
+        _signal_run(tmp_path, sig)
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def _signal_run(tmp_path, sig):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     w_full, _, _ = _toy_run(tmp_path / "a", 6, save_every=4)
     kill_at_3 = lambda s: s == 3 and os.kill(os.getpid(), sig)  # noqa: E731
@@ -104,6 +115,17 @@ def test_signal_saves_the_running_step_then_stops(tmp_path, sig):
     assert step == 6
     for a, b in zip(w_full, w_resumed):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_an_ignored_signal_stays_ignored(tmp_path):
+    """SIGINT ignored (a background job's): the loop leaves it so and trains to the end."""
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ping = lambda s: s == 2 and os.kill(os.getpid(), signal.SIGINT)  # noqa: E731
+        _, _, step = _toy_run(tmp_path, 4, on_step=ping)
+        assert step == 4 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def test_non_finite_step_is_skipped(tmp_path, capsys):
