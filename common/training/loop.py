@@ -19,7 +19,7 @@ from common.training import layout
 from common.training import memory
 from common.training import workdir as workdir_lib
 from common.training.checkpoints import Checkpoints
-from common.training.strategies import worker_info
+from common.training.strategies import in_cluster, worker_info
 
 
 # ----------------------------------------------------------------------------- progress
@@ -173,8 +173,7 @@ def run(spec: LoopSpec):
     """
     strategy = spec.strategy
     chief, task_id = worker_info(strategy)
-    single_worker = getattr(getattr(strategy, "cluster_resolver", None), "task_type", None) is None
-    with _StopRequest(enabled=single_worker) as stop:
+    with _StopRequest(enabled=not in_cluster(strategy)) as stop:
         return _run(spec, strategy, chief, task_id, stop)
 
 
@@ -241,6 +240,11 @@ def _run(spec, strategy, chief, task_id, stop):
                 for name, img in spec.images(step).items():
                     tf.summary.image(name, img, max_outputs=4)
 
+    def flush_events():
+        if writer is not None:
+            writer.flush()
+            eval_writer.flush()
+
     compiled = set()  # What this process has run once (and so compiled).
 
     def first_time(name):
@@ -283,16 +287,12 @@ def _run(spec, strategy, chief, task_id, stop):
         elif stop.signum is not None:
             ckpts.save(step)  # The checkpoint only: quick, within a scheduler's grace period.
         if stop.signum is not None and step < spec.num_steps:
-            if writer is not None:
-                writer.flush()
-                eval_writer.flush()
+            flush_events()
             name = signal.Signals(stop.signum).name
             raise Stopped(f"{name} at step {step}/{spec.num_steps}: its checkpoint is saved in "
                           f"{spec.workdir / layout.CHECKPOINTS}; rerun the same command to "
                           "resume", stop.signum)
-    if writer is not None:
-        writer.flush()
-        eval_writer.flush()
+    flush_events()
     if not chief:
         shutil.rmtree(spec.workdir / f".worker-{task_id}", ignore_errors=True)
     elif spec.export is not None and start >= spec.num_steps and not (spec.workdir / layout.EXPORT).exists():

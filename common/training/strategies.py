@@ -27,11 +27,17 @@ def make_strategy(name):
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
+def in_cluster(strategy):
+    """Whether this process is one task of a multi-worker cluster (TF_CONFIG names its task)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is not None and bool(resolver.task_type)
+
+
 def worker_info(strategy):
     """(is_chief, task_id) for the current process under `strategy`."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
+    if not in_cluster(strategy):
         return True, 0
+    resolver = strategy.cluster_resolver
     task_type, task_id = resolver.task_type, resolver.task_id or 0
     chief = task_type == "chief" or (task_type == "worker" and task_id == 0
                                      and "chief" not in resolver.cluster_spec().as_dict())
