@@ -12,6 +12,8 @@ flags.DEFINE_multi_string("dataset", None, "Stroke sources: .npz / .ndjson files
 flags.DEFINE_multi_string("data_dir", None, "Folders (or files) of .npz / .ndjson stroke data.")
 flags.DEFINE_multi_string("test_data", None, "Test on every drawing of these sources instead of "
                           "the data's test split (classes matched by file name).")
+flags.DEFINE_multi_string("real_data", None, "Real drawings mixed into every training batch "
+                          "(--override=real_fraction=0.25 of it); never the test drawings.")
 flags.DEFINE_enum("tfds", None, ["quickdraw_bitmap"], "Train on a TFDS dataset instead of strokes.")
 flags.DEFINE_string("tfds_data_dir", None, "TFDS data_dir holding the prepared dataset (no downloads).")
 flags.DEFINE_string("workdir", None, "Where checkpoints, logs, the export and reports go.", required=True)
@@ -31,7 +33,8 @@ def main(argv):
     config = cli.exit_on_error(
         cli.build_config, alexnet.AlexNetConfig, FLAGS.config,
         FLAGS.override, data=tuple(sources) if sources else None,
-        test_data=tuple(FLAGS.test_data) if FLAGS.test_data else None, tfds=FLAGS.tfds,
+        test_data=tuple(FLAGS.test_data) if FLAGS.test_data else None,
+        real_data=tuple(FLAGS.real_data) if FLAGS.real_data else None, tfds=FLAGS.tfds,
         tfds_data_dir=FLAGS.tfds_data_dir, num_steps=FLAGS.num_steps,
         save_every=FLAGS.save_every, eval_every=FLAGS.eval_every, strategy=FLAGS.strategy,
         seed=FLAGS.seed)

@@ -22,6 +22,10 @@ class AlexNetConfig(config_utils.TrainingConfig):
       test_data: optional stroke sources whose every drawing is the test set instead of
         data's test split (e.g. real drawings for a scorer trained on generated ones); classes
         are matched to data's by name, other classes are left out and listed in data.json.
+      real_data: optional real drawings (.ndjson / .npz, class = file name) mixed into every
+        training batch, e.g. real drawings held apart from the test set for a scorer trained
+        on generated ones; they must not be test drawings (checked).
+      real_fraction: the share of each training batch drawn from real_data.
       tfds: "" (use `data`) or "quickdraw_bitmap" (TFDS 28x28 bitmaps, upsampled).
       tfds_data_dir: TFDS data_dir ("" = TFDS default); nothing is ever downloaded.
       tfds_max_examples: how many TFDS examples to read (then split as below).
@@ -57,6 +61,8 @@ class AlexNetConfig(config_utils.TrainingConfig):
 
     data: tuple[str, ...] = ("builtin",)
     test_data: tuple[str, ...] = ()
+    real_data: tuple[str, ...] = ()
+    real_fraction: float = field(0.25, ge=0, lt=1)
     tfds: str = field("", choices=TFDS_SOURCES)
     tfds_data_dir: str = ""
     tfds_max_examples: int = field(200_000, ge=1)
@@ -96,6 +102,12 @@ class AlexNetConfig(config_utils.TrainingConfig):
             fail("test_data", "sources must be non-empty")
         if self.tfds and self.test_data:
             fail("test_data", "works with stroke data, not with tfds")
+        if any(not s for s in self.real_data):
+            fail("real_data", "sources must be non-empty")
+        if self.tfds and self.real_data:
+            fail("real_data", "works with stroke data, not with tfds")
+        if self.real_data and int(round(self.real_fraction * self.batch_size)) < 1:
+            fail("real_fraction", f"gives no real drawing in a batch of {self.batch_size}")
         for name, count, what in (("conv_channels", 5, "five positive channel counts"),
                                   ("conv_kernels", 5, "five positive kernel sizes"),
                                   ("dense_units", 2, "two positive sizes (fc6, fc7)")):

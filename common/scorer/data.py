@@ -94,17 +94,18 @@ def load_data(config):
     return splits
 
 
-def with_test_data(splits, config):
-    """`splits` with its test split replaced by every drawing of config.test_data.
+def matched_sketches(sources, splits, max_seq_len, seed, what):
+    """Every drawing of `sources` whose class is one of `splits`' classes, on splits' scale.
 
-    Test classes are matched to the training classes by name; the others are left out and
-    named in `notes`. Test sketches are rescaled to the training data's scale factor.
+    Classes are matched by name; drawings are rescaled to the training data's scale factor.
+
+    Returns:
+      (sketches, labels int32, loaded StrokeSplits of the sources, unknown class names).
 
     Raises:
-      DataError: no test drawing belongs to a training class.
+      DataError: no drawing belongs to a training class (`what` names the field).
     """
-    extra = stroke_dataset.load_every_sketch(list(config.test_data), config.max_seq_len,
-                                             config.seed)
+    extra = stroke_dataset.load_every_sketch(list(sources), max_seq_len, seed)
     known = {name: i for i, name in enumerate(splits.class_names)}
     unknown = sorted(set(extra.class_names) - set(known))
     sketches, labels = [], []
@@ -118,8 +119,22 @@ def with_test_data(splits, config):
             labels.append(known[name])
     if not sketches:
         more = "..." if len(extra.class_names) > 5 else ""
-        raise DataError(f"test_data {list(config.test_data)}: none of its classes "
+        raise DataError(f"{what} {list(sources)}: none of its classes "
                         f"({', '.join(extra.class_names[:5])}{more}) is a training class")
+    return sketches, np.asarray(labels, np.int32), extra, unknown
+
+
+def with_test_data(splits, config):
+    """`splits` with its test split replaced by every drawing of config.test_data.
+
+    Test classes are matched to the training classes by name; the others are left out and
+    named in `notes`. Test sketches are rescaled to the training data's scale factor.
+
+    Raises:
+      DataError: no test drawing belongs to a training class.
+    """
+    sketches, labels, extra, unknown = matched_sketches(
+        config.test_data, splits, config.max_seq_len, config.seed, "test_data")
     counts = np.bincount(labels, minlength=len(splits.class_names))
     missing = [n for n, k in zip(splits.class_names, counts) if not k]
     notes = list(splits.notes) + [
@@ -130,10 +145,56 @@ def with_test_data(splits, config):
     if missing:
         notes.append(f"Training classes without test drawings: {', '.join(missing)}.")
     return dataclasses.replace(
-        splits, test=sketches, test_labels=np.asarray(labels, np.int32),
+        splits, test=sketches, test_labels=labels,
         n_dropped=dict(splits.n_dropped, test=extra.n_dropped.get("train", 0)),
         n_duplicates=splits.n_duplicates + extra.n_duplicates,
         n_skipped=splits.n_skipped + extra.n_skipped, notes=notes)
+
+
+@dataclasses.dataclass
+class RealTrain:
+    """Extra training drawings mixed into every batch (config.real_data).
+
+    Attributes:
+      sketches, labels: the drawings (on the training data's scale) and their class indices.
+      notes: how they were matched, for data.json and the log.
+    """
+
+    sketches: list
+    labels: np.ndarray
+    notes: list
+
+
+def load_real_train(splits, config):
+    """RealTrain of config.real_data, or None when it is empty.
+
+    Raises:
+      DataError: a real drawing is also a test drawing (same class and drawing), or no real
+        drawing belongs to a training class.
+    """
+    if not config.real_data:
+        return None
+    sketches, labels, extra, unknown = matched_sketches(
+        config.real_data, splits, config.max_seq_len, config.seed, "real_data")
+    f = splits.scale_factor
+    test_keys = {(int(lab), _drawing_key(s, f)) for s, lab in zip(splits.test, splits.test_labels)}
+    shared = sum((int(lab), _drawing_key(s, f)) in test_keys for s, lab in zip(sketches, labels))
+    if shared:
+        raise DataError(f"real_data {list(config.real_data)}: {shared} of its drawings are also "
+                        "test drawings; hold them apart")
+    per = int(round(config.real_fraction * config.batch_size))
+    notes = [f"Real training drawings: {len(sketches)} from real_data in "
+             f"{len(set(labels.tolist()))} classes, {per} of every batch of "
+             f"{config.batch_size} (real_fraction {config.real_fraction:g})."]
+    if unknown:
+        notes.append(f"real_data classes left out (not trained on): {', '.join(unknown)}.")
+    return RealTrain(sketches, labels, notes)
+
+
+def _drawing_key(sketch, scale_factor):
+    """Equal for the same drawing: its offsets in source units rounded to 0.1, and pen states."""
+    s = np.asarray(sketch, np.float64)
+    return np.concatenate([np.round(s[:, :2] * scale_factor, 1), s[:, 2:3]], axis=1).tobytes()
 
 
 def data_info(splits):
@@ -175,32 +236,46 @@ class StrokeBatches:
 
     Order, random x/y scale and point merging come from stroke_dataset.StrokePipeline (batch k
     depends only on seed and k); rotation and the raster shift are drawn from
-    np.random.default_rng([seed, k, 2]). Strokes are padded to max_seq_len rows.
+    np.random.default_rng([seed, k, 2]). Strokes are padded to max_seq_len rows. With `real`,
+    the last round(real_fraction * batch_size) rows of every batch are real drawings from
+    their own pipeline (seed + 1, rotation and shift from default_rng([seed, k, 3])).
 
     Args:
       sketches, labels: one split of a StrokeSplits.
       config: AlexNetConfig.
       augment: apply the augmentation (training batches).
+      real: optional RealTrain mixed into every batch.
     """
 
-    def __init__(self, sketches, labels, config, augment=True):
+    def __init__(self, sketches, labels, config, augment=True, real=None):
         self.config = config
         self.augment = augment
-        self.pipeline = stroke_dataset.StrokePipeline(
-            sketches, labels, config.batch_size, config.max_seq_len, config.seed,
+        n_real = int(round(config.real_fraction * config.batch_size)) if real else 0
+        n_real = min(n_real, config.batch_size - 1)
+        self.parts = [(stroke_dataset.StrokePipeline(
+            sketches, labels, config.batch_size - n_real, config.max_seq_len, config.seed,
             augment=augment, random_scale_factor=config.random_scale_factor,
-            augment_stroke_prob=config.augment_stroke_prob)
+            augment_stroke_prob=config.augment_stroke_prob), 2)]
+        if n_real:
+            self.parts.append((stroke_dataset.StrokePipeline(
+                real.sketches, real.labels, n_real, config.max_seq_len, config.seed + 1,
+                augment=augment, random_scale_factor=config.random_scale_factor,
+                augment_stroke_prob=config.augment_stroke_prob), 3))
 
     def batch(self, step):
         """dict: strokes (B, N, 3) float32, lengths (B,), labels (B,), shift (B, 2) pixels."""
-        b = self.pipeline.batch(step)
+        parts = [self._part(pipeline, stream, step) for pipeline, stream in self.parts]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _part(self, pipeline, stream, step):
+        b = pipeline.batch(step)
         s5 = b["strokes"][:, 1:]  # (B, N, 5) without S0
         s3 = np.concatenate([s5[..., :2], s5[..., 3:4]], axis=-1).astype(np.float32)  # (B, N, 3)
         n = len(s3)
         shift = np.zeros((n, 2), dtype=np.float32)
         if self.augment:
             c = self.config
-            rng = np.random.default_rng([c.seed, int(step), 2])
+            rng = np.random.default_rng([c.seed, int(step), stream])
             angles = np.deg2rad(rng.uniform(-c.rotate_degrees, c.rotate_degrees, n))
             s3 = rotate(s3, angles).astype(np.float32)
             shift = rng.uniform(-c.max_shift, c.max_shift, (n, 2)) * c.image_size
@@ -272,12 +347,12 @@ class BitmapBatches:
             tf.data.AUTOTUNE)
 
 
-def make_batches(splits, config, split="train", augment=True):
-    """StrokeBatches or BitmapBatches over one split."""
+def make_batches(splits, config, split="train", augment=True, real=None):
+    """StrokeBatches (with `real` drawings mixed in, if given) or BitmapBatches over one split."""
     items, labels = splits.split(split)
     if isinstance(splits, BitmapSplits):
         return BitmapBatches(items, labels, config, augment)
-    return StrokeBatches(items, labels, config, augment)
+    return StrokeBatches(items, labels, config, augment, real)
 
 
 def resize_bitmaps(images, size):

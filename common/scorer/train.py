@@ -9,7 +9,8 @@ import tensorflow as tf
 from common.files import atomic_write_text
 from common.images import grid
 from common.scorer import export as export_lib
-from common.scorer.data import DATA_INFO, data_info, load_data, make_batches, to_images
+from common.scorer.data import (
+    DATA_INFO, data_info, load_data, load_real_train, make_batches, to_images)
 from common.scorer.evaluate import (
     TEST_METRICS, TEST_REPORT, Predictor, confusion_image, evaluate_split, ink_to_picture, report)
 from common.scorer.losses import classification_loss
@@ -121,7 +122,10 @@ def train_and_evaluate(config, workdir, overwrite=False):
     workdir = pathlib.Path(workdir)
     strategy = strategies.make_strategy(config.strategy)
     splits = load_data(config)  # Bad data fails here, before the workdir is touched.
+    real = load_real_train(splits, config)
     info = data_info(splits)
+    if real is not None:
+        info.update(num_real_train=len(real.sketches), notes=info["notes"] + real.notes)
     print(f"Data: {info['num_train']} train / {info['num_valid']} valid / {info['num_test']} "
           f"test examples in {info['num_classes']} classes.", flush=True)
     for note in info.get("notes", []):
@@ -130,14 +134,14 @@ def train_and_evaluate(config, workdir, overwrite=False):
     chief, _ = strategies.worker_info(strategy)
     with workdir_lib.claim_workdir(workdir, config.to_dict(), RESUMABLE_FIELDS, overwrite, chief,
                                    type(config)().to_dict()):
-        return _train(config, workdir, splits, info, strategy, built)
+        return _train(config, workdir, splits, info, strategy, built, real)
 
 
-def _train(config, workdir, splits, info, strategy, built):
+def _train(config, workdir, splits, info, strategy, built, real=None):
     chief, _ = strategies.worker_info(strategy)
     if chief:
         atomic_write_text(workdir / DATA_INFO, json.dumps(info, indent=2) + "\n")
-    batches = make_batches(splits, config, "train", augment=True)
+    batches = make_batches(splits, config, "train", augment=True, real=real)
     model, step, optimizer = built
     state = {}
 
