@@ -171,7 +171,12 @@ class Exp1Run:
                 self.record["scorer_done"] = f"max_steps {p.scorer_max_steps}"
                 break
             step = self._train(p.scorer_command(step), p.scorer_workdir)
-            metrics = json.loads((pathlib.Path(p.scorer_workdir) / TEST_METRICS).read_text())
+            path = pathlib.Path(p.scorer_workdir) / TEST_METRICS
+            try:
+                metrics = json.loads(path.read_text())
+                metrics["final"]["accuracy"]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise DataError(f"{path}: no test accuracy after training ({e})") from None
             valid = _last_scalar(p.scorer_workdir, "valid", ("accuracy",))
             rows.append({"step": step, "real_test_accuracy": metrics["final"]["accuracy"],
                          "real_test_n": metrics["final"]["num_examples"],
@@ -216,7 +221,9 @@ class ChildFailed(Exception):
 
     def __init__(self, code, what):
         code = 128 - code if code < 0 else code  # Popen: -N when killed by signal N.
-        super().__init__(f"{what} exited with code {code}; rerun the same command to resume")
+        why = ("was stopped by a signal; rerun the same command to resume" if code > 128
+               else f"failed with exit code {code} (its error is above)")
+        super().__init__(f"{what} {why}")
         self.code = code
 
 
