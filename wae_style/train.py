@@ -202,6 +202,9 @@ def train_and_evaluate(config, workdir, overwrite=False):
         print(note + ".", flush=True)
     print(describe_vgg(config), flush=True)
     print(precision_lib.describe_precision(config), flush=True)  # "auto" measures here, once.
+    # config.json records the precision that runs; a resume re-decides "auto" (resumable).
+    config = dataclasses.replace(
+        config, precision=precision_lib.training_dtype(config.precision, config))
     weights_note = config.loss_weights_note()
     if weights_note:
         print(weights_note, flush=True)

@@ -12,6 +12,7 @@ from tests.support import trainers
 from tests.support.precision import inject_decision
 from wae_style import configs
 from wae_style import data
+from wae_style import precision
 from wae_style import train
 from wae_style import vgg_weights
 
@@ -28,7 +29,10 @@ def one_step_run(tmp_path_factory):
 
 def test_one_step_writes_checkpoint_events_export(one_step_run):
     config, workdir = one_step_run
-    trainers.check_run_artefacts(workdir, config)
+    assert config.precision == "auto"  # config.json records what ran instead.
+    recorded = json.loads((workdir / "config.json").read_text())["precision"]
+    assert recorded == precision.training_dtype("auto", config)
+    trainers.check_run_artefacts(workdir, dataclasses.replace(config, precision=recorded))
     assert {"loss", "recon", "mmd"} <= trainers.summary_tags(workdir, "train")
     meta = json.loads((workdir / "export" / "metadata.json").read_text())
     assert meta["vgg_weights"] == "random"
