@@ -145,6 +145,8 @@ class Exp1Run:
             if not isinstance(self.record, dict) or self.record.get("plan") != params:
                 raise DataError(f"{self.path}: records a different plan; use another --out or "
                                 "the recorded flags")
+            if any(not isinstance(self.record.get(k), type(v)) for k, v in fresh.items()):
+                raise DataError(f"{self.path}: damaged record; move it aside to start again")
         else:
             self.record = fresh
 
@@ -162,58 +164,75 @@ class Exp1Run:
             raise ChildFailed(code, cmd[2])
         return checkpoint_step(workdir)
 
+    def _grow(self, key, every, max_steps, command, workdir, measure, stop):
+        """Adds points to record[key] until record[key + "_done"] says why it stopped.
+
+        Each point trains `workdir` to the next multiple of `every` (command(step)), then
+        appends measure(step) and asks stop(rows, step) for a reason to end ("" = go on).
+        """
+        rows, done = self.record[key], key + "_done"
+        while not self.record[done]:
+            step = (rows[-1]["step"] if rows else 0) + every
+            if step > max_steps:
+                self.record[done] = f"max_steps {max_steps}"
+                break
+            step = self._train(command(step), workdir)
+            rows.append(measure(step))
+            self.record[done] = stop(rows, step)
+            self.save()
+        self.save()
+
     def scorer_curve(self):
         """Grows the scorer to each point; stops when its real-test accuracy is flat."""
-        p, rows = self.plan, self.record["scorer"]
-        while not self.record["scorer_done"]:
-            step = (rows[-1]["step"] if rows else 0) + p.scorer_every
-            if step > p.scorer_max_steps:
-                self.record["scorer_done"] = f"max_steps {p.scorer_max_steps}"
-                break
-            step = self._train(p.scorer_command(step), p.scorer_workdir)
+        p = self.plan
+
+        def measure(step):
             path = pathlib.Path(p.scorer_workdir) / TEST_METRICS
             try:
-                metrics = json.loads(path.read_text())
-                metrics["final"]["accuracy"]
+                final = json.loads(path.read_text())["final"]
+                acc, n = float(final["accuracy"]), int(final["num_examples"])
             except (OSError, ValueError, KeyError, TypeError) as e:
                 raise DataError(f"{path}: no test accuracy after training ({e})") from None
             valid = _last_scalar(p.scorer_workdir, "valid", ("accuracy",))
-            rows.append({"step": step, "real_test_accuracy": metrics["final"]["accuracy"],
-                         "real_test_n": metrics["final"]["num_examples"],
-                         "valid_accuracy": valid.get("accuracy")})
-            print(f"Scorer at step {step}: accuracy {rows[-1]['real_test_accuracy']:.3f} on "
-                  f"{rows[-1]['real_test_n']} held-apart real drawings.", flush=True)
-            if flat([r["real_test_accuracy"] for r in rows], p.patience, p.min_delta_scorer):
-                self.record["scorer_done"] = f"flat after step {step}"
-            self.save()
-        self.save()
+            print(f"Scorer at step {step}: accuracy {acc:.3f} on {n} held-apart real drawings.",
+                  flush=True)
+            return {"step": step, "real_test_accuracy": acc, "real_test_n": n,
+                    "valid_accuracy": valid.get("accuracy")}
+
+        def stop(rows, step):
+            values = [r["real_test_accuracy"] for r in rows]
+            return f"flat after step {step}" if flat(values, p.patience,
+                                                     p.min_delta_scorer) else ""
+
+        self._grow("scorer", p.scorer_every, p.scorer_max_steps, p.scorer_command,
+                   p.scorer_workdir, measure, stop)
 
     def model_curve(self, evaluate_fn):
         """Grows the Sketch RNN; after each point runs Experiment 1 into out/.
 
         Stops at `target` correct outputs, a flat curve or model_max_steps.
         """
-        p, rows = self.plan, self.record["sketch_rnn"]
-        while not self.record["sketch_rnn_done"]:
-            step = (rows[-1]["step"] if rows else 0) + p.model_every
-            if step > p.model_max_steps:
-                self.record["sketch_rnn_done"] = f"max_steps {p.model_max_steps}"
-                break
-            step = self._train(p.model_command(step), p.model_workdir)
+        p = self.plan
+
+        def measure(step):
             r = evaluate_fn(p.model_workdir, p.scorer_workdir,
                             [str(pathlib.Path(p.real) / "inputs")], str(self.out),
                             split="all", total=p.num_inputs)
             valid = _last_scalar(p.model_workdir, "valid", ("nll_offsets", "L_R", "L_KL"))
-            rows.append({"step": step, "outputs_correct": r["outputs_correct"],
-                         "inputs_correct": r["inputs_correct"], "n": r["n"],
-                         "outputs_mean": r["table3"]["outputs"]["mean"], **{
-                             f"valid_{k}": v for k, v in valid.items()}})
-            if r["outputs_correct"] >= p.target:
-                self.record["sketch_rnn_done"] = f"target {p.target} met at step {step}"
-            elif flat([x["outputs_correct"] for x in rows], p.patience, 1):
-                self.record["sketch_rnn_done"] = f"flat after step {step}"
-            self.save()
-        self.save()
+            return {"step": step, "outputs_correct": r["outputs_correct"],
+                    "inputs_correct": r["inputs_correct"], "n": r["n"],
+                    "outputs_mean": r["table3"]["outputs"]["mean"],
+                    **{f"valid_{k}": v for k, v in valid.items()}}
+
+        def stop(rows, step):
+            if rows[-1]["outputs_correct"] >= p.target:
+                return f"target {p.target} met at step {step}"
+            if flat([x["outputs_correct"] for x in rows], p.patience, 1):
+                return f"flat after step {step}"
+            return ""
+
+        self._grow("sketch_rnn", p.model_every, p.model_max_steps, p.model_command,
+                   p.model_workdir, measure, stop)
 
 
 class ChildFailed(Exception):

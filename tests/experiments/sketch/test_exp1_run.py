@@ -110,6 +110,14 @@ def test_a_stopped_run_resumes_at_its_next_point(plan, tmp_path, monkeypatch):
     other = exp1_run.Exp1Plan(**{**plan.__dict__, "model_every": 1000})
     with pytest.raises(DataError, match="different plan"):
         exp1_run.run(other, tmp_path / "out", "cmd", fake.evaluate)
+    path = tmp_path / "out" / exp1_run.RECORD
+    record["sketch_rnn"] = {"not": "a list"}
+    path.write_text(json.dumps(record))
+    with pytest.raises(DataError, match="damaged record"):
+        exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
+    path.write_text("{not json")
+    with pytest.raises(DataError, match="unreadable record"):
+        exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
 
 
 def test_missing_inputs_are_named(tmp_path):
