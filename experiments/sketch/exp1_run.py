@@ -1,5 +1,6 @@
 """Experiment 1 trained to its end: scorer and Sketch RNN grown in chunks, each measured, until the goal or a flat curve."""
 
+import ctypes
 import dataclasses
 import json
 import pathlib
@@ -88,10 +89,27 @@ class Exp1Plan:
                     f"--override={o}" for o in self.model_overrides]
 
 
+def _libc_prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # Looked up here, not after fork.
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
+def _stop_with_parent():
+    """In the child: SIGTERM when the driver dies, even by SIGKILL (Linux PR_SET_PDEATHSIG),
+    so an orphaned trainer saves its step and stops instead of holding the workdir."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM))
+
+
 def run_child(cmd):
     """Runs a trainer in its own session; Ctrl-C or SIGTERM here reach it once, so it saves its
-    step and stops. Returns its exit code."""
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    step and stops; so does the driver's death. Returns its exit code."""
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_stop_with_parent)
 
     def forward(signum, frame):
         del frame

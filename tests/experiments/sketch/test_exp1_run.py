@@ -134,14 +134,15 @@ CHILD = """
 import signal, sys, time, pathlib
 out = pathlib.Path(sys.argv[1])
 got = []
-signal.signal(signal.SIGINT, lambda s, f: got.append(s))
+for s in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(s, lambda s, f: got.append(s))
 out.with_suffix(".ready").write_text("1")
 t0 = time.time()
 while not got and time.time() - t0 < 20:
     time.sleep(0.05)
 time.sleep(1.0)  # Any second signal arrives meanwhile.
-out.write_text(str(len(got)))
-sys.exit(130)
+out.write_text(" ".join(map(str, got)))
+sys.exit(128 + got[0] if got else 0)
 """
 
 DRIVER = """
@@ -151,18 +152,38 @@ sys.exit(exp1_run.run_child([sys.executable, "-c", sys.argv[1], sys.argv[2]]))
 """
 
 
-def test_ctrl_c_reaches_the_trainer_once(tmp_path):
-    """A terminal's Ctrl-C goes to the driver's process group; the trainer gets it once."""
-    flag = tmp_path / "count"
+def _driver(tmp_path):
+    flag = tmp_path / "got"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, CHILD, str(flag)], cwd=REPO, env=env,
                             start_new_session=True)
     deadline = time.time() + 60
     while not flag.with_suffix(".ready").exists() and time.time() < deadline:
         time.sleep(0.05)
+    return proc, flag
+
+
+def _wait_for(path, timeout=30):
+    deadline = time.time() + timeout
+    while not path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def test_ctrl_c_reaches_the_trainer_once(tmp_path):
+    """A terminal's Ctrl-C goes to the driver's process group; the trainer gets it once."""
+    proc, flag = _driver(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)  # What a terminal does.
     assert proc.wait(timeout=30) == 130
-    assert flag.read_text() == "1"
+    assert _wait_for(flag) == str(int(signal.SIGINT))
+
+
+def test_a_killed_driver_stops_its_trainer(tmp_path):
+    """SIGKILL of the driver: the trainer gets SIGTERM (so it saves its step), not nothing."""
+    proc, flag = _driver(tmp_path)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _wait_for(flag) == str(int(signal.SIGTERM))
 
 
 @pytest.mark.slow
