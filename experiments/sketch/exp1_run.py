@@ -70,6 +70,19 @@ class Exp1Plan:
         for part in real_split.PARTS:
             if not (pathlib.Path(self.real) / part).is_dir():
                 raise DataError(f"{self.real}/{part}: missing (run scripts.split_real_drawings)")
+        info_path = pathlib.Path(self.real) / real_split.SPLIT_INFO
+        try:
+            info = json.loads(info_path.read_text())
+            split_classes = set(info["classes"]) | set(info["classes_without_drawings"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{info_path}: unreadable ({e}); run scripts.split_real_drawings "
+                            "again") from None
+        corpus_classes = set(real_split.class_names_from(self.corpus))
+        if split_classes != corpus_classes:
+            odd = sorted(split_classes ^ corpus_classes)
+            raise DataError(f"{self.real} was split for other classes than {self.corpus} has "
+                            f"({', '.join(odd[:5])}{'...' if len(odd) > 5 else ''}); split again "
+                            f"with --classes_from={self.corpus} once the corpus is complete")
 
     def scorer_command(self, steps):
         cmd = [sys.executable, "-m", "scripts.train_alexnet", f"--dataset={self.corpus}",

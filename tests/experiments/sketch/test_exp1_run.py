@@ -55,11 +55,19 @@ class FakeTrainers:
                 "table3": {"outputs": {"mean": 0.3}}}
 
 
+def _fake_split(tmp_path, corpus_classes=("a", "b"), split_classes=("a", "b")):
+    (tmp_path / "corpus").mkdir(exist_ok=True)
+    for c in corpus_classes:
+        (tmp_path / "corpus" / f"{c}.npz").write_bytes(b"")
+    for part in ("inputs", "train", "test"):
+        (tmp_path / "real" / part).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "real" / "split.json").write_text(json.dumps(
+        {"classes": {c: {} for c in split_classes}, "classes_without_drawings": []}))
+
+
 @pytest.fixture
 def plan(tmp_path):
-    (tmp_path / "corpus").mkdir()
-    for part in ("inputs", "train", "test"):
-        (tmp_path / "real" / part).mkdir(parents=True)
+    _fake_split(tmp_path)
     return exp1_run.Exp1Plan(corpus=str(tmp_path / "corpus"), real=str(tmp_path / "real"),
                              scorer_workdir=str(tmp_path / "alex"),
                              model_workdir=str(tmp_path / "rnn"), scorer_every=100,
@@ -127,6 +135,11 @@ def test_missing_inputs_are_named(tmp_path):
     (tmp_path / "c").mkdir()
     with pytest.raises(DataError, match="split_real_drawings"):
         exp1_run.Exp1Plan(corpus=str(tmp_path / "c"), real=str(tmp_path / "r"),
+                          scorer_workdir="a", model_workdir="b").check()
+    # A split made while the corpus had fewer classes is refused, naming them.
+    _fake_split(tmp_path, corpus_classes=("a", "b", "c"), split_classes=("a",))
+    with pytest.raises(DataError, match="other classes.*b, c"):
+        exp1_run.Exp1Plan(corpus=str(tmp_path / "corpus"), real=str(tmp_path / "real"),
                           scorer_workdir="a", model_workdir="b").check()
 
 
