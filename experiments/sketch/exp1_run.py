@@ -65,6 +65,11 @@ class Exp1Plan:
                      "patience", "num_inputs", "target"):
             if getattr(self, name) < 1:
                 raise DataError(f"{name}={getattr(self, name)} must be >= 1")
+        for every, most in (("scorer_every", "scorer_max_steps"),
+                            ("model_every", "model_max_steps")):
+            if getattr(self, every) > getattr(self, most):
+                raise DataError(f"{every}={getattr(self, every)} is more than "
+                                f"{most}={getattr(self, most)}: no point to train")
         if not pathlib.Path(self.corpus).is_dir():
             raise DataError(f"{self.corpus}: no corpus folder (run scripts.make_quickdraw_corpus)")
         for part in real_split.PARTS:

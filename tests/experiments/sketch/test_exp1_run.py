@@ -136,6 +136,9 @@ def test_missing_inputs_are_named(tmp_path):
     with pytest.raises(DataError, match="split_real_drawings"):
         exp1_run.Exp1Plan(corpus=str(tmp_path / "c"), real=str(tmp_path / "r"),
                           scorer_workdir="a", model_workdir="b").check()
+    with pytest.raises(DataError, match="no point to train"):
+        exp1_run.Exp1Plan(corpus="c", real="r", scorer_workdir="a", model_workdir="b",
+                          scorer_every=2000, scorer_max_steps=1000).check()
     # A split made while the corpus had fewer classes is refused, naming them.
     _fake_split(tmp_path, corpus_classes=("a", "b", "c"), split_classes=("a",))
     with pytest.raises(DataError, match="other classes.*b, c"):
