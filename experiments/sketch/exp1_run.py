@@ -288,7 +288,8 @@ def curve_markdown(record):
     lines = ["# Experiment 1: learning curves", "",
              "Written by `scripts.run_experiment1` after every point; rerun the command to "
              "resume.", "", "```bash", record.get("command") or "(command not recorded)", "```",
-             "", f"## Scorer (`{display_path(p['scorer_workdir'])}`): accuracy on held-apart real drawings",
+             "", f"## Scorer (`{display_path(p['scorer_workdir'])}`): accuracy on held-apart "
+             "real drawings",
              "", "| step | real test accuracy | n | valid accuracy (generated) |",
              "|---:|---:|---:|---:|"]
     for r in record["scorer"]:
@@ -296,8 +297,8 @@ def curve_markdown(record):
         lines.append(f"| {r['step']:,} | {r['real_test_accuracy']:.3f} | {r['real_test_n']} | "
                      f"{'-' if v is None else f'{v:.3f}'} |")
     lines += ["", f"Status: {record['scorer_done'] or 'running'}.", "",
-              f"## Sketch RNN (`{display_path(p['model_workdir'])}`): Experiment 1 on {p['num_inputs']} real "
-              f"inputs (goal {p['target']})", "",
+              f"## Sketch RNN (`{display_path(p['model_workdir'])}`): Experiment 1 on "
+              f"{p['num_inputs']} real inputs (goal {p['target']})", "",
               "| step | outputs correct | inputs correct | outputs mean softmax | valid nll_offsets |",
               "|---:|---:|---:|---:|---:|"]
     for r in record["sketch_rnn"]:
