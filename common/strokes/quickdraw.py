@@ -33,6 +33,8 @@ class QuickDrawFile:
         n_skipped: number of bad lines skipped (blank lines are ignored, not counted).
         skipped_lines: 1-based line numbers of the skipped lines.
         errors: one message per skipped line, same order.
+        lines: with load_ndjson(keep_lines=True), each sketch's line as read (bytes, stripped);
+            else empty.
 
     Reference: github.com/googlecreativelab/quickdraw-dataset (ndjson formats).
     """
@@ -45,6 +47,7 @@ class QuickDrawFile:
     n_skipped: int = 0
     skipped_lines: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
+    lines: list = dataclasses.field(default_factory=list)
 
 
 def _parse_drawing(drawing):
@@ -176,7 +179,7 @@ def drawing_to_stroke3(drawing, simplify=True, epsilon=2.0):
     return s3.astype(np.int16)
 
 
-def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0):
+def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=False):
     """Reads a QuickDraw ndjson file (raw or simplified) into stroke-3 sketches.
 
     Args:
@@ -185,6 +188,8 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0):
             empty drawing, non-finite values); "raise" raises DataError naming the file and line.
         simplify: passed to `drawing_to_stroke3` for raw drawings.
         epsilon: RDP tolerance.
+        keep_lines: also keep each sketch's line (QuickDrawFile.lines), e.g. to copy drawings
+            unchanged.
 
     Returns:
         QuickDrawFile.
@@ -221,6 +226,8 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0):
             result.errors.append(msg)
             continue
         result.sketches.append(s3)
+        if keep_lines:
+            result.lines.append(raw.strip())
         result.words.append(str(rec.get("word", "")))
         result.key_ids.append(str(rec.get("key_id", "")))
         recog = rec.get("recognized")

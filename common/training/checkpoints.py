@@ -97,8 +97,13 @@ def kept_checkpoints(workdir):
     for folder in (CHECKPOINTS, BEST):
         state = tf.train.get_checkpoint_state(str(pathlib.Path(workdir) / folder))
         for path in (state.all_model_checkpoint_paths if state else []):
-            kept[int(path.rsplit("-", 1)[-1])] = path
+            kept[step_of(path)] = path
     return kept
+
+
+def step_of(path):
+    """The step a checkpoint path was saved at (CheckpointManager's ckpt-<step>)."""
+    return int(str(path).rsplit("-", 1)[-1])
 
 
 def latest_checkpoint(workdir, folder=CHECKPOINTS):

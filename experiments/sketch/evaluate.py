@@ -6,6 +6,7 @@ from common.scorer.client import Scorer
 from common.strokes import dataset as stroke_data
 from common.strokes import formats as S
 from experiments.sketch import paper
+from experiments.sketch import real_split
 from sketch_rnn.client import SketchModel
 
 
@@ -40,7 +41,7 @@ def select_inputs(sources, scorer_classes, split="test", data_seed=0, per_class=
     skipped = [name for name in splits.class_names if name not in scorer_classes]
     quota = {c: per_class for c in known}
     if total > 0 and known:
-        quota = {c: total // len(known) + (k < total % len(known)) for k, c in enumerate(known)}
+        quota = real_split.spread(known, total)
     chosen, names = [], []
     for c in known:
         idx = [i for i, lab in enumerate(labels) if lab == c][:quota[c]]

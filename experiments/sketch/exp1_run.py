@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 
-import tensorflow as tf
-
 from common.errors import DataError
+from common.files import atomic_write
 from common.files import atomic_write_text
 from common.files import display_path
 from common.scorer.evaluate import TEST_METRICS
+from common.training import checkpoints
 from common.training import layout
 from common.training import metrics_plot
 from experiments.sketch import evaluate as exp1_evaluate
@@ -150,8 +150,8 @@ def flat(values, patience, min_delta):
 
 def checkpoint_step(workdir):
     """The step of a workdir's newest checkpoint (0 without one)."""
-    path = tf.train.latest_checkpoint(str(pathlib.Path(workdir) / layout.CHECKPOINTS))
-    return int(path.rsplit("-", 1)[1]) if path else 0
+    path = checkpoints.latest_checkpoint(workdir)
+    return checkpoints.step_of(path) if path else 0
 
 
 def _last_scalar(workdir, split, tags):
@@ -329,11 +329,8 @@ def plot_curve(record, path):
                 f"{record['plan']['num_inputs']}", ylim=(0, record["plan"]["num_inputs"]))
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=90)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=90))
     plt.close(fig)
-    tmp.replace(path)
 
 
 def run(plan, out, command="", evaluate_fn=None):

@@ -68,33 +68,17 @@ def read_class_drawings(sources, max_seq_len=250, classes=None):
         if classes is not None and name not in classes:
             continue
         drawings = out.setdefault(name, ClassDrawings())
-        seen = drawings.seen
-        try:
-            raw_lines = path.read_bytes().split(b"\n")
-        except OSError as e:
-            raise DataError(f"{path}: cannot read ({e})") from None
-        for raw in raw_lines:
-            if not raw.strip():
-                continue
-            try:
-                if len(raw) > quickdraw.MAX_LINE_BYTES:
-                    raise DataError("line too long")
-                rec = json.loads(raw.decode("utf-8"))
-                if not isinstance(rec, dict) or "drawing" not in rec:
-                    raise DataError("no drawing")
-                s3 = quickdraw.drawing_to_stroke3(rec["drawing"])
-            except (DataError, ValueError, UnicodeDecodeError, RecursionError):
-                drawings.skipped += 1
-                continue
-            key = str(rec.get("key_id", ""))
-            if key and key in seen:
+        qd = quickdraw.load_ndjson(path, keep_lines=True)  # The loaders' parse and skips.
+        drawings.skipped += qd.n_skipped
+        for s3, key, line in zip(qd.sketches, qd.key_ids, qd.lines):
+            if key and key in drawings.seen:
                 drawings.duplicates += 1
                 continue
-            seen.add(key)
+            drawings.seen.add(key)
             if len(s3) > max_seq_len:
                 drawings.too_long += 1
                 continue
-            drawings.lines.append(raw.strip())
+            drawings.lines.append(line)
             drawings.key_ids.append(key)
     return out
 
@@ -110,11 +94,11 @@ def class_names_from(folder):
     return names
 
 
-def quotas(names, total):
-    """{name: inputs} spreading `total` over the sorted classes (the first total % n get one
-    more), the rule of experiments.sketch.evaluate.select_inputs."""
-    names = sorted(names)
-    return {n: total // len(names) + (k < total % len(names)) for k, n in enumerate(names)}
+def spread(keys, total):
+    """{key: count} sharing `total` over `keys` in their order: total // n each, and one more
+    for the first total % n (how Experiment 1 spreads its inputs over the classes)."""
+    keys = list(keys)
+    return {k: total // len(keys) + (i < total % len(keys)) for i, k in enumerate(keys)}
 
 
 def split_real(sources, out, classes=None, num_inputs=60, train_fraction=0.5, seed=0,
@@ -165,7 +149,7 @@ def split_real(sources, out, classes=None, num_inputs=60, train_fraction=0.5, se
             old = None
         if not isinstance(old, dict) or old.get("params") != params:
             raise DataError(f"{info_path}: {out} holds a different split; choose another --out")
-    quota = quotas(drawings, num_inputs)
+    quota = spread(sorted(drawings), num_inputs)
     info = {"params": params, "classes": {}}
     for name in sorted(drawings):
         d = drawings[name]

@@ -116,6 +116,9 @@ def test_garbage_lines_skipped_or_raised(tmp_path):
     assert len(qd.sketches) == 2 and qd.key_ids == ["1", "2"]
     assert qd.n_skipped == 7 and qd.skipped_lines == [2, 3, 4, 5, 6, 8, 10]
     assert all("mixed.ndjson:" in e for e in qd.errors)
+    assert qd.lines == []  # Kept only on request: then each good sketch's line, as read.
+    kept = Q.load_ndjson(path, keep_lines=True)
+    assert kept.lines == [good.encode(), good.replace('"1"', '"2"').encode()]
     with pytest.raises(DataError, match=r"mixed.ndjson:2:"):
         Q.load_ndjson(path, on_error="raise")
     with pytest.raises(DataError, match="nothere.ndjson"):
