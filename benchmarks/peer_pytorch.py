@@ -10,8 +10,8 @@ Sizes are `default()`'s: encoder 256 (bidirectional), decoder 512, z 128, 20 mix
 batch 100, every sketch a full 250 points (random offsets, as `benchmarks.train_sketch_rnn`
 times ours). Run it with a Python that has PyTorch (not the project's .venv):
 
-  python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch==2.13.0 numpy matplotlib
-  /tmp/peers/bin/python benchmarks/peer_pytorch.py --source=PATH/Pytorch-Sketch-RNN/sketch_rnn.py
+  python3 -m venv ../peers && ../peers/bin/pip install torch==2.13.0 numpy matplotlib
+  ../peers/bin/python benchmarks/peer_pytorch.py --source=PATH/Pytorch-Sketch-RNN/sketch_rnn.py
 
 Prints PyTorch's own fp32 matmul rates on the shapes `benchmarks.roofline` times (a 2048²
 matmul and the recurrent (100, 512) @ (512, 2048) loop), `peer_train_sketches_per_s` (the

@@ -7,8 +7,8 @@ repetitions, graph mode and XLA), and prints the resulting limits, one JSON line
 Give measured step times (the JSON lines of train_sketch_rnn) to also get achieved/limit.
 
   .venv/bin/python -m benchmarks.roofline
-  .venv/bin/python -m benchmarks.train_sketch_rnn --config default > /tmp/train.jsonl
-  .venv/bin/python -m benchmarks.roofline --train_json /tmp/train.jsonl
+  .venv/bin/python -m benchmarks.train_sketch_rnn --config default > train.jsonl
+  .venv/bin/python -m benchmarks.roofline --train_json train.jsonl
   .venv/bin/python -m benchmarks.roofline --s_per_step default=1.44
 
 Elementwise work (gates, layer norm, losses) is not counted: the figures are an upper

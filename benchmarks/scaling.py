@@ -4,7 +4,7 @@ Each point runs benchmarks.train_sketch_rnn in its own process (full-length sket
 trainer's step) and the figures are plotted to OUT_DIR/scaling_batch.png and
 OUT_DIR/scaling_seq.png. Nothing is written unless --out_dir is given.
 
-  .venv/bin/python -m benchmarks.scaling --out_dir=/tmp/scaling
+  .venv/bin/python -m benchmarks.scaling --out_dir=scaling
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""Trains the AlexNet sketch scorer: python -m scripts.train_alexnet --dataset=builtin --workdir=/tmp/alexnet."""
+"""Trains the AlexNet sketch scorer: python -m scripts.train_alexnet --dataset=builtin --workdir=workdirs/alexnet."""
 
 from absl import app
 from absl import flags

@@ -1,4 +1,4 @@
-"""Trains Sketch RNN: python -m scripts.train_sketch_rnn --dataset=builtin --workdir=/tmp/sketch."""
+"""Trains Sketch RNN: python -m scripts.train_sketch_rnn --dataset=builtin --workdir=workdirs/sketch."""
 
 from absl import app
 from absl import flags

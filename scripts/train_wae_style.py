@@ -1,4 +1,4 @@
-"""Trains the WAE style model: python -m scripts.train_wae_style --data_dir=photos --vgg_weights=random --workdir=/tmp/wae."""
+"""Trains the WAE style model: python -m scripts.train_wae_style --data_dir=photos --workdir=workdirs/wae."""
 
 from absl import app
 from absl import flags

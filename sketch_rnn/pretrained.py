@@ -51,9 +51,9 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
     """
     if spec in (None, "", "magenta_js"):
         return (gen.scale_factor / JS_PIXEL_FACTOR,
-                f"info.scale_factor / {JS_PIXEL_FACTOR:g} of {gen.path} (magenta-js canvas pixels)")
+                f"info.scale_factor / {JS_PIXEL_FACTOR:g} of {files.display_path(gen.path)} (magenta-js canvas pixels)")
     if spec == "scale_factor":
-        return gen.scale_factor, f"info.scale_factor of {gen.path}"
+        return gen.scale_factor, f"info.scale_factor of {files.display_path(gen.path)}"
     try:
         value = float(spec)
     except (TypeError, ValueError):
@@ -65,7 +65,7 @@ def resolve_normaliser(spec, gen, max_seq_len=250):
         return value, "given"
     source = str(spec).split(":", 1)[0] if not os.path.exists(str(spec)) else str(spec)
     splits = stroke_data.load_strokes([source], max_seq_len=max_seq_len)
-    return float(splits.scale_factor), f"std of the train split of {source}"
+    return float(splits.scale_factor), f"std of the train split of {files.display_path(source)}"
 
 
 def config_for(gen):
@@ -145,7 +145,7 @@ def import_gen_json(path, workdir, normaliser=None, overwrite=False):
     config = config_for(gen)
     model, step, optimizer = train_lib.build(config, strategies.make_strategy("default"))
     assign_weights(model, gen)
-    source = {"file": str(pathlib.Path(path).resolve()), "sha256": gen.sha256,
+    source = {"file": files.display_path(path), "sha256": gen.sha256,
               "info": gen.info, "normaliser": scale, "normaliser_from": how}
     info = {"scale_factor": scale, "class_names": [gen.name], "max_seq_len": gen.max_seq_len,
             "num_train": 0, "num_valid": 0, "num_test": 0, SOURCE_KEY: source}

@@ -61,7 +61,7 @@ def find_models(sketch_model, style_model, demo_out, models_dir=None):
     if not sketches and not found[1]:
         raise DataError(
             f"no --sketch_model or --style_model given, no demo exports in {demo}/ and no "
-            f"models in {models_dir}/. Make them with the demo (README.md, about 10 minutes "
+            f"models in {models_dir}/. Make them with the demo (README.md, 7 to 27 minutes "
             f"on 2 CPU cores):\n  {DEMO_COMMAND}\nor rebuild a trained model "
             "(python -m scripts.reproduce_sketch_rnn --list), or pass --sketch_model=WORKDIR "
             "and/or --style_model=WORKDIR.")

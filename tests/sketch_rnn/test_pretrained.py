@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common import files
 from common.errors import DataError, WorkdirError
 from sketch_rnn.client import SketchModel
 from sketch_rnn import configs, js_format, losses, pretrained, train
@@ -57,7 +58,7 @@ def test_import_writes_a_run_and_matches_numpy(imported, shared_data, name):
     config, source = pretrained.read_workdir_config(workdir)
     assert (config.conditional, config.dec_model, config.dec_rnn_size, config.num_mixture) == (
         False, "lstm", gen.num_units, gen.num_mixture)
-    assert config.max_seq_len == gen.max_seq_len and source["file"] == str(path.resolve())
+    assert config.max_seq_len == gen.max_seq_len and source["file"] == files.display_path(path)
     assert tf.train.latest_checkpoint(str(workdir / "checkpoints"))
     model = SketchModel(workdir)
     assert set(model.meta["signatures"]) == SIGNATURES

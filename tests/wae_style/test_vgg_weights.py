@@ -26,7 +26,7 @@ from wae_style import vgg_weights as vw
 
 REPO = str(REPO_ROOT)
 SHARED_WEIGHTS = SHARED_DATA / "weights" / "vgg16_imagenet_notop.weights.h5"
-# From /work/shared/data/weights/README.md.
+# From ../shared/data/weights/README.md.
 SHARED_SHA256 = "a2f51117308129c3de9a523c91d35160eb75a6a9e5db1e2afb4f48e48dfb733a"
 LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
 
