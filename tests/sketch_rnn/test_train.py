@@ -205,7 +205,8 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
     assert "OK (2, 12, 3) (2, 12, 3) (2, 12, 3) sketch_rnn" in out
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    trainers.skip_exports(monkeypatch, train.export_lib)
     trainers.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
                                                steps=3)
 

@@ -69,6 +69,12 @@ def check_resume_equals_uninterrupted(train, make_config, tmp_path, steps, prefi
     return a
 
 
+def skip_exports(monkeypatch, export_lib):
+    """Trainers save without writing SavedModels (an empty export/): for tests of checkpoints
+    and resume, where the export, tested on its own, would take most of the time."""
+    monkeypatch.setattr(export_lib, "export", lambda *args, **kwargs: None)
+
+
 def check_incompatible_config_refused(train, config, workdir, **change):
     """Another config in the same workdir is refused with a clear WorkdirError."""
     with pytest.raises(WorkdirError, match="different config"):

@@ -81,7 +81,8 @@ def test_export_loads_without_the_package(one_step_run, tmp_path):
     assert "OK (2, 64, 64, 3) (2, 64, 64, 3) wae_style" in out
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    trainers.skip_exports(monkeypatch, train.export_lib)
     trainers.check_resume_equals_uninterrupted(train.train_and_evaluate, _config, tmp_path,
                                                steps=2, eval_every=2)
 

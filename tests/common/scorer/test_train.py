@@ -199,7 +199,8 @@ def test_incompatible_config_is_refused(one_step_run):
                                                workdir, dropout=0.1)
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    trainers.skip_exports(monkeypatch, scorer_train.export_lib)
     a = trainers.check_resume_equals_uninterrupted(
         scorer_train.train_and_evaluate, _config, tmp_path, steps=3, prefix="model/",
         eval_every=10, log_every=10)
