@@ -382,15 +382,37 @@ def check_backtick_references(path, text, repo=REPO):
     return problems
 
 
+# --- shell variables in code blocks ----------------------------------------------------------
+
+_PY_FENCE = re.compile(r"^\s*```(?:python|py)\s*$")
+
+
+def check_variables(path, text):
+    """A Python block uses no shell variable ($DATA is not expanded there), and no shell
+    line defines a variable from itself (DATA=$DATA)."""
+    problems, lang = [], None
+    for n, line in enumerate(text.split("\n"), 1):
+        if _FENCE.match(line):
+            lang = ("python" if _PY_FENCE.match(line) else "other") if lang is None else None
+            continue
+        if lang == "python" and re.search(r"\$\{?[A-Z_]{2,}", line):
+            problems.append(f"{path.name}:{n}: shell variable in Python code")
+        m = re.match(r"\s*([A-Za-z_]\w*)=\$\{?\1\b", line)
+        if lang == "other" and m:
+            problems.append(f"{path.name}:{n}: {m.group(1)} defined from itself")
+    return problems
+
+
 MARKDOWN_CHECKS = (check_links, check_absolute_paths, check_wording, check_commands,
-                   check_backtick_references)
+                   check_backtick_references, check_variables)
+TEXT_ONLY = (check_links, check_absolute_paths, check_wording, check_variables)
 
 
 def check_markdown(path, repo=REPO):
     text = path.read_text()
     out = []
     for check in MARKDOWN_CHECKS:
-        out += check(path, text) if check in (check_links, check_absolute_paths, check_wording) \
+        out += check(path, text) if check in TEXT_ONLY \
             else check(path, text, repo)
     return out
 
@@ -431,7 +453,7 @@ def test_markdown(check):
     problems = []
     for path in markdown_files():
         text = path.read_text()
-        found = check(path, text) if check in (check_links, check_absolute_paths, check_wording) \
+        found = check(path, text) if check in TEXT_ONLY \
             else check(path, text, REPO)
         problems += [f"{_relative(path.parent)}/{p}" for p in found]
     assert not problems, "\n".join(problems)
@@ -536,6 +558,11 @@ def test_the_checks_report_planted_mistakes(tmp_path):
                  "${DATA}/sketches/. Missing: $DATA/sketches/b.npz and ../shared/data/images/x/*")
     missing = [p.split("no shared data ")[1] for p in check_data_paths(page, data_text, data)]
     assert missing == ["$DATA/sketches/b.npz", "../shared/data/images/x/"]
+
+    shell = ("```python\nload('$DATA/x.npz')\n```\n```bash\nDATA=$DATA; D=$DATA/s\nA=$B\n```\n"
+             "DATA=$DATA in prose\n")
+    assert [p.split(": ", 1)[1] for p in check_variables(page, shell)] == [
+        "shell variable in Python code", "DATA defined from itself"]
 
     words = [p.split("wording ")[1] for p in check_wording(page, text)]
     assert words == ["'issue 12'", "'#37'", "'lent'", "'session'", "'reclaimed'", "'work period'",
