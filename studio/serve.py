@@ -1,6 +1,7 @@
 """Serving the studio: which models to load (flags, workdir folders, the demo's), and the server."""
 
 import ipaddress
+import json
 import pathlib
 
 from werkzeug.serving import make_server
@@ -16,6 +17,25 @@ def _is_export(path):
     return (path / "saved_model.pb").is_file() or (path / "export" / "saved_model.pb").is_file()
 
 
+def export_kind(path):
+    """The "model" an export or workdir's export says it is ("sketch_rnn", "wae_style",
+    "alexnet"), read from its metadata.json without loading it; None when unreadable."""
+    path = pathlib.Path(path)
+    for side in (path / "metadata.json", path / "export" / "metadata.json"):
+        if side.is_file():
+            try:
+                kind = json.loads(side.read_text()).get("model")
+            except (ValueError, AttributeError, OSError):
+                return None
+            return kind if isinstance(kind, str) else None
+    return None
+
+
+def _workdirs(folder):
+    """The workdirs with an export in `folder`, sorted by name."""
+    return sorted(p for p in pathlib.Path(folder).iterdir() if p.is_dir() and _is_export(p))
+
+
 def expand_sketch_models(paths):
     """--sketch_model values -> export paths: a folder that is no export stands for the
     exports of the workdirs inside it (sorted by name).
@@ -29,7 +49,14 @@ def expand_sketch_models(paths):
         if _is_export(path) or not path.is_dir():
             out.append(path)  # Loading names a bad path.
             continue
-        inside = sorted(p for p in path.iterdir() if p.is_dir() and _is_export(p))
+        inside = []
+        for p in _workdirs(path):
+            kind = export_kind(p)
+            if kind in (None, "sketch_rnn"):  # Unreadable metadata: loading names the problem.
+                inside.append(p)
+            else:
+                print(f"note: {p} is a {kind!r} model, not a Sketch RNN; left out of the picker",
+                      flush=True)
         if not inside:
             raise DataError(f"--sketch_model={value}: not an export, a workdir with export/, or "
                             "a folder of such workdirs")
@@ -39,7 +66,8 @@ def expand_sketch_models(paths):
 
 def find_models(sketch_model, style_model, demo_out, models_dir=None):
     """The model paths to load: the flags, or else the demo's exports and the models in
-    `models_dir` (e.g. `scripts.reproduce_sketch_rnn`'s workdirs) that exist.
+    `models_dir` (e.g. `scripts.reproduce_sketch_rnn`'s workdirs) that exist: its Sketch RNNs
+    join the picker after the demo's, and its first WAE (by name) replaces the demo's.
 
     Returns:
         (list of Sketch RNN export paths, style export path or None).
@@ -55,9 +83,19 @@ def find_models(sketch_model, style_model, demo_out, models_dir=None):
     found = [demo / name / "export" for name in ("sketch_rnn", "wae_style")]
     found = [p if (p / "saved_model.pb").is_file() else None for p in found]
     sketches = [found[0]] if found[0] else []
+    styles = []
     if models_dir is not None and pathlib.Path(models_dir).is_dir():
-        sketches += [p / "export" for p in sorted(pathlib.Path(models_dir).iterdir())
-                     if p.is_dir() and (p / "export" / "saved_model.pb").is_file()]
+        for p in _workdirs(models_dir):
+            kind = export_kind(p)
+            if kind == "wae_style":
+                styles.append(p / "export")
+            elif kind in (None, "sketch_rnn"):
+                sketches.append(p / "export")
+    if styles:  # A WAE trained into models/ is preferred to the demo's small one.
+        if len(styles) > 1:
+            print(f"note: {len(styles)} WAE models in {models_dir}/; serving {styles[0].parent} "
+                  "(--style_model picks another)", flush=True)
+        found[1] = styles[0]
     if not sketches and not found[1]:
         raise DataError(
             f"no --sketch_model or --style_model given, no demo exports in {demo}/ and no "
@@ -69,7 +107,8 @@ def find_models(sketch_model, style_model, demo_out, models_dir=None):
         print(f"note: {demo / 'sketch_rnn' / 'export'} not found; that panel stays off",
               flush=True)
     if not found[1]:
-        print(f"note: {demo / 'wae_style' / 'export'} not found; that panel stays off",
+        where = f" and no WAE in {models_dir}/" if models_dir is not None else ""
+        print(f"note: {demo / 'wae_style' / 'export'} not found{where}; that panel stays off",
               flush=True)
     return sketches, found[1]
 

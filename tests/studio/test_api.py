@@ -598,6 +598,22 @@ def test_serve_finds_demo_exports(tmp_path, capsys):
                    tmp_path / "wae_style" / "export")
     with pytest.raises(DataError, match="reproduce_sketch_rnn"):
         serve.find_models(None, None, tmp_path / "none", tmp_path / "none")
+    # A WAE trained into models/ replaces the demo's; a scorer is no picker entry.
+    for name, kind in (("my_wae", "wae_style"), ("scorer", "alexnet"), ("z_wae", "wae_style")):
+        (models / name / "export").mkdir(parents=True)
+        (models / name / "export" / "saved_model.pb").write_bytes(b"")
+        (models / name / "export" / "metadata.json").write_text(json.dumps({"model": kind}))
+    capsys.readouterr()
+    got = serve.find_models(None, None, tmp_path, models)
+    assert got == ([models / "sheep_finetuned" / "export", models / "sheep_google" / "export"],
+                   models / "my_wae" / "export")
+    assert "serving " + str(models / "my_wae") in capsys.readouterr().out
+    assert serve.expand_sketch_models([str(models)]) == [models / "sheep_finetuned",
+                                                         models / "sheep_google"]
+    out = capsys.readouterr().out
+    assert "my_wae is a 'wae_style' model" in out and "scorer is a 'alexnet' model" in out
+    assert serve.export_kind(models / "my_wae") == "wae_style"
+    assert serve.export_kind(models / "sheep_google") is None
     assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1")
     assert not serve.is_loopback("0.0.0.0")
 
