@@ -24,7 +24,7 @@ def parse_sketch_ref(ref):
     return path, split, index
 
 
-def read_sketches(path, split=None, ref=None):
+def read_sketches(path, split=None, ref=None, max_sketches=None):
     """All raw stroke-3 sketches of one file: (list of arrays, a description of where).
 
     ndjson (QuickDraw raw or simplified) goes through the QuickDraw recipe
@@ -37,8 +37,8 @@ def read_sketches(path, split=None, ref=None):
     ref = ref or path
     if not os.path.isfile(path):
         raise DataError(f"{ref}: no such file {path!r}")
-    if path.endswith(".ndjson"):
-        return list(load_ndjson(path).sketches), path
+    if path.endswith(".ndjson"):  # max_sketches: parse no further than needed.
+        return list(load_ndjson(path, max_sketches=max_sketches).sketches), path
     if path.endswith(".npz"):
         split = split or "test"
         data = load_npz(path)
@@ -55,7 +55,7 @@ def load_sketch(ref):
         DataError: missing or unreadable file, unknown extension, index out of range.
     """
     path, split, index = parse_sketch_ref(ref)
-    sketches, where = read_sketches(path, split, ref)
+    sketches, where = read_sketches(path, split, ref, max_sketches=index + 1 if index >= 0 else None)
     if not -len(sketches) <= index < len(sketches):
         raise DataError(f"{ref}: index {index} out of range; {where} holds {len(sketches)} "
                         "readable sketches")

@@ -179,7 +179,8 @@ def drawing_to_stroke3(drawing, simplify=True, epsilon=2.0):
     return s3.astype(np.int16)
 
 
-def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=False):
+def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=False,
+                max_sketches=None):
     """Reads a QuickDraw ndjson file (raw or simplified) into stroke-3 sketches.
 
     Args:
@@ -190,6 +191,8 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=Fa
         epsilon: RDP tolerance.
         keep_lines: also keep each sketch's line (QuickDrawFile.lines), e.g. to copy drawings
             unchanged.
+        max_sketches: stop after this many readable sketches (None: the whole file), so one
+            drawing of a large class file is read in a moment.
 
     Returns:
         QuickDrawFile.
@@ -207,6 +210,8 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=Fa
         raise DataError(f"{path}: cannot read ({e})") from None
     result = QuickDrawFile(path=path)
     for lineno, raw in enumerate(raw_lines, start=1):
+        if max_sketches is not None and len(result.sketches) >= max_sketches:
+            break
         if not raw.strip():
             continue
         try:

@@ -244,6 +244,21 @@ def test_load_sketch_refs(sketches_dir):
         sketch_files.load_sketch("missing.ndjson:1")
 
 
+def test_one_drawing_of_an_ndjson_is_read_without_the_rest(tmp_path):
+    good = '{"key_id": "%d", "drawing": [[[0, %d], [0, 5]]]}'
+    path = tmp_path / "cls.ndjson"
+    path.write_text("\n".join([good % (0, 1), good % (1, 2), "{broken"]
+                              + [good % (i, 3) for i in range(2, 5)]) + "\n")
+    assert np.array_equal(sketch_files.load_sketch(f"{path}:1"),
+                          sketch_files.read_sketches(str(path))[0][1])
+    with open(path, "a") as f:  # A line that would fail on_error="raise" after the drawing.
+        f.write("not json\n")
+    assert len(sketch_files.read_sketches(str(path), max_sketches=2)[0]) == 2
+    assert sketch_files.load_sketch(f"{path}:-1").shape == (2, 3)  # Negative: the whole file.
+    with pytest.raises(DataError, match="holds 5 readable sketches"):
+        sketch_files.load_sketch(f"{path}:5")
+
+
 def test_score_sketches_per_class_json_and_cli(exports, sketches_dir, tmp_path):
     raw = sketches_dir / "quickdraw_exupery_raw"
     out = tmp_path / "scores.json"

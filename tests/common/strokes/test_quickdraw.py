@@ -119,6 +119,9 @@ def test_garbage_lines_skipped_or_raised(tmp_path):
     assert qd.lines == []  # Kept only on request: then each good sketch's line, as read.
     kept = Q.load_ndjson(path, keep_lines=True)
     assert kept.lines == [good.encode(), good.replace('"1"', '"2"').encode()]
+    first = Q.load_ndjson(path, max_sketches=1)  # Stops at the first readable sketch.
+    assert first.key_ids == ["1"] and first.n_skipped == 0
+    assert Q.load_ndjson(path, max_sketches=5).key_ids == ["1", "2"]
     with pytest.raises(DataError, match=r"mixed.ndjson:2:"):
         Q.load_ndjson(path, on_error="raise")
     with pytest.raises(DataError, match="nothere.ndjson"):
