@@ -17,7 +17,7 @@ def _model_name(model):
     names = model.class_names
     return names[0] if len(names) == 1 else pathlib.Path(model.path).parent.name
 
-def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
+def score(model_paths, inputs, out=None, normaliser=None, batch_size=100, max_per_file=None):
     """Scores drawings under Sketch RNN exports by likelihood (the `log_likelihood` signature).
 
     Args:
@@ -27,15 +27,20 @@ def score(model_paths, inputs, out=None, normaliser=None, batch_size=100):
         normaliser: None (each export's own), a number, or "inputs": the std of all the
             inputs' offsets, one normaliser for every model.
         batch_size: sketches per call.
+        max_per_file: score only the first this many readable sketches of each file (None:
+            all); an ndjson is parsed no further.
 
     Returns:
         The report dict.
     """
     if not model_paths:
         raise DataError("give at least one --model")
+    if max_per_file is not None and max_per_file < 1:
+        raise DataError(f"max_per_file={max_per_file} must be >= 1")
     classes = {}
     for name, path, split in expand_inputs(inputs):
-        sketches, _ = sketch_files.read_sketches(path, split)
+        sketches, _ = sketch_files.read_sketches(path, split, max_sketches=max_per_file)
+        sketches = sketches[:max_per_file]
         if not sketches:
             raise DataError(f"{path}: no readable sketches")
         classes.setdefault(name, []).extend(np.asarray(s, np.float32) for s in sketches)

@@ -15,13 +15,15 @@ flags.DEFINE_string("normaliser", None, "Score every model with this normaliser:
                     "'inputs' (the std of all the inputs' offsets). Default: each model's own.")
 flags.DEFINE_string("out", None, "JSON file for per-sketch and per-class values.")
 flags.DEFINE_integer("batch_size", 100, "Sketches per call.")
+flags.DEFINE_integer("max_per_file", None, "Score only the first N readable sketches of each "
+                     "file (a large class file is read no further).")
 
 
 def main(argv):
     del argv
     cli.quiet_logging()
     cli.exit_on_error(scoring.score, FLAGS.model, FLAGS.input, FLAGS.out, FLAGS.normaliser,
-                      FLAGS.batch_size)
+                      FLAGS.batch_size, FLAGS.max_per_file)
 
 
 def run():

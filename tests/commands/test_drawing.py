@@ -276,6 +276,11 @@ def test_score_sketches_per_class_json_and_cli(exports, sketches_dir, tmp_path):
     # Another normaliser: the model sees other offsets.
     again = scoring.score([exports[0]], [str(raw / "fork.ndjson")], normaliser=2 * saved["normaliser"])
     assert again["models"][name]["classes"]["fork"]["nll_offsets"] != fork["nll_offsets"]
+    first = scoring.score([exports[0]], [str(raw / "fork.ndjson")], normaliser=saved["normaliser"],
+                          max_per_file=3)["models"][name]["classes"]["fork"]
+    assert first["n"] == 3 and first["nll"] == fork["nll"][:3]
+    with pytest.raises(DataError, match="max_per_file=0"):
+        scoring.score([exports[0]], [str(raw / "fork.ndjson")], max_per_file=0)
     proc = subprocess.run([sys.executable, "-m", "scripts.score_sketches", f"--model={exports[0]}",
                            f"--input={raw / 'moon.ndjson'}", "--input=nope.npz:test"],
                           capture_output=True, text=True, timeout=300)
