@@ -40,7 +40,6 @@ def score(model_paths, inputs, out=None, normaliser=None, batch_size=100, max_pe
     classes = {}
     for name, path, split in expand_inputs(inputs):
         sketches, _ = sketch_files.read_sketches(path, split, max_sketches=max_per_file)
-        sketches = sketches[:max_per_file]
         if not sketches:
             raise DataError(f"{path}: no readable sketches")
         classes.setdefault(name, []).extend(np.asarray(s, np.float32) for s in sketches)

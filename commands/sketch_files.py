@@ -29,7 +29,8 @@ def read_sketches(path, split=None, ref=None, max_sketches=None):
 
     ndjson (QuickDraw raw or simplified) goes through the QuickDraw recipe
     (common.strokes.quickdraw.load_ndjson); npz through the safe loader (split "test" by default).
-    A raw ndjson drawing comes out in QuickDraw's 256-pixel units.
+    A raw ndjson drawing comes out in QuickDraw's 256-pixel units. max_sketches keeps only the
+    first that many (an ndjson is parsed no further).
 
     Raises:
         DataError: missing or unreadable file, unknown extension or split.
@@ -44,7 +45,7 @@ def read_sketches(path, split=None, ref=None, max_sketches=None):
         data = load_npz(path)
         if split not in data:
             raise DataError(f"{ref}: no split {split!r} in {path} (it has {sorted(data)})")
-        return list(data[split]), f"{path} [{split}]"
+        return list(data[split])[:max_sketches], f"{path} [{split}]"
     raise DataError(f"{ref}: expected an .ndjson or .npz file")
 
 

@@ -23,6 +23,19 @@ def resolve_export(path):
     return path
 
 
+def side_metadata(export_dir):
+    """The metadata.json written beside a SavedModel folder, as a dict; None when it is
+    absent, unreadable or not an object. Imports no TensorFlow."""
+    side = pathlib.Path(export_dir) / "metadata.json"
+    if not side.is_file():
+        return None
+    try:
+        meta = json.loads(side.read_text())
+    except (ValueError, OSError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def load_export(path, kind):
     """Loads an export of `kind` ("sketch_rnn", "wae_style", "alexnet"); returns (path, model, meta).
 
@@ -34,14 +47,9 @@ def load_export(path, kind):
     """
     import tensorflow as tf  # Here, so resolve_export works without it.
     path = resolve_export(path)
-    side = path / "metadata.json"
-    if side.is_file():
-        try:
-            found = json.loads(side.read_text()).get("model")
-        except (ValueError, AttributeError, OSError):
-            found = kind
-        if found != kind:
-            raise DataError(f"{path}: a {found!r} export, expected {kind!r}")
+    side = side_metadata(path)
+    if side is not None and side.get("model") != kind:
+        raise DataError(f"{path}: a {side.get('model')!r} export, expected {kind!r}")
     # Inference exports drop the fused recurrence's custom gradients on purpose (see
     # sketch_rnn/export.py); TF warns once per function about that. Hide just those.
     loggers = [tf.get_logger(), logging.getLogger("absl")]

@@ -1,12 +1,13 @@
 """Serving the studio: which models to load (flags, workdir folders, the demo's), and the server."""
 
 import ipaddress
-import json
 import pathlib
 
 from werkzeug.serving import make_server
 
 from common.errors import DataError
+from common.exports import resolve_export
+from common.exports import side_metadata
 from studio import server
 
 DEMO_COMMAND = ("test -x .venv/bin/python || python3 -m venv .venv && "
@@ -20,15 +21,8 @@ def _is_export(path):
 def export_kind(path):
     """The "model" an export or workdir's export says it is ("sketch_rnn", "wae_style",
     "alexnet"), read from its metadata.json without loading it; None when unreadable."""
-    path = pathlib.Path(path)
-    for side in (path / "metadata.json", path / "export" / "metadata.json"):
-        if side.is_file():
-            try:
-                kind = json.loads(side.read_text()).get("model")
-            except (ValueError, AttributeError, OSError):
-                return None
-            return kind if isinstance(kind, str) else None
-    return None
+    kind = (side_metadata(resolve_export(path)) or {}).get("model")
+    return kind if isinstance(kind, str) else None
 
 
 def _workdirs(folder):
