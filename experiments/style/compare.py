@@ -1,7 +1,9 @@
 """WAE transfers against Gatys (and optional peers) on the same VGG: losses, time per image, a grid."""
 
 import dataclasses
+import importlib.metadata
 import json
+import os
 import pathlib
 import time
 
@@ -12,6 +14,7 @@ from common.images import io as images_lib
 from common.images import grid as render
 from common.errors import DataError, WorkdirError
 from common.files import display_path
+from common import hardware
 from common.training import checkpoints as checkpoints_lib
 from common.training import layout
 from experiments.style import baselines
@@ -196,10 +199,37 @@ def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_wei
               "styles": [display_path(p) for p in styles],
               "iterations": iterations, "vgg_weights": display_path(config0.vgg_weights),
               "vgg_weights_sha256": config0.vgg_weights_sha256, "peers": list(peers),
-              "results": rows, "goals": goals(rows, gatys_name)}
+              "results": rows, "goals": goals(rows, gatys_name), "machine": machine(peers)}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown(report) + "\n")
     return report
+
+
+# CPU flags that change conv and int8 speed or results (the seconds and Magenta's outputs).
+_REPORTED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+
+
+def machine(peers=(), flags=None, model=None):
+    """What the times and the peers' outputs were measured on: CPU, cores, package versions.
+
+    Args:
+      peers: the peer methods run (their packages' versions are added).
+      flags, model: CPU flags and model name to report instead of this machine's (tests).
+
+    Returns:
+      {"cpu", "cpu_flags" (those of _REPORTED_FLAGS it has), "cpu_count", "tensorflow",
+      and "onnxruntime" where a peer ran}.
+    """
+    flags = hardware.cpu_flags() if flags is None else set(flags)
+    out = {"cpu": hardware.cpu_model() if model is None else model,
+           "cpu_flags": [f for f in _REPORTED_FLAGS if f in flags],
+           "cpu_count": os.cpu_count(), "tensorflow": tf.__version__}
+    if peers:
+        try:
+            out["onnxruntime"] = importlib.metadata.version("onnxruntime")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 def _row_label(name):
@@ -261,6 +291,12 @@ def markdown(report):
         cb = f"{r['checkerboard_ratio']:.3f}" if "checkerboard_ratio" in r else "-"
         lines.append(f"| {name} | {r['content_loss']:.4g} | {r['style_loss']:.4g} | {cb} | "
                      f"{sec} | {px} |")
+    m = report.get("machine")
+    if m:
+        versions = ", ".join(f"{k} {m[k]}" for k in ("tensorflow", "onnxruntime") if k in m)
+        lines += ["", f"Measured on {m['cpu']} ({m['cpu_count']} cores; "
+                  f"{' '.join(m['cpu_flags']) or 'none of ' + ' '.join(_REPORTED_FLAGS)}), "
+                  f"{versions}."]
     names = [n for n in rows if n != "content image itself"]
     lines += ["", f"Grid rows (`grid.png`): content, style, {', '.join(names)}.",
               "The checkerboard ratio is the outputs' share of spectral power at the "

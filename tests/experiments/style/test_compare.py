@@ -1,11 +1,13 @@
 """Tests for experiments.style.compare: WAE transfers against Gatys (and the Magenta peer) on the same VGG."""
 
 import json
+import os
 import shutil
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from common.errors import DataError, WorkdirError
@@ -69,6 +71,25 @@ def test_compare_two_models_and_gatys(tmp_path, images):
         assert g["models"][name]["reconstruction_vs_gatys"] == pytest.approx(
             rows[name]["reconstruction_content_loss"] / rows["Gatys (2 it.)"]["content_loss"])
     assert "| WAE a (content_dim 32) | " in md.split("reconstruction content loss")[1]
+    # The times come with what they were measured on.
+    assert report["machine"]["tensorflow"] == tf.__version__
+    assert report["machine"]["cpu_count"] == os.cpu_count()
+    assert f"Measured on {report['machine']['cpu']} " in md
+
+
+def test_machine_reports_the_cpu_and_its_relevant_flags():
+    m = compare.machine(flags={"avx2", "fma", "avx512_bf16", "sse4_2"}, model="Some CPU")
+    assert m["cpu"] == "Some CPU" and m["cpu_flags"] == ["avx2", "avx512_bf16"]
+    assert "onnxruntime" not in m
+    report = {"pairs": 1, "vgg_weights": "imagenet", "iterations": 2, "machine": m,
+              "results": {"Gatys (2 it.)": {"content_loss": 1.0, "style_loss": 2.0}}}
+    assert "Measured on Some CPU (" in compare.markdown(report)
+    assert "avx2 avx512_bf16), tensorflow " in compare.markdown(report)
+    none = dict(m, cpu_flags=[])
+    assert "none of avx2" in compare.markdown(dict(report, machine=none))
+    # Reports written before the machine was recorded still render.
+    del report["machine"]
+    assert "Measured on" not in compare.markdown(report)
 
 
 def test_goals_mark_each_wae_against_gatys():
@@ -127,6 +148,7 @@ def test_compare_with_the_magenta_peer(tmp_path, images):
     # Content, style, WAE, Gatys, Magenta: 128 px cells, 2 px pads, label margins.
     assert grid.shape[0] > 5 * 130 + 2 and grid.shape[1] > 130 + 2
     assert f"| {name} |" in (tmp_path / "out" / "report.md").read_text()
+    assert report["machine"]["onnxruntime"]  # Its int8 kernels depend on the version and CPU.
 
 
 def test_magenta_output_follows_the_style(tmp_path):
