@@ -5,9 +5,7 @@ import datetime
 import http.client
 import ipaddress
 import json
-import os
 import pathlib
-import platform
 import threading
 import time
 import urllib.parse
@@ -24,12 +22,6 @@ MAX_REQUESTS = 100_000
 # A zigzag and a line in canvas pixels, as the page sends them (first row absolute).
 DRAWING = ([[100.0, 100.0, 0]] + [[6.0, (-1) ** i * 9.0, 0] for i in range(20)] + [[0.0, 0.0, 1]]
            + [[-90.0, 80.0, 0]] + [[4.0, -2.5, 0]] * 15 + [[1.0, 1.0, 1]])
-
-
-def machine():
-    """CPU model, core count and 1-minute load average of this host."""
-    cpu = hardware.cpu_model(default=platform.machine())
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def check_loopback(url):
@@ -159,7 +151,7 @@ def main(argv=None):
             summary = run_load(host, port, c, args.duration, args.max_requests, args.n,
                                args.temperature)
             summary.update(info)
-            summary.update(name="serve_load", machine=machine(), date=datetime.datetime.now(
+            summary.update(name="serve_load", machine=hardware.describe(), date=datetime.datetime.now(
                 datetime.timezone.utc).isoformat(timespec="seconds"))
             print(json.dumps(summary), flush=True)
             results.append(summary)

@@ -1,8 +1,6 @@
 """Shared benchmark helpers: warm-up, timed repetitions, median/min/max, peak RSS and JSON lines."""
 
 import json
-import os
-import platform
 import resource
 import statistics
 import sys
@@ -18,18 +16,8 @@ def peak_rss_mb():
 
 
 def machine():
-    """A short description of the host: CPU model, core count, load average, TF version."""
-    cpu = hardware.cpu_model(default=platform.processor() or platform.machine())
-    info = {"cpu": cpu, "cores": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
-    try:
-        import tensorflow as tf
-        info["tf"] = tf.__version__
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            info["gpu"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
-    except ImportError:
-        pass
-    return info
+    """What the figures were measured on (common.hardware.describe): CPU, flags, cores, load, TF."""
+    return hardware.describe()
 
 
 def gpu_memory_mb(device="GPU:0"):

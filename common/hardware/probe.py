@@ -101,13 +101,6 @@ def cache_dir():
     return pathlib.Path(base) / "sketchstyle"
 
 
-def _threads():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # Not Linux.
-        return os.cpu_count() or 1
-
-
 def _gpus(flags):
     """This machine's GPUs; none when judging injected CPU flags."""
     if flags is not None:
@@ -131,7 +124,7 @@ def cache_key(matmuls=(), convs=(), jit_compile=True, flags=None):
         break
     flags = sorted(hardware.cpu_flags() if flags is None else flags)
     return {"cpu": hardware.cpu_model(), "flags": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:16],
-            "device": device, "tensorflow": tf.__version__, "threads": _threads(),
+            "device": device, "tensorflow": tf.__version__, "threads": hardware.cores(),
             "jit_compile": bool(jit_compile), "matmuls": [[int(n) for n in s] for s in matmuls],
             "convs": [[int(n) for n in s] for s in convs], "probe": PROBE_VERSION}
 

@@ -3,7 +3,6 @@
 import dataclasses
 import importlib.metadata
 import json
-import os
 import pathlib
 import time
 
@@ -206,24 +205,14 @@ def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_wei
 
 
 # CPU flags that change conv and int8 speed or results (the seconds and Magenta's outputs).
-_REPORTED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
-
-
 def machine(peers=(), flags=None, model=None):
-    """What the times and the peers' outputs were measured on: CPU, cores, package versions.
+    """What the times and the peers' outputs were measured on (common.hardware.describe).
 
     Args:
-      peers: the peer methods run (their packages' versions are added).
+      peers: the peer methods run (then the onnxruntime version is added).
       flags, model: CPU flags and model name to report instead of this machine's (tests).
-
-    Returns:
-      {"cpu", "cpu_flags" (those of _REPORTED_FLAGS it has), "cpu_count", "tensorflow",
-      and "onnxruntime" where a peer ran}.
     """
-    flags = hardware.cpu_flags() if flags is None else set(flags)
-    out = {"cpu": hardware.cpu_model() if model is None else model,
-           "cpu_flags": [f for f in _REPORTED_FLAGS if f in flags],
-           "cpu_count": os.cpu_count(), "tensorflow": tf.__version__}
+    out = hardware.describe(flags=flags, model=model)
     if peers:
         try:
             out["onnxruntime"] = importlib.metadata.version("onnxruntime")
@@ -293,9 +282,10 @@ def markdown(report):
                      f"{sec} | {px} |")
     m = report.get("machine")
     if m:
-        versions = ", ".join(f"{k} {m[k]}" for k in ("tensorflow", "onnxruntime") if k in m)
-        lines += ["", f"Measured on {m['cpu']} ({m['cpu_count']} cores; "
-                  f"{' '.join(m['cpu_flags']) or 'none of ' + ' '.join(_REPORTED_FLAGS)}), "
+        versions = ", ".join(f"{k} {m[k]}" for k in ("tensorflow", "onnxruntime") if m.get(k))
+        cores = m.get("cores", m.get("cpu_count"))  # "cpu_count" in older reports.
+        lines += ["", f"Measured on {m['cpu']} ({cores} cores; "
+                  f"{' '.join(m['cpu_flags']) or 'none of ' + ' '.join(hardware.REPORTED_FLAGS)}), "
                   f"{versions}."]
     names = [n for n in rows if n != "content image itself"]
     lines += ["", f"Grid rows (`grid.png`): content, style, {', '.join(names)}.",
