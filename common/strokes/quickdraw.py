@@ -179,6 +179,62 @@ def drawing_to_stroke3(drawing, simplify=True, epsilon=2.0):
     return s3.astype(np.int16)
 
 
+def _lines(f, max_bytes):
+    """(line number, bytes without the newline) for each line of binary file `f`, read one
+    at a time; a line over `max_bytes` comes as its length (an int) and is never held whole."""
+    lineno = 0
+    while True:
+        raw = f.readline(max_bytes + 1)
+        if not raw:
+            return
+        lineno += 1
+        if raw.endswith(b"\n"):
+            yield lineno, raw[:-1]
+            continue
+        if len(raw) <= max_bytes:  # The last line, without a newline.
+            yield lineno, raw
+            continue
+        n = len(raw)
+        while True:  # Count the rest of the long line in 1 MiB pieces.
+            chunk = f.readline(1 << 20)
+            if chunk.endswith(b"\n"):
+                n += len(chunk) - 1
+                break
+            n += len(chunk)
+            if not chunk:
+                break
+        yield lineno, n
+
+
+def _read_line(result, path, lineno, raw, on_error, simplify, epsilon, keep_lines):
+    """Appends line `lineno` of `path` to `result`, or counts it as skipped (see load_ndjson)."""
+    if isinstance(raw, bytes) and not raw.strip():
+        return
+    try:
+        if isinstance(raw, int):  # Too long: only its length was read.
+            raise DataError(f"line of {raw:,} bytes is longer than the "
+                            f"{MAX_LINE_BYTES:,} bytes read as one drawing")
+        rec = json.loads(raw.decode("utf-8"))
+        if not isinstance(rec, dict) or "drawing" not in rec:
+            raise DataError("line is not a JSON object with a 'drawing' key")
+        s3 = drawing_to_stroke3(rec["drawing"], simplify=simplify, epsilon=epsilon)
+    except (DataError, ValueError, UnicodeDecodeError, RecursionError) as e:
+        msg = f"{path}:{lineno}: {e}"
+        if on_error == "raise":
+            raise DataError(msg) from None
+        result.n_skipped += 1
+        result.skipped_lines.append(lineno)
+        result.errors.append(msg)
+        return
+    result.sketches.append(s3)
+    if keep_lines:
+        result.lines.append(raw.strip())
+    result.words.append(str(rec.get("word", "")))
+    result.key_ids.append(str(rec.get("key_id", "")))
+    recog = rec.get("recognized")
+    result.recognized.append(bool(recog) if recog is not None else None)
+
+
 def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=False,
                 max_sketches=None):
     """Reads a QuickDraw ndjson file (raw or simplified) into stroke-3 sketches.
@@ -203,40 +259,15 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=Fa
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
     path = os.fspath(path)
+    result = QuickDrawFile(path=path)
     try:
         with open(path, "rb") as f:
-            raw_lines = f.read().split(b"\n")
+            for lineno, raw in _lines(f, MAX_LINE_BYTES):
+                if max_sketches is not None and len(result.sketches) >= max_sketches:
+                    break
+                _read_line(result, path, lineno, raw, on_error, simplify, epsilon, keep_lines)
     except OSError as e:
         raise DataError(f"{path}: cannot read ({e})") from None
-    result = QuickDrawFile(path=path)
-    for lineno, raw in enumerate(raw_lines, start=1):
-        if max_sketches is not None and len(result.sketches) >= max_sketches:
-            break
-        if not raw.strip():
-            continue
-        try:
-            if len(raw) > MAX_LINE_BYTES:
-                raise DataError(f"line of {len(raw):,} bytes is longer than the "
-                                f"{MAX_LINE_BYTES:,} bytes read as one drawing")
-            rec = json.loads(raw.decode("utf-8"))
-            if not isinstance(rec, dict) or "drawing" not in rec:
-                raise DataError("line is not a JSON object with a 'drawing' key")
-            s3 = drawing_to_stroke3(rec["drawing"], simplify=simplify, epsilon=epsilon)
-        except (DataError, ValueError, UnicodeDecodeError, RecursionError) as e:
-            msg = f"{path}:{lineno}: {e}"
-            if on_error == "raise":
-                raise DataError(msg) from None
-            result.n_skipped += 1
-            result.skipped_lines.append(lineno)
-            result.errors.append(msg)
-            continue
-        result.sketches.append(s3)
-        if keep_lines:
-            result.lines.append(raw.strip())
-        result.words.append(str(rec.get("word", "")))
-        result.key_ids.append(str(rec.get("key_id", "")))
-        recog = rec.get("recognized")
-        result.recognized.append(bool(recog) if recog is not None else None)
     return result
 
 

@@ -1,5 +1,6 @@
 """Tests for common.strokes.quickdraw: drawing conversion, ndjson loading and Google's simplification."""
 
+import io
 import json
 
 import numpy as np
@@ -170,3 +171,29 @@ def test_compare_directories_without_overlap(tmp_path, sketches_dir):
     (tmp_path / "cat.ndjson").write_text("")
     with pytest.raises(DataError, match="no key_id"):
         Q.compare_directories([sketches_dir / RAW], tmp_path)
+
+
+def test_lines_are_read_one_at_a_time_and_long_ones_only_counted():
+    data = b"ab\n\n" + b"x" * 25 + b"\r\nlast" + b"\n" + b"y" * 11
+    got = list(Q._lines(io.BytesIO(data), max_bytes=10))
+    assert got == [(1, b"ab"), (2, b""), (3, 26), (4, b"last"), (5, 11)]
+    assert list(Q._lines(io.BytesIO(b"z" * 10), max_bytes=10)) == [(1, b"z" * 10)]
+    assert list(Q._lines(io.BytesIO(b""), max_bytes=10)) == []
+
+
+def test_max_sketches_stops_reading_the_file(tmp_path, monkeypatch):
+    line = json.dumps({"key_id": "1", "drawing": [[[0, 9], [0, 9]]]}).encode() + b"\n"
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(line * 20_000)  # About 1 MB.
+    read = []
+
+    class Counting(io.FileIO):
+        def readline(self, size=-1):
+            out = super().readline(size)
+            read.append(len(out))
+            return out
+
+    monkeypatch.setattr(Q, "open", lambda p, mode: Counting(p, mode), raising=False)
+    assert len(Q.load_ndjson(path, max_sketches=3).sketches) == 3
+    assert sum(read) <= 4 * len(line)
+    assert len(Q.load_ndjson(path).sketches) == 20_000
