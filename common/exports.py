@@ -23,6 +23,15 @@ def resolve_export(path):
     return path
 
 
+def is_export(path):
+    """True where `path` is a SavedModel folder or a workdir holding export/ (resolve_export)."""
+    try:
+        resolve_export(path)
+    except DataError:
+        return False
+    return True
+
+
 def side_metadata(export_dir):
     """The metadata.json written beside a SavedModel folder, as a dict; None when it is
     absent, unreadable or not an object. Imports no TensorFlow."""

@@ -6,16 +6,12 @@ import pathlib
 from werkzeug.serving import make_server
 
 from common.errors import DataError
-from common.exports import resolve_export
+from common.exports import is_export, resolve_export
 from common.exports import side_metadata
 from studio import server
 
 DEMO_COMMAND = ("test -x .venv/bin/python || python3 -m venv .venv && "
                 ".venv/bin/pip install -q -e . && .venv/bin/python -m scripts.demo")
-
-
-def _is_export(path):
-    return (path / "saved_model.pb").is_file() or (path / "export" / "saved_model.pb").is_file()
 
 
 def export_kind(path):
@@ -27,7 +23,7 @@ def export_kind(path):
 
 def _workdirs(folder):
     """The workdirs with an export in `folder`, sorted by name."""
-    return sorted(p for p in pathlib.Path(folder).iterdir() if p.is_dir() and _is_export(p))
+    return sorted(p for p in pathlib.Path(folder).iterdir() if p.is_dir() and is_export(p))
 
 
 def expand_sketch_models(paths):
@@ -40,7 +36,7 @@ def expand_sketch_models(paths):
     out = []
     for value in paths or ():
         path = pathlib.Path(value)
-        if _is_export(path) or not path.is_dir():
+        if is_export(path) or not path.is_dir():
             out.append(path)  # Loading names a bad path.
             continue
         inside = []

@@ -14,6 +14,8 @@ def test_resolve_export_takes_an_export_or_a_workdir_holding_one(tmp_path):
     (tmp_path / "run" / "export" / "saved_model.pb").write_bytes(b"")
     assert exports.resolve_export(tmp_path / "run") == tmp_path / "run" / "export"
     assert exports.resolve_export(tmp_path / "run" / "export") == tmp_path / "run" / "export"
+    assert exports.is_export(tmp_path / "run") and exports.is_export(tmp_path / "run" / "export")
+    assert not exports.is_export(tmp_path) and not exports.is_export(tmp_path / "missing")
 
 
 @pytest.mark.parametrize("name, words", [("missing", "missing: no such folder"),
