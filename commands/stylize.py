@@ -25,6 +25,8 @@ def load_images(paths, size, what, with_names=False):
             folder = images_io.load_image_folder([str(p)], size=size)
             for path, why in folder.skipped:
                 print(f"skipped {path}: {why}")
+            if not len(folder.paths):
+                raise DataError(f"--{what}={p}: a folder without a readable image file")
             out.extend(folder.images)
             names.extend(pathlib.Path(f).stem for f in folder.paths)
         else:

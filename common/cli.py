@@ -24,12 +24,21 @@ def build_config(config_class, name, overrides=(), **fields):
     return config.resolved()
 
 
+def _one_line(e):
+    """An error's message on one line; an OSError with a file as "FILE: reason"."""
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        message = f"{e.filename}: {e.strerror}"
+    else:
+        message = str(e)
+    return " ".join(message.split()) or type(e).__name__
+
+
 def exit_on_error(fn, *args, **kwargs):
     """Runs fn; the package's own errors, bad values and Ctrl-C end the process with one line."""
     try:
         return fn(*args, **kwargs)
     except (SketchStyleError, ValueError, OSError) as e:  # OSError: e.g. a full disk.
-        print(f"error: {e}", file=sys.stderr, flush=True)
+        print(f"error: {_one_line(e)}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt as e:  # Ctrl-C: every write is atomic, so nothing half-written is left.
         exit_code = getattr(e, "exit_code", None)

@@ -32,7 +32,8 @@ flags.DEFINE_bool("report", False, "Also compute the continuity metric, report.m
 flags.DEFINE_string("scorer", None, "Optional AlexNet export: also measure continuity of its "
                     "embeddings (report mode).")
 flags.DEFINE_string("out", "interpolation", "Output folder.")
-flags.DEFINE_integer("cell", 128, "Strip cell size in pixels.")
+flags.DEFINE_integer("cell", 128, "Strip cell size in pixels (8-1024).", lower_bound=8,
+                     upper_bound=1024)
 flags.DEFINE_bool("shared_noise", True, "Decode every frame with the same random draws, so frames "
                   "change only with z (one decode call per frame); --noshared_noise batches them, "
                   "each frame with its own noise.")

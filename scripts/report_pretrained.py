@@ -30,7 +30,8 @@ flags.DEFINE_integer("completion_drawings", 2, "Real drawings completed per mode
 flags.DEFINE_integer("completion_n", 3, "Completions per drawing.")
 flags.DEFINE_float("completion_temperature", 0.3, "Completion temperature.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
-flags.DEFINE_integer("cell", 80, "Grid cell size in pixels.")
+flags.DEFINE_integer("cell", 80, "Grid cell size in pixels (16-1024).", lower_bound=16,
+                     upper_bound=1024)
 flags.DEFINE_bool("aaron_sheep", True, "Score the sheep model (and the others) on aaron_sheep's "
                   "test split with its train-split normaliser.")
 flags.DEFINE_list("sweep_classes", list(pretrained_report.SWEEP_CLASSES),

@@ -17,7 +17,8 @@ flags.DEFINE_string("discrete_temperature", "paper", "Temperature of the mixture
                     "@magenta/sketch) or a number > 0.")
 flags.DEFINE_integer("seed", 0, "Sampling seed.")
 flags.DEFINE_integer("max_len", None, "Points per sketch at most (default: the model's max_seq_len).")
-flags.DEFINE_integer("cell", 128, "Grid cell size in pixels.")
+flags.DEFINE_integer("cell", 128, "Grid cell size in pixels (8-1024).", lower_bound=8,
+                     upper_bound=1024)
 
 
 def main(argv):

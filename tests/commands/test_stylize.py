@@ -86,3 +86,15 @@ def test_transfer_grid_puts_content_i_with_style_j_in_row_i_column_j(files, tmp_
     for r, content in ((1, 0), (2, 60)):
         for k in (1, 2):
             assert abs(cell(r, k) - (content + 250) / 2) <= 1
+
+
+def test_image_folders_without_images_and_no_images_are_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no image")
+    with pytest.raises(DataError, match=r"^--style=.*empty: a folder without a readable image"):
+        stylize.load_images([tmp_path / "empty"], 8, "style")
+    with pytest.raises(DataError, match=r"^no content images given \(use --content=FILE\)$"):
+        stylize.load_images([], 8, "content")
+    Image.new("RGB", (12, 10), "red").save(tmp_path / "empty" / "a.png")
+    images, names = stylize.load_images([tmp_path / "empty"], 8, "style", with_names=True)
+    assert images.shape == (1, 8, 8, 3) and names == ["a"]

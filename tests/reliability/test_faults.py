@@ -259,6 +259,9 @@ def test_full_disk_on_small_files_keeps_old_content(tmp_path, monkeypatch):
 @pytest.mark.parametrize("raised, code, message", [
     (ENOSPC, 2, "error: [Errno 28] No space left on device"),  # A full disk.
     (KeyboardInterrupt(), 130, "interrupted; files already written are kept"),  # Ctrl-C.
+    (FileNotFoundError(2, "No such file or directory", "out/x.png"), 2,
+     "error: out/x.png: No such file or directory\n"),  # The file first, no errno.
+    (ValueError("two\nlines"), 2, "error: two lines\n"),
 ])
 def test_cli_ends_with_one_line(raised, code, message, capsys):
     from common import cli

@@ -81,3 +81,14 @@ def test_stylize_rejects_unreadable_image(tmp_path):
                REPO, timeout=300)
     assert res.returncode == 2
     assert "error:" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("script, cell, low", [
+    ("sample", 0, 8), ("reconstruct", 4, 8), ("complete", 100_000, 8),
+    ("interpolate", 1025, 8), ("report_pretrained", 8, 16)])
+def test_drawing_scripts_refuse_absurd_cells_before_any_work(tmp_path, script, cell, low):
+    model = f"--models={tmp_path}" if script == "report_pretrained" else f"--model={tmp_path}"
+    res = _run([f"scripts.{script}", model, f"--cell={cell}"], REPO, timeout=300)
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert f"flag --cell={cell}: {cell} is not an integer in the range [{low}, 1024]" in res.stderr
+    assert "Unknown command line flag" not in res.stderr and "Traceback" not in res.stderr
