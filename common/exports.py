@@ -9,10 +9,8 @@ from common.errors import DataError
 
 
 def resolve_export(path):
-    """A SavedModel folder from an export folder or a workdir holding export/.
-
-    Imports no TensorFlow, so command lines can check their paths before loading it.
-    """
+    """A SavedModel folder from an export folder or a workdir holding export/ (imports no
+    TensorFlow, so command lines can check their paths before loading it)."""
     path = pathlib.Path(path)
     if not path.is_dir():
         raise DataError(f"{path}: no such folder")
@@ -25,22 +23,16 @@ def resolve_export(path):
 
 def is_export(path):
     """True where `path` is a SavedModel folder or a workdir holding export/ (resolve_export)."""
-    try:
-        resolve_export(path)
-    except DataError:
-        return False
-    return True
+    path = pathlib.Path(path)
+    return any((p / "saved_model.pb").is_file() for p in (path / "export", path))
 
 
 def side_metadata(export_dir):
     """The metadata.json written beside a SavedModel folder, as a dict; None when it is
     absent, unreadable or not an object. Imports no TensorFlow."""
-    side = pathlib.Path(export_dir) / "metadata.json"
-    if not side.is_file():
-        return None
     try:
-        meta = json.loads(side.read_text())
-    except (ValueError, OSError):
+        meta = json.loads((pathlib.Path(export_dir) / "metadata.json").read_text())
+    except (ValueError, OSError):  # Absent or unreadable.
         return None
     return meta if isinstance(meta, dict) else None
 
