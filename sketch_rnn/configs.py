@@ -121,6 +121,11 @@ class SketchRNNConfig(config_utils.TrainingConfig):
         cached on disk per machine (common.hardware.probe). The config then
         holds the resolved value, and so does config.json. "float32" or "bfloat16"
         (e.g. --override=matmul_dtype=float32) is the override: nothing is timed.
+      eval_max_sketches: sketches of the valid and test splits each evaluation scores: 0
+        (the default, as magenta) the whole splits, else that many of each, drawn once
+        with the seed and the same every time. For large corpora (QuickDraw's 2,500 per
+        class), where scoring whole splits every eval_every steps costs more than the
+        training between.
       sample_temperatures: temperatures of the samples logged during training.
       init_from: a workdir (a training run or an imported .gen.json model) whose latest
         weights start this run, with a fresh optimiser and step count; "" starts from the
@@ -160,6 +165,7 @@ class SketchRNNConfig(config_utils.TrainingConfig):
     augment_stroke_prob: float = field(0.10, ge=0, le=1)
     save_every: int = 500
     eval_every: int = 500
+    eval_max_sketches: int = field(0, ge=0)
     jit_compile: bool = True
     matmul_dtype: str = field("auto", choices=MATMUL_DTYPE_CHOICES)
     sample_temperatures: tuple[float, ...] = field((0.1, 0.5, 0.9), gt=0)

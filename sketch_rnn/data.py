@@ -3,6 +3,8 @@
 import json
 import pathlib
 
+import numpy as np
+
 from common.strokes import dataset as stroke_data
 from common import files as workdir_lib
 from common.training import layout
@@ -25,12 +27,25 @@ def train_pipeline(splits, config):
         augment_stroke_prob=config.augment_stroke_prob)
 
 
+def eval_subset(n, limit, seed):
+    """Indices of the examples a trainer evaluates: all `n`, or `limit` of them (limit > 0,
+    fewer than n) drawn once with `seed`, in their order, so every evaluation sees the same
+    ones and a split sorted by class keeps its mix of classes."""
+    if not limit or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
 def eval_pipeline(splits, config, split="valid"):
-    """Pipeline over the valid or test split, without augmentation."""
+    """Pipeline over the valid or test split (at most config.eval_max_sketches of it, the
+    same ones each time), without augmentation."""
     sketches = getattr(splits, split)
     labels = getattr(splits, f"{split}_labels")
     if not sketches:  # Tiny datasets may have no validation split: evaluate on train.
         sketches, labels = splits.train, splits.train_labels
+    keep = eval_subset(len(sketches), config.eval_max_sketches, config.seed)
+    if len(keep) < len(sketches):
+        sketches, labels = [sketches[i] for i in keep], np.asarray(labels)[keep]
     return stroke_data.StrokePipeline(
         sketches, labels, batch_size=config.batch_size, max_seq_len=config.max_seq_len,
         seed=config.seed, augment=False)

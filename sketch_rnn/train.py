@@ -25,8 +25,8 @@ from sketch_rnn.configs import describe_matmul_dtype, read_workdir_config
 from sketch_rnn.model import SketchRNN
 
 # Fields that may change when a run is resumed; any other change needs --overwrite.
-RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "log_every", "strategy",
-                    "jit_compile", "sample_temperatures", "matmul_dtype",
+RESUMABLE_FIELDS = ("num_steps", "save_every", "eval_every", "eval_max_sketches", "log_every",
+                    "strategy", "jit_compile", "sample_temperatures", "matmul_dtype",
                     "max_grad_norm", "init_from")
 METRICS = ("loss", "L_R", "L_s", "L_p", "L_KL", "w_KL", "lr", "grad_norm")
 SHOWN = ("loss", "L_R", "L_s", "L_p", "L_KL")  # On the progress line.
@@ -245,6 +245,10 @@ def _train(config, workdir, splits, strategy, built, on_step=None):
     pipeline = data.train_pipeline(splits, config)
     valid = data.eval_pipeline(splits, config)
     test = data.eval_pipeline(splits, config, "test") if splits.test else None
+    if config.eval_max_sketches:
+        print(f"Evaluation: {len(valid.sketches)} valid / {len(test.sketches) if test else 0} "
+              f"test sketches each time (eval_max_sketches={config.eval_max_sketches}).",
+              flush=True)
     # Pixel data: also score whole pixels, and pick the best on it.
     half_width = 0.5 / splits.scale_factor if splits.integer_offsets else None
     model, step, optimizer = built

@@ -81,6 +81,7 @@ def test_replace_from_strings():
     ("matmul_dtype=float16", "matmul_dtype"),
     ("data=", "data"),
     ("sample_temperatures=0.5,0", "sample_temperatures"),
+    ("eval_max_sketches=-1", "eval_max_sketches"),
 ])
 def test_bad_overrides_name_the_field(override, match):
     with pytest.raises(ValueError, match=match):
