@@ -5,6 +5,7 @@ import dataclasses
 import json
 import math
 import os
+import stat
 
 import numpy as np
 
@@ -262,6 +263,8 @@ def load_ndjson(path, on_error="skip", simplify=True, epsilon=2.0, keep_lines=Fa
     result = QuickDrawFile(path=path)
     try:
         with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # e.g. /dev/zero: endless.
+                raise DataError(f"{path}: not a regular file")
             for lineno, raw in _lines(f, MAX_LINE_BYTES):
                 if max_sketches is not None and len(result.sketches) >= max_sketches:
                     break

@@ -197,3 +197,10 @@ def test_max_sketches_stops_reading_the_file(tmp_path, monkeypatch):
     assert len(Q.load_ndjson(path, max_sketches=3).sketches) == 3
     assert sum(read) <= 4 * len(line)
     assert len(Q.load_ndjson(path).sketches) == 20_000
+
+
+def test_a_device_or_folder_is_refused_in_one_line(tmp_path):
+    with pytest.raises(DataError, match=r"^/dev/zero: not a regular file$"):
+        Q.load_ndjson("/dev/zero")  # Endless: never read.
+    with pytest.raises(DataError, match=r": cannot read \("):
+        Q.load_ndjson(tmp_path)
