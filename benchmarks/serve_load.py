@@ -151,8 +151,9 @@ def main(argv=None):
             summary = run_load(host, port, c, args.duration, args.max_requests, args.n,
                                args.temperature)
             summary.update(info)
-            summary.update(name="serve_load", machine=hardware.describe(), date=datetime.datetime.now(
-                datetime.timezone.utc).isoformat(timespec="seconds"))
+            summary.update(name="serve_load", machine=hardware.describe(),
+                           date=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                               timespec="seconds"))
             print(json.dumps(summary), flush=True)
             results.append(summary)
     finally:

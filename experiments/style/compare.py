@@ -204,7 +204,6 @@ def compare(workdirs, contents, styles, iterations, out, progress=print, vgg_wei
     return report
 
 
-# CPU flags that change conv and int8 speed or results (the seconds and Magenta's outputs).
 def machine(peers=(), flags=None, model=None):
     """What the times and the peers' outputs were measured on (common.hardware.describe).
 
