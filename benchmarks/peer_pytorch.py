@@ -18,6 +18,11 @@ matmul and the recurrent (100, 512) @ (512, 2048) loop), `peer_train_sketches_pe
 port's own `Model.train`, its batch maker included) and `peer_sample_batch1_ms_per_sketch`
 (its `conditional_generation` with z ~ N(0, I) and the end-of-sketch logit pushed down, so
 every sample runs 250 steps, its picture not drawn).
+
+Denormals: TensorFlow flushes denormal floats to zero on its threads; PyTorch does not by
+default, and on some CPUs (the AMX Xeon of docs/benchmarks.md) the port's step then meets
+denormals and runs 1.7-9 s instead of 1.8 s. The port is timed as TensorFlow runs ours
+(`torch.set_flush_denormal(True)`); `--flush_denormal=0` times PyTorch's default.
 """
 
 import argparse
@@ -109,7 +114,8 @@ def torch_matmul_rates(size=2048, batch=100, units=512, steps=250, reps=7):
     import torch
     torch.manual_seed(0)
     a, b = torch.randn(size, size), torch.randn(size, size)
-    h0, w = torch.randn(batch, units), torch.randn(units, 4 * units) * (0.5 / units ** 0.5)
+    h0 = torch.randn(batch, units)
+    w = torch.randn(units, 4 * units) * timing.recurrent_weight_scale(units)
 
     def big():
         torch.mm(a, b)
@@ -136,6 +142,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--sample_reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
+    parser.add_argument("--flush_denormal", type=int, choices=(0, 1), default=1,
+                        help="1: flush denormals to zero, as TensorFlow does on its threads; "
+                             "0: PyTorch's default")
     args = parser.parse_args(argv)
 
     try:
@@ -144,6 +153,7 @@ def main(argv=None):
         sys.exit("benchmarks/peer_pytorch.py: PyTorch is not installed in this Python")
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(bool(args.flush_denormal))
     torch.manual_seed(0)
     hparams = {"enc_hidden_size": 256, "dec_hidden_size": 512, "Nz": 128, "M": 20,
                "batch_size": args.batch, "max_seq_length": args.max_seq_len, "temperature": 0.5}
@@ -153,7 +163,8 @@ def main(argv=None):
     except PortError as e:
         sys.exit(f"benchmarks/peer_pytorch.py: {e}")
     extra = {"peer": "alexis-jacq/Pytorch-Sketch-RNN", "torch": torch.__version__,
-             "threads": torch.get_num_threads(), "batch": args.batch,
+             "threads": torch.get_num_threads(), "flush_denormal": bool(args.flush_denormal),
+             "batch": args.batch,
              "max_seq_len": args.max_seq_len, **timing.machine()}
 
     rates = torch_matmul_rates()

@@ -133,8 +133,9 @@ def measure_recurrent_matmul(batch, units, dtype, steps, reps):
     """Median GFLOP/s of h <- (h @ W)[:, :H] with W (H, 4H), over `steps` steps under XLA."""
     import numpy as np
     import tensorflow as tf
+    from benchmarks import timing
     h0 = tf.random.normal((batch, units))
-    w = tf.random.normal((units, 4 * units)) * (0.5 / units ** 0.5)
+    w = tf.random.normal((units, 4 * units)) * timing.recurrent_weight_scale(units)
     if dtype == "bfloat16":
         w = tf.cast(w, tf.bfloat16)
 

@@ -20,6 +20,16 @@ def machine():
     return hardware.describe()
 
 
+def recurrent_weight_scale(units):
+    """Std of the (H, 4H) kernel in the timed recurrent loops h <- (h @ W)[:, :H].
+
+    1/sqrt(H) keeps h's scale over any number of steps, so neither library meets denormal
+    floats (a smaller scale shrinks h towards zero step by step, and a CPU without
+    flush-to-zero then slows down by 10-20x).
+    """
+    return units ** -0.5
+
+
 def gpu_memory_mb(device="GPU:0"):
     """Peak and current bytes of TF's allocator on `device`, in MiB; {} without a GPU."""
     import tensorflow as tf

@@ -2,7 +2,9 @@
 
 Builds a WAE of the chosen preset (random VGG16 weights unless --vgg_weights: only the speed
 matters here; --override changes config fields), times
-one compiled feed-forward `transfer` pass, and times `baselines.gatys_transfer` with the
+one compiled feed-forward `transfer` pass (in --precision: float32, or bfloat16 convolutions
+and matmuls from float32 weights as the export's `transfer_bf16` signature traces it; under
+XLA as the config says, or as exports run with --jit_compile=false), and times `baselines.gatys_transfer` with the
 given iterations on one image. One JSON line per figure, with the ratio at the end. It also
 counts the FLOPs of one transfer per image (TF's graph profiler on the frozen function) and,
 unless --no_roofline, measures the machine's matmul limit, so that the ms/image target can be
@@ -34,6 +36,11 @@ def main(argv=None):
                         help="VGG16 weights: 'random' (the default: only speed matters), "
                              "'imagenet' or a weights file")
     parser.add_argument("--override", action="append", default=[], help="config field=value")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="the transfer's compute precision (the export's two signatures)")
+    parser.add_argument("--jit_compile", choices=("config", "true", "false"), default="config",
+                        help="XLA for the timed transfer: the config's, or forced; exports "
+                             "run without XLA")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -50,12 +57,12 @@ def main(argv=None):
     model, _, _, _ = train.build(config, tf.distribute.get_strategy())
     size = config.image_size
     rng = np.random.default_rng(0)
+    jit = config.jit_compile if args.jit_compile == "config" else args.jit_compile == "true"
     extra = {"config": args.config, "image_size": size, "content_dim": config.content_dim,
              "decoder_channels": list(config.decoder_channels),
-             "vgg_weights": config.vgg_weights, **timing.machine()}
-    spec = tf.TensorSpec([None, size, size, 3], tf.float32)
-    fn = tf.function(lambda a, b: model.transfer(a, b), input_signature=[spec, spec],
-                     jit_compile=config.jit_compile)
+             "vgg_weights": config.vgg_weights, "precision": args.precision,
+             "jit_compile": jit, **timing.machine()}
+    fn = transfer_fn(model, size, args.precision, jit)
     per_image = {}
     for b in args.batch or [1, 64]:
         c = tf.constant(rng.uniform(size=(b, size, size, 3)).astype(np.float32))
@@ -95,6 +102,22 @@ def main(argv=None):
     print(f'{{"name": "gatys_over_wae_ratio", "unit": "x", "median": '
           f'{float(np.median(times)) / best:.1f}, "wae_batch": {min(per_image, key=per_image.get)}, '
           f'"time": "{time.strftime("%Y-%m-%d %H:%M")}"}}', flush=True)
+
+
+def transfer_fn(model, size, precision, jit_compile):
+    """model.transfer as one traced function in `precision`, float32 images in and out.
+
+    bfloat16 is traced once under the bf16 policy, as the export's `transfer_bf16` is.
+    """
+    import tensorflow as tf
+    from wae_style import precision as precision_lib
+    spec = tf.TensorSpec([None, size, size, 3], tf.float32)
+    fn = tf.function(lambda a, b: tf.cast(model.transfer(a, b), tf.float32),
+                     input_signature=[spec, spec], jit_compile=jit_compile)
+    if precision == "bfloat16":
+        with precision_lib.compute_policy(model, precision_lib.BF16_POLICY):
+            return fn.get_concrete_function()
+    return fn.get_concrete_function()
 
 
 def transfer_flops(model, size):

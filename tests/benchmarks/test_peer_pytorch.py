@@ -55,3 +55,24 @@ def test_missing_source_or_torch_is_one_line(tmp_path, capsys):
         assert "PyTorch is not installed" in str(e.value)
     else:
         assert "none.py: no such file" in str(e.value)
+
+
+def test_flush_denormal_flag_takes_0_or_1(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        peer_pytorch.main(["--source", str(tmp_path / "none.py"), "--flush_denormal", "2"])
+    assert e.value.code == 2  # argparse's usage error, before PyTorch or the port is read
+
+
+def test_timed_recurrent_loops_stay_clear_of_denormals():
+    # The loop both libraries time: h <- (h @ W)[:, :H] for 250 steps, W at the shared scale.
+    from benchmarks import timing
+    rng = np.random.default_rng(0)
+    units = 512
+    h = rng.normal(size=(100, units)).astype(np.float32)
+    w = (rng.normal(size=(units, 4 * units)) * timing.recurrent_weight_scale(units)).astype(
+        np.float32)
+    for _ in range(250):
+        h = (h @ w)[:, :units]
+    rms = float(np.sqrt(np.mean(h.astype(np.float64) ** 2)))
+    assert 1e-3 < rms < 1e3 and np.isfinite(h).all()
+    assert np.mean(np.abs(h) < np.finfo(np.float32).tiny) < 1e-3  # (almost) no denormals

@@ -47,6 +47,23 @@ def test_wae_transfer_prints_figures_and_flops(capsys):
     assert recs["wae_transfer_gflop_per_image"]["median"] > 0.1  # The VGG alone is ~0.9.
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_wae_transfer_times_the_asked_precision(precision):
+    import tensorflow as tf
+    from wae_style import configs
+    from wae_style import train
+    config = configs.get_config("testing").replace_from_strings(["content_dim=16"])
+    model, _, _, _ = train.build(config, tf.distribute.get_strategy())
+    fn = wae_transfer.transfer_fn(model, config.image_size, precision, jit_compile=False)
+    convs = {op.get_attr("T") for op in fn.graph.get_operations() if op.type == "Conv2D"}
+    assert convs == {tf.as_dtype(precision)}
+    x = tf.random.uniform((2, config.image_size, config.image_size, 3))
+    out = fn(x, x)
+    assert out.dtype == tf.float32 and out.shape == x.shape
+    # The model's own layers are back on their float32 policy afterwards.
+    assert model.decoder.dense.compute_dtype == "float32"
+
+
 def test_roofline_prints_limits_and_recurrent_rate(capsys, monkeypatch):
     inject_decision(monkeypatch, "bfloat16")  # "auto" is measured; here it is injected.
     roofline.main(["--size", "64", "--reps", "1", "--recurrent_steps", "2",
