@@ -1,10 +1,10 @@
 """WAE transfer speed (images/s at batch 1 and 64) against the Gatys baseline on the same VGG.
 
 Builds a WAE of the chosen preset (random VGG16 weights unless --vgg_weights: only the speed
-matters here; --override changes config fields), times
-one compiled feed-forward `transfer` pass (in --precision: float32, or bfloat16 convolutions
-and matmuls from float32 weights as the export's `transfer_bf16` signature traces it; under
-XLA as the config says, or as exports run with --jit_compile=false), and times `baselines.gatys_transfer` with the
+matters here; --override changes config fields), times one compiled feed-forward `transfer`
+pass (in --precision: float32, or bfloat16 convolutions and matmuls from float32 weights as
+the export's `transfer_bf16` signature traces it; under XLA as the config says, or as
+exports run with --jit_compile=false), and times `baselines.gatys_transfer` with the
 given iterations on one image. One JSON line per figure, with the ratio at the end. It also
 counts the FLOPs of one transfer per image (TF's graph profiler on the frozen function) and,
 unless --no_roofline, measures the machine's matmul limit, so that the ms/image target can be
