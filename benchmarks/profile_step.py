@@ -154,7 +154,13 @@ def main(argv=None):
         for _ in range(args.steps):
             float(step_fn(batch)["loss"])
         tf.profiler.experimental.stop()
-        threads, wall = read_trace(logdir)
+        try:
+            threads, wall = read_trace(logdir)
+        except RuntimeError as e:
+            sys.exit(f"benchmarks/profile_step.py: {e}")
+    if not threads or wall <= 0:
+        sys.exit("benchmarks/profile_step.py: the trace has no XLA:CPU thunk events "
+                 "(a step not compiled with XLA?)")
     kinds, names, thunks, shares = breakdown(threads, wall, args.steps)
     total = sum(kinds.values())
     extra = {"config": args.config, "matmul_dtype": config.matmul_dtype,

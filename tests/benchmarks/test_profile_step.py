@@ -65,3 +65,16 @@ def test_a_real_trace_of_a_tiny_step(tmp_path):
     assert len(kinds) == len(profile_step.KINDS) and kinds["profile_dot_ms"] > 0
     assert sum(kinds.values()) == pytest.approx(step["threads"] * step["median"], rel=1e-6)
     assert 1 <= len(by_name["profile_thunk_ms"]) <= 3
+
+
+def test_a_step_without_xla_is_one_line():
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile_step", "--config", "small",
+         "--batch_size", "2", "--max_seq_len", "8", "--override", "enc_rnn_size=8",
+         "--override", "dec_rnn_size=16", "--override", "matmul_dtype=float32",
+         "--override", "jit_compile=False", "--steps", "1"],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and not out.stdout.strip()
+    assert out.stderr.strip().splitlines()[-1] == (
+        "benchmarks/profile_step.py: the trace has no XLA:CPU thunk events "
+        "(a step not compiled with XLA?)")
