@@ -181,10 +181,32 @@ class Exp1Run:
             if not isinstance(self.record, dict) or self.record.get("plan") != params:
                 raise DataError(f"{self.path}: records a different plan; use another --out or "
                                 "the recorded flags")
-            if any(not isinstance(self.record.get(k), type(v)) for k, v in fresh.items()):
+            if any(not isinstance(self.record.get(k), type(v)) for k, v in fresh.items()) or \
+                    not isinstance(self.record.get("earlier", []), list):
                 raise DataError(f"{self.path}: damaged record; move it aside to start again")
         else:
             self.record = fresh
+        self._forget_lost_points()
+
+    def _forget_lost_points(self):
+        """Points measured on a workdir that is gone (a new machine, a deleted folder) are
+        measured anew: a curve whose last point is beyond its workdir's step starts again, and
+        so do the Sketch RNN's points when the scorer that measured them is gone. The old
+        points stay in the record under "earlier" (the docs keep what they showed)."""
+        p = self.plan
+        lost = []
+        for key, workdir in (("scorer", p.scorer_workdir), ("sketch_rnn", p.model_workdir)):
+            rows, step = self.record[key], checkpoint_step(workdir)
+            if rows and (rows[-1]["step"] > step or (key == "sketch_rnn" and "scorer" in lost)):
+                lost.append(key)
+                print(f"{display_path(self.path)}: the {key} points up to step "
+                      f"{rows[-1]['step']:,} were measured on a {key} that is gone "
+                      f"({display_path(workdir)} is at step {step:,}); training on from there "
+                      "and measuring them anew.", flush=True)
+                earlier = self.record.setdefault("earlier", [])
+                earlier.append({"curve": key, "workdir_step": step, "points": rows,
+                                "done": self.record[key + "_done"]})
+                self.record[key], self.record[key + "_done"] = [], ""
 
     def save(self):
         self.out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +329,12 @@ def curve_markdown(record):
                      f"{r['inputs_correct']}/{r['n']} | {r['outputs_mean']:.3f} | "
                      f"{'-' if v is None else f'{v:.3f}'} |")
     lines += ["", f"Status: {record['sketch_rnn_done'] or 'running'}.", ""]
-    return "\n".join(lines)
+    for e in record.get("earlier", []):
+        points = e["points"]
+        lines.append(f"Earlier {e['curve']} points ({len(points)}, up to step "
+                     f"{points[-1]['step']:,}) were measured on a workdir that is gone; they "
+                     f"are kept in `{RECORD}` under \"earlier\" and measured anew above.")
+    return "\n".join(lines) + ("\n" if record.get("earlier") else "")
 
 
 def plot_curve(record, path):

@@ -128,6 +128,35 @@ def test_a_stopped_run_resumes_at_its_next_point(plan, tmp_path, monkeypatch):
         exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
 
 
+def test_points_of_a_workdir_that_is_gone_are_measured_anew(plan, tmp_path, monkeypatch, capsys):
+    fake = FakeTrainers(plan, [0.5, 0.6, 0.6, 0.6, 0.6], [10, 20, 30, 35])
+    _patch(monkeypatch, fake)
+    exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
+    # A new machine: the record survives in the docs, both workdirs are gone.
+    fake.steps.clear()
+    fake.commands.clear()
+    fake.outputs = [11, 21, 31, 36]
+    record = exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
+    assert "--num_steps=100" in fake.commands[0]  # The scorer starts again at its first point.
+    assert [r["outputs_correct"] for r in record["sketch_rnn"]] == [11, 21, 31, 36]
+    assert [e["curve"] for e in record["earlier"]] == ["scorer", "sketch_rnn"]
+    assert [r["outputs_correct"] for r in record["earlier"][1]["points"]] == [10, 20, 30, 35]
+    assert "measured on a scorer that is gone" in capsys.readouterr().out
+    md = (tmp_path / "out" / exp1_run.RECORD_MD).read_text()
+    assert "Earlier sketch_rnn points (4, up to step 2,000)" in md
+    # Only the Sketch RNN's workdir gone: the scorer's points stand, the model's start again.
+    fake.steps[plan.model_workdir] = 0
+    fake.commands.clear()
+    record = exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
+    assert all(f"--workdir={plan.model_workdir}" in c for c in fake.commands)
+    assert len(record["scorer"]) == 5 and len(record["earlier"]) == 3
+    # A damaged "earlier" is refused like any damaged record.
+    path = tmp_path / "out" / exp1_run.RECORD
+    path.write_text(json.dumps({**record, "earlier": "x"}))
+    with pytest.raises(DataError, match="damaged record"):
+        exp1_run.run(plan, tmp_path / "out", "cmd", fake.evaluate)
+
+
 def test_missing_inputs_are_named(tmp_path):
     with pytest.raises(DataError, match="make_quickdraw_corpus"):
         exp1_run.Exp1Plan(corpus=str(tmp_path / "c"), real=str(tmp_path / "r"),
